@@ -1,0 +1,94 @@
+"""Sound keys for names: a consonant skeleton that survives spelling variants and speech-recogniser errors.
+
+`sound_key("SMYTH") == sound_key("SMITH")`, `sound_key("CATHY") == sound_key("KATHY")`. The key keeps the
+name's first sound class and its next consonant classes, merging the pairs an ASR engine confuses most
+(B/P, D/T/TH, S/Z/SH, F/V, M/N, L/R, K/G/C/Q; see ../shared/design/name_matching.md, "Speech errors to
+simulate"). It is only a bucket key: candidates found through it are re-ranked by `name_similarity`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import jellyfish
+
+KEY_LEN = 4  # consonant classes kept after the leading sound: longer keys split buckets, shorter ones merge
+
+_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p), s)
+    for p, s in [
+        (r"^(KN|GN|PN|WR|PS)", lambda m: m.group(0)[1]),  # type: ignore[list-item]
+        (r"^X", "S"),
+        (r"^WH", "W"),
+        (r"^CHR", "KR"),
+        (r"SCH", "S"),
+        (r"TCH", "C"),
+        (r"(SH|CH|CZ|SZ)", "S"),
+        (r"PH", "F"),
+        (r"TH", "T"),
+        (r"GH(?=[^AEIOUY]|$)", ""),
+        (r"^GH", "G"),
+        (r"DG(?=[EIY])", "J"),
+        (r"CK", "K"),
+        (r"C(?=[EIY])", "S"),
+        (r"G(?=[EIY])", "J"),
+        (r"Q", "K"),
+        (r"X", "KS"),
+        (r"MB$", "M"),
+    ]
+]
+_CLASS = str.maketrans({
+    "B": "P", "P": "P", "F": "F", "V": "F", "D": "T", "T": "T", "S": "S", "Z": "S", "C": "K", "K": "K",
+    "G": "K", "J": "J", "L": "L", "R": "L", "M": "N", "N": "N",
+})
+_VOWELS = set("AEIOUYWH")
+
+
+def clean(name: str) -> str:
+    """Upper-case letters only: "O'Brien-Smith" -> "OBRIENSMITH"."""
+    return re.sub(r"[^A-Z]", "", name.upper())
+
+
+@lru_cache(maxsize=200_000)
+def sound_key(name: str) -> str:
+    """The bucket key of a single name word, e.g. "SMITH" -> "SNT", "ANDERSON" -> "ANTLS".
+
+    Empty input gives "". A leading vowel is kept as "A" (all vowels alike) so "ERIN" and "AARON" agree.
+    """
+    s = clean(name)
+    if not s:
+        return ""
+    for pat, rep in _RULES:
+        s = pat.sub(rep, s)
+    if not s:
+        return ""
+    head = "A" if s[0] in _VOWELS and s[0] not in "WH" else ""
+    out: list[str] = []
+    prev = ""
+    for ch in s:
+        c = ch.translate(_CLASS) if ch not in _VOWELS else ""
+        if c and c != prev:
+            out.append(c)
+        prev = c if c else prev if ch in "HW" else ""
+    if not out and not head:
+        head = "A"
+    return head + "".join(out)[:KEY_LEN]
+
+
+def name_similarity(a: str, b: str) -> float:
+    """Similarity in [0, 1] of two spellings: the best of Jaro-Winkler on the letters and on the sound keys.
+
+    Equal names give 1.0; "SMYTH"/"SMITH" about 0.95; unrelated names below 0.6.
+    """
+    a, b = clean(a), clean(b)
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    jw = jellyfish.jaro_winkler_similarity(a, b)
+    ka, kb = sound_key(a), sound_key(b)
+    if ka and ka == kb:
+        # same skeleton: sounds alike; keep a spelling distance so the exact spelling still wins
+        return max(jw, 0.9 + 0.08 * jw)
+    return jw
