@@ -128,3 +128,177 @@ class Hangup:
 
 
 TelephonyCommand = Answer | StartTranscription | Prompt | Say | StopPrompt | Hangup
+
+
+# ---- effects: requests the dialogue makes of our own stores, and their results -----------------
+# The runner (`ivr.runner`) executes a request with `ivr.effects.Effects` and feeds the result back
+# into the dialogue as an event, so the dialogue stays a pure function.
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A voter as the dialogue speaks of them (no phone number). street: "Maple St" or ""."""
+
+    regn_num: str
+    first: str
+    name: str
+    street: str = ""
+    county: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BillInfo:
+    """A bill as the dialogue speaks of it: key "119-hr-1234", number "H.R. 1234", short title."""
+
+    key: str
+    number: str
+    title: str
+    closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifyCaller:
+    """Look the caller ID up in the voter roll (household = several registrations on one number)."""
+
+    caller_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallerIdentified:
+    """Result of IdentifyCaller: registered voters on the number (may be empty) and the county auditor."""
+
+    voters: tuple[Person, ...]
+    auditor_office: str = ""
+    auditor_phone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FindVoter:
+    """Match a spoken name/place/phone against the roll; `match` = a previous result to refine with text."""
+
+    text: str
+    caller: str | None
+    match: dict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VoterMatched:
+    """Result of FindVoter: decision "unique" | "ask" | "not_found"; `match` is the opaque result to refine."""
+
+    decision: str
+    people: tuple[Person, ...]
+    question: str | None
+    match: dict | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindBill:
+    """Find bills by spoken number or title words; empty text = the most recent bills."""
+
+    text: str
+    limit: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class BillsFound:
+    """Result of FindBill, best first."""
+
+    bills: tuple[BillInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LookupDelegate:
+    """Who is the voter's standing delegate?"""
+
+    voter: str
+
+
+@dataclass(frozen=True, slots=True)
+class DelegateIs:
+    """Result of LookupDelegate: the delegate or None."""
+
+    delegate: Person | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDelegation:
+    """Commit "voter delegates to delegate" (audit log first, then the store)."""
+
+    voter: str
+    delegate: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRecall:
+    """Commit "voter recalls their standing delegation"."""
+
+    voter: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordVote:
+    """Commit "voter votes choice on bill" (choice: yes | no | abstain)."""
+
+    voter: str
+    bill: str
+    choice: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """Result of a Record* request: ok, the audit sequence number, or a spoken reason it was refused.
+
+    loops: the new delegation currently loops back to the voter (R4: allowed, but the caller is told).
+    award: activation reward in cents granted by this action (0 = none); award_next: next voter's, cents.
+    """
+
+    ok: bool
+    seq: int | None = None
+    reason: str = ""
+    loops: bool = False
+    award_cents: int = 0
+    award_next_cents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFor:
+    """How is `voter`'s power used on these bills (empty = the most recent bills)?"""
+
+    voter: str
+    bills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditStep:
+    """One bill's audit path: chain of delegate names after the voter, who finally voted and how, or why not.
+
+    reason: "voted" (the voter themself) | "delegated" | "no_delegation" | "dead_end" | "loop" | "capped"
+    | "inactive"; last_seq: sequence number of the voter's last action in the audit log, if any.
+    """
+
+    bill: BillInfo
+    chain: tuple[str, ...]
+    choice: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """Result of AuditFor."""
+
+    subject: Person
+    steps: tuple[AuditStep, ...]
+    last_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EffectFailed:
+    """An effect could not run (storage down, disk full): spoken apology, state unchanged."""
+
+    reason: str
+
+
+EffectRequest = (IdentifyCaller | FindVoter | FindBill | LookupDelegate | RecordDelegation | RecordRecall
+                 | RecordVote | AuditFor)
+EffectResult = (CallerIdentified | VoterMatched | BillsFound | DelegateIs | Recorded | AuditReport
+                | EffectFailed)

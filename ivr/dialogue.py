@@ -1,0 +1,412 @@
+"""The call dialogue: a pure state machine `step(state, event) -> (state, commands)`.
+
+No Redis, HTTP or FastAPI here. Telephony commands (`Prompt`, `Say`, `Hangup`, ...) go to the carrier;
+effect requests (`FindVoter`, `RecordVote`, ...) are run by `ivr.runner` against our stores and their
+results come back as events. The menu map is in `docs/phone-menu.md`; every sentence is in
+`ivr.prompts`.
+
+Rules kept here: nothing is recorded before an explicit "yes" (so a hang-up mid-confirmation records
+nothing); "menu", "help" and "goodbye" work everywhere; silence re-prompts twice, then goodbye.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from ivr import prompts
+from ivr import understanding as nlu
+from ivr.messages import (
+    Answer,
+    AuditFor,
+    AuditReport,
+    AuditStep,
+    BillInfo,
+    BillsFound,
+    CallAnswered,
+    CallEnded,
+    CallerIdentified,
+    CallStarted,
+    DelegateIs,
+    DigitsPressed,
+    EffectFailed,
+    FindBill,
+    FindVoter,
+    Hangup,
+    IdentifyCaller,
+    LookupDelegate,
+    Person,
+    Prompt,
+    RecordDelegation,
+    Recorded,
+    RecordRecall,
+    RecordVote,
+    Say,
+    Silence,
+    SpeechEnded,
+    SpeechHeard,
+    StartTranscription,
+    StopPrompt,
+    VoterMatched,
+)
+
+MAX_SILENCES = 2
+Command = Any  # a TelephonyCommand or an EffectRequest (ivr.messages)
+
+COMMAND_HINTS = ("delegate", "vote", "audit", "recall", "money", "help", "menu", "goodbye", "yes", "no",
+                 "abstain", "list", "recent", "me", "H R", "house resolution", "junior", "senior", "county",
+                 "street")
+
+
+@dataclass(frozen=True)
+class CallState:
+    """Per-call state, kept in Redis between webhooks (JSON via `to_json` / `from_json`).
+
+    node: where the dialogue is ("main", "delegate_confirm", ...); version: bumped on every prompt and
+    sent as `client_state` so stale gather timeouts are recognised; voter: the identified caller
+    (None = unregistered or not yet chosen in a household); pending: data of the question in progress.
+    """
+
+    call_id: str
+    caller_id: str | None = None
+    attestation: str | None = None
+    validated: bool = False
+    node: str = "start"
+    voter: Person | None = None
+    household: tuple[Person, ...] = ()
+    auditor_office: str = ""
+    auditor_phone: str = ""
+    silences: int = 0
+    version: int = 0
+    last_prompt: str = ""
+    pending: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def token(self) -> str:
+        """The `client_state` of the current prompt."""
+        return f"p{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> CallState:
+        d = dict(d)
+        d["voter"] = Person(**d["voter"]) if d.get("voter") else None
+        d["household"] = tuple(Person(**p) for p in d.get("household", ()))
+        return cls(**d)
+
+
+Result = tuple[CallState, list[Command]]
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+def _ask(s: CallState, text: str, node: str | None = None, **pending: Any) -> Result:
+    """Speak `text` and wait for the caller, moving to `node` with `pending` data."""
+    s = replace(s, node=node or s.node, version=s.version + 1, last_prompt=text, silences=0,
+                pending=pending if node else s.pending)
+    return s, [Prompt(text)]
+
+
+def _bye(s: CallState, text: str = prompts.GOODBYE) -> Result:
+    return replace(s, node="ended"), [Say(text), Hangup()]
+
+
+def _main(s: CallState, prefix: str = "") -> Result:
+    menu = prompts.MAIN_MENU if s.voter else prompts.MAIN_MENU_UNREGISTERED
+    return _ask(s, prefix + menu, "main")
+
+
+def _person_bill(b: dict[str, Any]) -> BillInfo:
+    return BillInfo(**b)
+
+
+# ---- the step function ---------------------------------------------------------------------------
+
+def step(s: CallState, ev: Any) -> Result:
+    """Advance the dialogue by one event. Pure: same (state, event) -> same (state, commands)."""
+    if isinstance(ev, CallEnded):
+        return replace(s, node="ended"), []
+    if s.node == "ended":
+        return s, []
+    if isinstance(ev, CallStarted):
+        s = replace(s, caller_id=ev.caller_id, attestation=ev.attestation, validated=ev.validated,
+                    node="identifying")
+        return s, [IdentifyCaller(ev.caller_id)]
+    if isinstance(ev, CallerIdentified):
+        voter = ev.voters[0] if len(ev.voters) == 1 else None
+        return replace(s, voter=voter, household=ev.voters if len(ev.voters) > 1 else (),
+                       auditor_office=ev.auditor_office, auditor_phone=ev.auditor_phone,
+                       node="answering"), [Answer()]
+    if isinstance(ev, CallAnswered):
+        if s.node != "answering":
+            return s, []
+        cmds: list[Command] = [StartTranscription(COMMAND_HINTS)]
+        if s.household:
+            s2, c = _ask(s, prompts.household([p.first for p in s.household]), "household")
+        elif s.voter:
+            s2, c = _ask(s, prompts.welcome(s.voter.first), "main")
+        else:
+            s2, c = _ask(s, prompts.unregistered(s.auditor_office, s.auditor_phone), "main")
+        return s2, cmds + c
+    if isinstance(ev, Silence):
+        if s.silences >= MAX_SILENCES:
+            return _bye(s)
+        s2, c = _ask(s, prompts.STILL_THERE + s.last_prompt)
+        return replace(s2, silences=s.silences + 1), c
+    if isinstance(ev, SpeechEnded):
+        return s, []
+    if isinstance(ev, EffectFailed):
+        return _main(s, prompts.APOLOGY + " ")
+    if isinstance(ev, SpeechHeard | DigitsPressed):
+        return _input(s, ev)
+    handler = _RESULTS.get(type(ev))
+    return handler(s, ev) if handler else (s, [])
+
+
+def _input(s: CallState, ev: SpeechHeard | DigitsPressed) -> Result:
+    text = ev.text if isinstance(ev, SpeechHeard) else ""
+    digits = ev.digits if isinstance(ev, DigitsPressed) else ""
+    barge: list[Command] = [StopPrompt()] if text else []  # speech stops the playing prompt
+    if text:
+        g = nlu.is_global(text)
+        if g == "goodbye":
+            return _bye(s)
+        if g == "menu" and s.node != "household":
+            st, c = _main(s)
+            return st, barge + c
+        if g == "help":
+            st, c = _ask(s, prompts.HELP.get(s.node, prompts.HELP["main"]) + " " + s.last_prompt)
+            return st, barge + c
+    elif digits in ("*", "0") and s.node not in ("household", "main"):
+        return _main(s)
+    handler = _NODES.get(s.node)
+    if handler is None:
+        return s, []
+    st, c = handler(s, text, digits)
+    return st, barge + c
+
+
+def _yes_no(text: str, digits: str) -> str | None:
+    return nlu.YES_NO_KEYS.get(digits[:1]) if digits else nlu.yes_no(text)
+
+
+# ---- node handlers: (state, text, digits) -> result ----------------------------------------------
+
+def _household(s: CallState, text: str, digits: str) -> Result:
+    ws = set(nlu.words(text))
+    chosen = [p for p in s.household if p.first.lower() in ws]
+    if digits.isdigit() and 1 <= int(digits) <= len(s.household):
+        chosen = [s.household[int(digits) - 1]]
+    if len(chosen) != 1:
+        return _ask(s, prompts.NOT_UNDERSTOOD + prompts.household([p.first for p in s.household]))
+    return _ask(replace(s, voter=chosen[0]), prompts.welcome(chosen[0].first), "main")
+
+
+def _main_menu(s: CallState, text: str, digits: str) -> Result:
+    cmd, rest = (nlu.MENU_KEYS.get(digits[:1]), "") if digits else nlu.command(text)
+    if cmd is None:
+        return _main(s, prompts.NOT_UNDERSTOOD)
+    if cmd == "goodbye":
+        return _bye(s)
+    if cmd == "help":
+        return _ask(s, prompts.HELP["main"])
+    if cmd == "menu":
+        return _main(s)
+    if cmd == "audit":
+        return _start_audit(s, rest)
+    if cmd == "list":
+        return replace(s, node="vote_bill", pending={"listing": True}), [FindBill("")]
+    if s.voter is None:
+        return _main(s, prompts.cannot_act(s.auditor_office, s.auditor_phone))
+    if cmd == "delegate":
+        if rest:
+            return replace(s, node="delegate_ask"), [FindVoter(rest, s.voter.regn_num)]
+        return _ask(s, prompts.ask_delegate(), "delegate_ask")
+    if cmd == "vote":
+        if rest:
+            return replace(s, node="vote_bill", pending={"heard": rest}), [FindBill(rest)]
+        return _ask(s, prompts.ask_bill(), "vote_bill")
+    if cmd == "recall":
+        return replace(s, node="recall_confirm"), [LookupDelegate(s.voter.regn_num)]
+    if cmd == "money":
+        return _main(s, "Delegate money is not available on this line yet. ")
+    return _main(s, prompts.NOT_UNDERSTOOD)
+
+
+def _start_audit(s: CallState, rest: str) -> Result:
+    if rest and nlu.means_me(rest):
+        return _audit_me(s)
+    if rest:
+        return replace(s, node="audit_who"), [FindVoter(rest, s.voter.regn_num if s.voter else None)]
+    return _ask(s, prompts.ask_audit_who(), "audit_who")
+
+
+def _audit_me(s: CallState) -> Result:
+    if s.voter is None:
+        return _main(s, "This phone is not on a voter registration, so there is no vote of yours to audit. ")
+    return _ask(s, prompts.ask_audit_bill(), "audit_bill", subject=asdict(s.voter), own=True)
+
+
+def _delegate_ask(s: CallState, text: str, digits: str) -> Result:
+    heard = text or digits
+    if not heard:
+        return _ask(s, prompts.ask_delegate())
+    assert s.voter is not None
+    return replace(s, pending={"heard": heard}), [FindVoter(heard, s.voter.regn_num)]
+
+
+def _refine(s: CallState, text: str, digits: str) -> Result:
+    answer = text or digits
+    return s, [FindVoter(answer, s.voter.regn_num if s.voter else None, match=s.pending.get("match"))]
+
+
+def _delegate_confirm(s: CallState, text: str, digits: str) -> Result:
+    yn = _yes_no(text, digits)
+    if yn is None:
+        return _ask(s, prompts.YES_OR_NO)
+    if yn == "no":
+        return _ask(s, "All right. " + prompts.ask_delegate(), "delegate_ask")
+    assert s.voter is not None
+    return s, [RecordDelegation(s.voter.regn_num, s.pending["person"]["regn_num"])]
+
+
+def _vote_bill(s: CallState, text: str, digits: str) -> Result:
+    heard = text or digits
+    if nlu.command(heard)[0] == "list" or nlu.means_recent(heard):
+        return replace(s, pending={"listing": True}), [FindBill("")]
+    return replace(s, pending={"heard": heard}), [FindBill(heard)]
+
+
+def _vote_choice(s: CallState, text: str, digits: str) -> Result:
+    choice = nlu.CHOICE_KEYS.get(digits[:1]) if digits else nlu.vote_choice(text)
+    bill = _person_bill(s.pending["bill"])
+    if choice is None:
+        return _ask(s, prompts.NOT_UNDERSTOOD + prompts.ask_choice(bill))
+    return _ask(s, prompts.confirm_vote(choice, bill), "vote_confirm", bill=s.pending["bill"], choice=choice)
+
+
+def _vote_confirm(s: CallState, text: str, digits: str) -> Result:
+    yn = _yes_no(text, digits)
+    bill = _person_bill(s.pending["bill"])
+    if yn is None:
+        return _ask(s, prompts.YES_OR_NO)
+    if yn == "no":
+        return _ask(s, "All right. " + prompts.ask_choice(bill), "vote_choice", bill=s.pending["bill"])
+    assert s.voter is not None
+    return s, [RecordVote(s.voter.regn_num, bill.key, s.pending["choice"])]
+
+
+def _audit_who(s: CallState, text: str, digits: str) -> Result:
+    if nlu.means_me(text):
+        return _audit_me(s)
+    return replace(s, pending={"heard": text or digits}), [
+        FindVoter(text or digits, s.voter.regn_num if s.voter else None)]
+
+
+def _audit_bill(s: CallState, text: str, digits: str) -> Result:
+    subject = s.pending["subject"]
+    if nlu.means_recent(text) or not (text or digits):
+        return s, [AuditFor(subject["regn_num"])]
+    return replace(s, pending={**s.pending, "bill_heard": text}), [FindBill(text or digits, limit=1)]
+
+
+def _recall_confirm(s: CallState, text: str, digits: str) -> Result:
+    yn = _yes_no(text, digits)
+    if yn is None:
+        return _ask(s, prompts.YES_OR_NO)
+    if yn == "no":
+        return _main(s, "Your delegation is unchanged. ")
+    assert s.voter is not None
+    return s, [RecordRecall(s.voter.regn_num)]
+
+
+_NODES = {
+    "household": _household,
+    "main": _main_menu,
+    "delegate_ask": _delegate_ask,
+    "delegate_refine": _refine,
+    "delegate_confirm": _delegate_confirm,
+    "vote_bill": _vote_bill,
+    "vote_choice": _vote_choice,
+    "vote_confirm": _vote_confirm,
+    "audit_who": _audit_who,
+    "audit_refine": _refine,
+    "audit_bill": _audit_bill,
+    "recall_confirm": _recall_confirm,
+}
+
+
+# ---- effect results --------------------------------------------------------------------------------
+
+def _voter_matched(s: CallState, ev: VoterMatched) -> Result:
+    auditing = s.node.startswith("audit")
+    prefix = "audit" if auditing else "delegate"
+    heard = s.pending.get("heard", "that name")
+    if ev.decision == "not_found" or not ev.people:
+        return _ask(s, prompts.not_found(heard), "audit_who" if auditing else "delegate_ask", heard=heard)
+    if ev.decision == "ask":
+        return _ask(s, ev.question or prompts.HELP[f"{prefix}_refine"], f"{prefix}_refine", match=ev.match,
+                    heard=heard)
+    person = ev.people[0]
+    if auditing:
+        own = s.voter is not None and person.regn_num == s.voter.regn_num
+        return _ask(s, prompts.ask_audit_bill(), "audit_bill", subject=asdict(person), own=own)
+    assert s.voter is not None
+    if person.regn_num == s.voter.regn_num:  # invariant cannot_delegate_to_self, told with its reason
+        return _ask(s, prompts.self_delegation(), "delegate_ask")
+    return _ask(s, prompts.confirm_delegate(person), "delegate_confirm", person=asdict(person))
+
+
+def _bills_found(s: CallState, ev: BillsFound) -> Result:
+    if s.node == "audit_bill":
+        subject = s.pending["subject"]
+        if not ev.bills:
+            return _ask(s, prompts.bill_not_found(s.pending.get("bill_heard", "that")))
+        return s, [AuditFor(subject["regn_num"], tuple(b.key for b in ev.bills))]
+    if s.pending.get("listing"):
+        return _ask(s, prompts.bill_list(ev.bills) + prompts.ask_bill(), "vote_bill")
+    if not ev.bills:
+        return _ask(s, prompts.bill_not_found(s.pending.get("heard", "that")), "vote_bill")
+    bill = ev.bills[0]
+    if bill.closed:
+        return _ask(s, prompts.bill_closed(bill) + prompts.ask_bill(), "vote_bill")
+    return _ask(s, prompts.ask_choice(bill), "vote_choice", bill=asdict(bill))
+
+
+def _delegate_is(s: CallState, ev: DelegateIs) -> Result:
+    if ev.delegate is None:
+        return _main(s, prompts.no_delegate())
+    return _ask(s, prompts.confirm_recall(ev.delegate), "recall_confirm", person=asdict(ev.delegate))
+
+
+def _recorded(s: CallState, ev: Recorded) -> Result:
+    if not ev.ok:
+        return _main(s, prompts.refused(ev.reason) + " ")
+    if s.node == "delegate_confirm":
+        person = Person(**s.pending["person"])
+        text = prompts.delegated(person, ev.loops, ev.seq) + " "
+        if ev.award_cents:
+            text += prompts.award(ev.award_cents, ev.award_next_cents)
+        return _main(s, text)
+    if s.node == "vote_confirm":
+        return _main(s, prompts.voted(s.pending["choice"], _person_bill(s.pending["bill"]), ev.seq))
+    if s.node == "recall_confirm":
+        return _main(s, prompts.recalled(Person(**s.pending["person"]), ev.seq))
+    return _main(s)
+
+
+def _audit_report(s: CallState, ev: AuditReport) -> Result:
+    return _main(s, prompts.audit_report(ev, bool(s.pending.get("own"))))
+
+
+_RESULTS = {
+    VoterMatched: _voter_matched,
+    BillsFound: _bills_found,
+    DelegateIs: _delegate_is,
+    Recorded: _recorded,
+    AuditReport: _audit_report,
+}
+
+__all__ = ["CallState", "step", "COMMAND_HINTS", "AuditStep"]

@@ -1,0 +1,196 @@
+"""The pure dialogue: event scripts -> commands, without any server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ivr.dialogue import CallState, step
+from ivr.messages import (
+    Answer,
+    AuditFor,
+    AuditReport,
+    AuditStep,
+    BillInfo,
+    BillsFound,
+    CallAnswered,
+    CallEnded,
+    CallerIdentified,
+    CallStarted,
+    DelegateIs,
+    DigitsPressed,
+    FindBill,
+    FindVoter,
+    Hangup,
+    IdentifyCaller,
+    LookupDelegate,
+    Person,
+    Prompt,
+    RecordDelegation,
+    Recorded,
+    RecordRecall,
+    RecordVote,
+    Say,
+    Silence,
+    SpeechHeard,
+    StartTranscription,
+    StopPrompt,
+    VoterMatched,
+)
+
+JOHN = Person("100", "JOHN", "John Q Doe of Centerville", "Maple St", "APPANOOSE")
+JANE = Person("200", "JANE", "Jane Roe of Ames", "Oak St", "STORY")
+BOB = Person("300", "BOB", "Bob Lee of Adel", "", "DALLAS")
+HR = BillInfo("119-hr-1234", "H.R. 1234", "Example Act")
+
+
+def run_dialogue(events: list[Any], state: CallState | None = None) -> tuple[CallState, list[Any]]:
+    """Feed events in order; return the final state and every command emitted."""
+    s = state or CallState(call_id="c1")
+    out: list[Any] = []
+    for ev in events:
+        s, cmds = step(s, ev)
+        out.extend(cmds)
+    return s, out
+
+
+def spoken(cmds: list[Any]) -> str:
+    return " | ".join(c.text for c in cmds if isinstance(c, Prompt | Say))
+
+
+def answered(voters: tuple[Person, ...] = (JOHN,)) -> CallState:
+    s, _ = run_dialogue([CallStarted("+15155550123", attestation="A", validated=True),
+                         CallerIdentified(voters, "Polk County Auditor", "5 1 5, 2 8 6, 3 0 8 0"), CallAnswered()])
+    return s
+
+
+def test_registered_caller_is_identified_answered_and_greeted_by_first_name() -> None:
+    s, cmds = run_dialogue([CallStarted("+15155550123")])
+    assert cmds == [IdentifyCaller("+15155550123")]
+    s, cmds = run_dialogue([CallerIdentified((JOHN,)), CallAnswered()], s)
+    assert cmds[0] == Answer() and isinstance(cmds[1], StartTranscription)
+    assert "Welcome to the Delegate Network, John." in spoken(cmds)
+    assert s.node == "main" and s.voter == JOHN
+
+
+def test_unregistered_caller_hears_auditor_and_cannot_act_but_can_audit() -> None:
+    s = answered(())
+    assert "not on any voter registration" in s.last_prompt and "Polk County Auditor" in s.last_prompt
+    s, cmds = run_dialogue([SpeechHeard("delegate")], s)
+    assert "Only registered voters" in spoken(cmds) and not any(isinstance(c, FindVoter) for c in cmds)
+    s, cmds = run_dialogue([SpeechHeard("audit John Doe of Centerville")], s)
+    assert FindVoter("john doe of centerville", None) in cmds
+
+
+def test_household_asks_who_is_speaking() -> None:
+    s = answered((JOHN, JANE))
+    assert "registered to John and Jane" in s.last_prompt and s.voter is None
+    s, cmds = run_dialogue([SpeechHeard("it's jane")], s)
+    assert s.voter == JANE and "Welcome to the Delegate Network, Jane." in spoken(cmds)
+
+
+def test_delegate_flow_reads_back_confirms_and_records() -> None:
+    s = answered()
+    s, cmds = run_dialogue([SpeechHeard("delegate")], s)
+    assert s.node == "delegate_ask" and "To whom" in spoken(cmds)
+    s, cmds = run_dialogue([SpeechHeard("Jane Roe of Ames")], s)
+    assert cmds == [StopPrompt(), FindVoter("Jane Roe of Ames", "100")]
+    s, cmds = run_dialogue([VoterMatched("unique", (JANE,), None, {"x": 1})], s)
+    assert spoken(cmds) == "Jane Roe of Ames, on Oak St. Is that right? Say yes or no."
+    s, cmds = run_dialogue([SpeechHeard("yes")], s)
+    assert RecordDelegation("100", "200") in cmds
+    s, cmds = run_dialogue([Recorded(True, seq=7)], s)
+    assert "Your vote now goes to Jane Roe of Ames" in spoken(cmds) and "number is 7" in spoken(cmds)
+    assert s.node == "main"
+
+
+def test_words_that_contain_no_are_not_no() -> None:
+    s = answered()
+    s, _ = run_dialogue([SpeechHeard("delegate"), SpeechHeard("jane"), VoterMatched("unique", (JANE,), None, None)],
+                        s)
+    for heard in ("I know", "north"):
+        s, cmds = run_dialogue([SpeechHeard(heard)], s)
+        assert s.node == "delegate_confirm" and "Please say yes or no" in spoken(cmds)
+    s, cmds = run_dialogue([DigitsPressed("1")], s)  # 1 = yes
+    assert RecordDelegation("100", "200") in cmds
+
+
+def test_ambiguous_name_asks_the_splitting_question_then_refines() -> None:
+    s = answered()
+    s, _ = run_dialogue([SpeechHeard("delegate john smith of ames")], s)
+    s, cmds = run_dialogue([VoterMatched("ask", (JANE, BOB), "Is their middle initial A or B?", {"m": 1})], s)
+    assert s.node == "delegate_refine" and spoken(cmds) == "Is their middle initial A or B?"
+    s, cmds = run_dialogue([SpeechHeard("B")], s)
+    assert cmds[-1] == FindVoter("B", "100", match={"m": 1})
+
+
+def test_self_delegation_is_refused_with_a_reason() -> None:
+    s = answered()
+    s, _ = run_dialogue([SpeechHeard("delegate")], s)
+    s, cmds = run_dialogue([VoterMatched("unique", (JOHN,), None, None)], s)
+    assert "cannot delegate your vote to yourself" in spoken(cmds) and s.node == "delegate_ask"
+
+
+def test_hangup_during_confirmation_records_nothing() -> None:
+    s = answered()
+    s, _ = run_dialogue([SpeechHeard("delegate jane"), VoterMatched("unique", (JANE,), None, None)], s)
+    s, cmds = run_dialogue([CallEnded("normal_clearing"), SpeechHeard("yes")], s)
+    assert cmds == [] and s.node == "ended"
+
+
+def test_vote_by_number_then_choice_then_confirm() -> None:
+    s = answered()
+    s, cmds = run_dialogue([SpeechHeard("vote on H.R. 1234")], s)
+    assert FindBill("h r 1234") in cmds
+    s, cmds = run_dialogue([BillsFound((HR,))], s)
+    assert spoken(cmds) == "H.R. 1234, Example Act. How do you vote: yes, no, or abstain?"
+    s, cmds = run_dialogue([SpeechHeard("abstain")], s)
+    assert "You abstain on H.R. 1234" in spoken(cmds)
+    s, cmds = run_dialogue([SpeechHeard("yes")], s)
+    assert RecordVote("100", "119-hr-1234", "abstain") in cmds
+
+
+def test_audit_me_speaks_the_chain() -> None:
+    s = answered()
+    s, cmds = run_dialogue([SpeechHeard("audit me")], s)
+    assert s.node == "audit_bill"
+    s, cmds = run_dialogue([SpeechHeard("recent")], s)
+    assert cmds[-1] == AuditFor("100")
+    rep = AuditReport(JOHN, (AuditStep(HR, ("Jane Roe", "Bob Lee"), "yes", "delegated"),), last_seq=12)
+    s, cmds = run_dialogue([rep], s)
+    assert "Your vote goes to Jane Roe, then to Bob Lee, who votes yes on H.R. 1234." in spoken(cmds)
+    assert "number 12" in spoken(cmds)
+
+
+def test_recall_reads_back_confirms_and_removes() -> None:
+    s = answered()
+    s, cmds = run_dialogue([SpeechHeard("recall")], s)
+    assert LookupDelegate("100") in cmds
+    s, cmds = run_dialogue([DelegateIs(JANE)], s)
+    assert "Your vote goes to Jane Roe of Ames. Do you want to take it back?" in spoken(cmds)
+    s, cmds = run_dialogue([SpeechHeard("yes")], s)
+    assert RecordRecall("100") in cmds
+
+
+def test_silence_reprompts_twice_then_says_goodbye() -> None:
+    s = answered()
+    s, c1 = run_dialogue([Silence()], s)
+    s, c2 = run_dialogue([Silence()], s)
+    assert all("Are you still there?" in spoken(c) for c in (c1, c2))
+    s, c3 = run_dialogue([Silence()], s)
+    assert isinstance(c3[-1], Hangup) and "Goodbye" in spoken(c3)
+
+
+def test_menu_and_help_work_everywhere() -> None:
+    s = answered()
+    s, _ = run_dialogue([SpeechHeard("delegate")], s)
+    s, cmds = run_dialogue([SpeechHeard("help")], s)
+    assert "Say the name and town" in spoken(cmds) and s.node == "delegate_ask"
+    s, cmds = run_dialogue([SpeechHeard("menu")], s)
+    assert s.node == "main" and "Say delegate, vote" in spoken(cmds)
+    s, cmds = run_dialogue([SpeechHeard("goodbye")], s)
+    assert cmds[-1] == Hangup()
+
+
+def test_state_round_trips_through_json() -> None:
+    s = answered((JOHN, JANE))
+    assert CallState.from_json(s.to_json()) == s
