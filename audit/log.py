@@ -1,0 +1,362 @@
+"""The public audit log: append-only JSON Lines, hash-chained, durable with group commit.
+
+Format (docs/audit-log.md): one canonical JSON event per line,
+`{"actor","data","hash","prev","seq","subject","time","type"}`; seq starts at 1; `prev` of the first
+event is 64 zeros; `hash` = hex SHA-256 of the canonical event without `hash`.
+
+Durability and writers (issue 6):
+- `append` returns only after the event's line is written and fsynced. Appends that arrive while a
+  write+fsync is in flight are queued and written together by the next batch: one fsync per batch
+  (group commit).
+- Exactly one writer at a time across processes: each batch holds an exclusive `fcntl.flock` on
+  `<log>.lock`, re-reads whatever other processes appended since (seq, last hash, leaf hashes), writes,
+  fsyncs, releases. Within a process a thread lock serialises batches.
+- A torn last line (a writer killed mid-write) is detected, reported (log warning + `torn_cuts`) and
+  cut whenever the lock is taken, before anything is appended after it.
+- A write or fsync error cuts the file back to its last good line and raises `AuditWriteError`.
+
+Side files next to the log: `<stem>.leaves` (32-byte Merkle leaf hashes, one per event; rebuilt from
+the log when short), `<stem>.heads` (signed tree heads, JSON Lines), `<log>.lock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from audit.errors import AuditError, AuditWriteError, InvalidEvent
+from audit.hashing import ZERO_HASH, MerkleTree, canonical
+from audit.phones import refuse_phone_numbers
+
+log = logging.getLogger(__name__)
+
+_TYPE = re.compile(r"[a-z][a-z0-9-]{0,63}")
+_READ_CHUNK = 1 << 22
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO-8601 with microseconds and `Z`."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _party(value: dict | None, what: str) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"regn_num", "name"}:
+        raise InvalidEvent(f"{what} must be None or {{'regn_num', 'name'}}, got {value!r}")
+    if not all(isinstance(v, str) and v for v in value.values()):
+        raise InvalidEvent(f"{what} regn_num and name must be non-empty strings")
+    return value
+
+
+class _Prepared:
+    """An event validated and partly serialised outside the lock: head and tail of its canonical line."""
+
+    __slots__ = ("head", "subject", "type")
+
+    def __init__(self, event_type: str, actor: dict | None, subject: dict | None, data: dict) -> None:
+        if not isinstance(event_type, str) or not _TYPE.fullmatch(event_type):
+            raise InvalidEvent(f"event type must match [a-z][a-z0-9-]*, got {event_type!r}")
+        if not isinstance(data, dict):
+            raise InvalidEvent("data must be a dict")
+        actor, subject = _party(actor, "actor"), _party(subject, "subject")
+        refuse_phone_numbers(actor, "actor")
+        refuse_phone_numbers(subject, "subject")
+        refuse_phone_numbers(data, "data")
+        # Keys sorted: actor, data, hash, prev, seq, subject, time, type -- spliced, not re-dumped.
+        self.head = b'{"actor":' + canonical(actor) + b',"data":' + canonical(data) + b","
+        self.subject = canonical(subject)
+        self.type = canonical(event_type)
+
+    def line(self, seq: int, time: str, prev: str) -> tuple[bytes, str]:
+        """(canonical line without newline, its hash) for this event at `seq`."""
+        tail = (b'"prev":"' + prev.encode() + b'","seq":' + str(seq).encode() + b',"subject":' + self.subject
+                + b',"time":"' + time.encode() + b'","type":' + self.type + b"}")
+        h = hashlib.sha256(self.head + tail).hexdigest()
+        return self.head + b'"hash":"' + h.encode() + b'",' + tail, h
+
+
+class AuditLog:
+    """The single writer of the public audit log at `path` (default `var/audit.log`).
+
+    `signer` is an `audit.treehead.OperatorKey` used by `publish_head`; None loads or creates the key
+    file `<log dir>/audit_operator.key` on first use. Raises OSError if the log cannot be opened.
+    """
+
+    def __init__(self, path: Path | str, *, signer: Any = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.leaves_path = self.path.with_suffix(".leaves")
+        self.heads_path = self.path.with_suffix(".heads")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._signer = signer
+        created = not self.path.exists()
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._leaves_fd = os.open(self.leaves_path, os.O_RDWR | os.O_CREAT, 0o644)
+        if created:
+            _fsync_dir(self.path.parent)
+        self._tlock = threading.Lock()
+        self._offset = 0  # end of the last complete line we know of
+        self.seq = 0  # seq of the last event
+        self.last_hash = ZERO_HASH
+        self._leaves = bytearray()
+        self.torn_cuts: list[bytes] = []  # torn tails cut since open (reported)
+        self.tree = MerkleTree(self.leaf, lambda: self.seq)
+        self._pending: list[tuple[_Prepared, asyncio.Future[int]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+        self._known_leaves = -1  # leaf hashes trusted from the side file; -1: not read yet
+        with self._locked():  # reads the leaves file and the log, cuts a torn tail
+            pass
+
+    # -- reading -------------------------------------------------------------------------------
+    def leaf(self, index: int) -> bytes:
+        """Merkle leaf hash of event seq index+1 (0-based index)."""
+        return bytes(self._leaves[32 * index: 32 * index + 32])
+
+    def refresh(self) -> int:
+        """Catch up with events other processes appended; returns the current size (last seq)."""
+        with self._locked():
+            return self.seq
+
+    def byte_size(self) -> int:
+        """Bytes of complete lines known to this writer (the public file may be longer mid-write)."""
+        return self._offset
+
+    # -- appending -----------------------------------------------------------------------------
+    async def append(self, event_type: str, actor: dict | None, subject: dict | None, data: dict) -> int:
+        """Append one event; return its seq once it is fsynced (shared fsync with concurrent appends).
+
+        actor/subject: `{"regn_num": str, "name": str}` or None. Raises PhoneNumberInEvent (ValueError)
+        if any text looks like a phone number, InvalidEvent on a bad shape, AuditWriteError if the
+        write failed (then nothing of this batch is in the file). A cancelled caller's event may still
+        be written: it was already part of a batch.
+        """
+        prepared = _Prepared(event_type, actor, subject, data)
+        if self._closed:
+            raise AuditError("audit log is closed")
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((prepared, fut))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop())
+        return await fut
+
+    async def _flush_loop(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                seqs = await asyncio.to_thread(self._write_batch, [p for p, _ in batch])
+            except BaseException as e:  # every waiter hears the failure; nothing was left half-written
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(e if isinstance(e, Exception) else AuditWriteError(str(e)))
+                if not isinstance(e, Exception):
+                    raise
+            else:
+                for (_, fut), seq in zip(batch, seqs, strict=True):
+                    if not fut.done():
+                        fut.set_result(seq)
+
+    def append_sync(self, event_type: str, actor: dict | None, subject: dict | None, data: dict) -> int:
+        """Blocking `append` for CLI processes: returns the event's seq after fsync. Same errors."""
+        return self._write_batch([_Prepared(event_type, actor, subject, data)])[0]
+
+    def append_many_sync(self, events: Iterable[tuple[str, dict | None, dict | None, dict]]) -> list[int]:
+        """Append (type, actor, subject, data) tuples as one batch with one fsync; all or none.
+
+        Everything is validated first: one bad event refuses the whole batch (nothing written).
+        """
+        prepared = [_Prepared(*e) for e in events]
+        return self._write_batch(prepared) if prepared else []
+
+    def _write_batch(self, batch: list[_Prepared]) -> list[int]:
+        with self._locked():
+            if self._closed:
+                raise AuditError("audit log is closed")
+            now = utc_now()
+            seq, prev = self.seq, self.last_hash
+            lines: list[bytes] = []
+            for p in batch:
+                seq += 1
+                line, prev = p.line(seq, now, prev)
+                lines.append(line)
+            blob = b"\n".join(lines) + b"\n"
+            start = self._offset
+            try:
+                view = memoryview(blob)
+                while view:
+                    n = os.write(self._fd, view)
+                    view = view[n:]
+                os.fsync(self._fd)
+            except OSError as e:
+                try:  # leave nothing half-written: back to the last good line
+                    os.ftruncate(self._fd, start)
+                    os.fsync(self._fd)
+                except OSError:
+                    log.exception("audit log: could not cut back a failed write")
+                raise AuditWriteError(e.errno, f"audit log write failed: {e.strerror or e}") from e
+            first = self.seq + 1
+            self._offset = start + len(blob)
+            self.seq, self.last_hash = seq, prev
+            self._add_leaves(lines)
+            return list(range(first, seq + 1))
+
+    def _add_leaves(self, lines: list[bytes]) -> None:
+        sha = hashlib.sha256
+        new = b"".join(sha(b"\x00" + ln).digest() for ln in lines)
+        at = len(self._leaves)
+        self._leaves += new
+        try:  # a cache of the log: if this fails it is rebuilt from the log on the next open
+            os.pwrite(self._leaves_fd, new, at)
+        except OSError:
+            log.warning("audit log: could not write leaf hashes; they will be rebuilt")
+
+    # -- the lock and catching up ----------------------------------------------------------------
+    def _locked(self) -> _Locked:
+        return _Locked(self)
+
+    def _load_leaves_file(self) -> None:
+        """At open: trust the leaves side file for the lines it covers (the log is scanned next)."""
+        size = os.fstat(self._leaves_fd).st_size // 32
+        self._leaves = bytearray(os.pread(self._leaves_fd, size * 32, 0)) if size else bytearray()
+        self._known_leaves = size
+
+    def _catch_up(self) -> None:
+        """Under the lock: read lines appended by others since `_offset`; cut a torn tail."""
+        if self._known_leaves < 0:
+            self._load_leaves_file()
+        end = os.fstat(self._fd).st_size
+        if end == self._offset:
+            return
+        if end < self._offset:  # the file shrank under us (restored / cut elsewhere): start over
+            log.warning("audit log shrank from %d to %d bytes; re-reading", self._offset, end)
+            self._offset, self.seq, self.last_hash = 0, 0, ZERO_HASH
+            self._known_leaves = 0
+            self._leaves = bytearray()
+        pos = self._offset
+        sha = hashlib.sha256
+        carry = b""
+        last_line = b""
+        seq = self.seq
+        new_leaves = bytearray()
+        while pos < end:
+            chunk = os.pread(self._fd, min(_READ_CHUNK, end - pos), pos)
+            if not chunk:
+                break
+            pos += len(chunk)
+            buf = carry + chunk
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                carry = buf
+                continue
+            carry = buf[cut + 1:]
+            lines = buf[:cut].split(b"\n")
+            for ln in lines:
+                seq += 1
+                if seq > self._known_leaves:
+                    new_leaves += sha(b"\x00" + ln).digest()
+            last_line = lines[-1]
+        good_end = end - len(carry)
+        if carry:
+            self.torn_cuts.append(carry)
+            log.warning("audit log: torn last line (%d bytes, no newline) after seq %d; cutting it",
+                        len(carry), seq)
+            os.ftruncate(self._fd, good_end)
+            os.fsync(self._fd)
+        if last_line:
+            try:
+                ev = json.loads(last_line)
+                if ev["seq"] != seq:
+                    log.error("audit log: last line has seq %s but is line %d", ev["seq"], seq)
+                self.last_hash = ev["hash"]
+            except (ValueError, KeyError, TypeError) as e:
+                raise AuditError(f"audit log line {seq} is not a valid event: {e}") from e
+        keep = min(self._known_leaves, seq)
+        if self._known_leaves > seq:  # side file longer than the log (log cut): drop extra leaves
+            del self._leaves[keep * 32:]
+        self._leaves += new_leaves
+        if new_leaves or self._known_leaves > seq:
+            try:
+                os.ftruncate(self._leaves_fd, keep * 32)
+                os.pwrite(self._leaves_fd, bytes(new_leaves), keep * 32)
+            except OSError:
+                log.warning("audit log: could not update %s", self.leaves_path)
+        self._known_leaves = seq
+        self._offset, self.seq = good_end, seq
+
+    # -- tree heads ------------------------------------------------------------------------------
+    @property
+    def signer(self) -> Any:
+        """The operator key (`audit.treehead.OperatorKey`), loaded or created on first use."""
+        if self._signer is None:
+            from audit.treehead import OperatorKey
+
+            self._signer = OperatorKey.load_or_create(self.path.parent / "audit_operator.key")
+        return self._signer
+
+    def publish_head(self) -> dict:
+        """Sign and record a tree head over the whole log now (e.g. at every bill close); returns it.
+
+        Shape: `{"tree_size", "root_hash", "timestamp", "signature"}` (see audit.treehead).
+        """
+        from audit.treehead import append_head, sign_head
+
+        with self._locked():
+            head = sign_head(self.signer, self.seq, self.tree.root(self.seq), utc_now())
+            append_head(self.heads_path, head)
+            return head
+
+    def close(self) -> None:
+        """Close the files. Pending async appends must be awaited first; later appends raise."""
+        with self._tlock:
+            if self._closed:
+                return
+            self._closed = True
+            for fd in (self._fd, self._leaves_fd, self._lock_fd):
+                os.close(fd)
+
+
+class _Locked:
+    """Context: thread lock + exclusive flock on the lock file, then catch up with other writers."""
+
+    __slots__ = ("log",)
+
+    def __init__(self, audit_log: AuditLog) -> None:
+        self.log = audit_log
+
+    def __enter__(self) -> None:
+        self.log._tlock.acquire()
+        try:
+            if self.log._closed:
+                return
+            fcntl.flock(self.log._lock_fd, fcntl.LOCK_EX)
+            self.log._catch_up()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if not self.log._closed:
+                fcntl.flock(self.log._lock_fd, fcntl.LOCK_UN)
+        finally:
+            self.log._tlock.release()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

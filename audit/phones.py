@@ -1,0 +1,47 @@
+"""Refuse anything that looks like a phone number before it can reach the public audit log.
+
+Rule (brief, issue 6): "Never a phone number." A value looks like a phone number when it holds
+- a run of 10 or more digits, possibly broken by spaces, dots, dashes or parentheses
+  ("5155550123", "515-555-0123", "(515) 555 0123"), or
+- E.164: "+" followed by 8 to 15 digits ("+15155550123", "+44 20 7946 0958").
+Checked: every string value and key, and every integer of 10 or more digits, except integers under
+keys ending in `_cents` (money amounts) and strings that are whole hex digests (40 or 64 hex chars).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from audit.errors import PhoneNumberInEvent
+
+_DIGIT_RUN = re.compile(r"\d(?:[\s().\-]*\d){9,}")
+_E164 = re.compile(r"\+[\s(]*\d(?:[\s().\-]*\d){7,14}")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def looks_like_phone(text: str) -> bool:
+    """True when `text` contains a 10+ digit run (separators allowed) or an E.164 number."""
+    if _HEX_DIGEST.fullmatch(text):
+        return False
+    return bool(_DIGIT_RUN.search(text) or _E164.search(text))
+
+
+def refuse_phone_numbers(value: Any, path: str = "event") -> None:
+    """Raise `PhoneNumberInEvent(path)` if any part of `value` (JSON-like) looks like a phone number."""
+    if isinstance(value, str):
+        if looks_like_phone(value):
+            raise PhoneNumberInEvent(path)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if abs(value) >= 1_000_000_000 and not path.endswith("_cents"):
+            raise PhoneNumberInEvent(path)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and looks_like_phone(k):
+                raise PhoneNumberInEvent(f"{path} key")
+            refuse_phone_numbers(v, f"{path}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            refuse_phone_numbers(v, f"{path}[{i}]")
