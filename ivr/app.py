@@ -1,0 +1,131 @@
+"""The FastAPI app: Telnyx webhooks in, public pages and audit endpoints out.
+
+`POST /webhooks/telnyx` verifies the Ed25519 signature on the raw body (401 and no state change when
+missing, bad or older than `WEBHOOK_TOLERANCE_S`), parses the event tolerantly (unknown types: 200,
+ignored), queues it for its call and answers at once; the call's worker does the rest (`ivr.runner`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from infra.settings import Settings
+from ivr.effects import Effects
+from ivr.runner import CallQueues, CallRunner
+from ivr.signature import BadSignature, verify
+from ivr.telnyx_adapter import parse_webhook
+from ivr.telnyx_client import CallCommands, make_client
+
+log = logging.getLogger(__name__)
+MAX_WEBHOOK_BYTES = 64 * 1024
+
+
+@dataclass
+class Wiring:
+    """What the app is built from; every part is real (Redis server, SDK over HTTP)."""
+
+    settings: Settings
+    redis_url: str
+    telnyx_base_url: str
+    telnyx_api_key: str
+    telnyx_public_key: str
+    http_client: httpx.AsyncClient | None = None
+
+
+def build_effects(r: aioredis.Redis, settings: Settings, audit: Any) -> Effects:
+    """Our stores behind the dialogue."""
+    from delegation.bills import BillStore
+    from delegation.store import DelegationStore
+    from money.ledger import Ledger
+    from voter_registry.matcher import Matcher
+    from voter_registry.store import VoterStore
+
+    return Effects(r=r, voters=VoterStore(r), matcher=Matcher(r), delegations=DelegationStore(r),
+                   bills=BillStore(r), audit=audit, ledger=Ledger(r),
+                   activations_to_reward=settings.number_of_activations_to_reward)
+
+
+def create_app(w: Wiring) -> FastAPI:
+    """Build the app. Routers of the other packages (pages, audit, money) are mounted here."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from audit.log import AuditLog
+
+        r = aioredis.Redis.from_url(w.redis_url, decode_responses=True)
+        audit = AuditLog(w.settings.audit_log_path)
+        client = make_client(w.telnyx_base_url, w.telnyx_api_key, http_client=w.http_client)
+        commands = CallCommands(client, voice=w.settings.telnyx_voice, engine=w.settings.transcription_engine)
+        runner = CallRunner(r, build_effects(r, w.settings, audit), commands.send)
+        app.state.redis, app.state.audit, app.state.settings = r, audit, w.settings
+        app.state.queues = CallQueues(runner.handle)
+        try:
+            yield
+        finally:
+            await app.state.queues.drain()
+            await client.close()
+            close = getattr(audit, "aclose", None) or getattr(audit, "close", None)
+            if close is not None:
+                res = close()
+                if hasattr(res, "__await__"):
+                    await res
+            await r.aclose()
+
+    app = FastAPI(title="The Delegate Network", lifespan=lifespan)
+
+    @app.post("/webhooks/telnyx", include_in_schema=False)
+    async def telnyx_webhook(request: Request) -> Response:
+        raw = await request.body()
+        if len(raw) > MAX_WEBHOOK_BYTES:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        try:
+            verify(raw, request.headers, w.telnyx_public_key, tolerance_s=w.settings.webhook_tolerance_s)
+        except BadSignature as exc:
+            log.warning("webhook rejected: %s", exc)
+            return JSONResponse({"error": "bad signature"}, status_code=401)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            log.warning("webhook with malformed JSON ignored")
+            return JSONResponse({"error": "malformed JSON"}, status_code=400)
+        inbound = parse_webhook(body)
+        if inbound is None:
+            return JSONResponse({"status": "ignored"})
+        request.app.state.queues.submit(inbound)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        try:
+            await request.app.state.redis.ping()
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+            return JSONResponse({"status": "not ready", "reason": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    _mount_routers(app)
+    return app
+
+
+def _mount_routers(app: FastAPI) -> None:
+    """Public pages and endpoints owned by other packages (each reads app.state.redis / app.state.audit)."""
+    import importlib
+
+    for module in ("delegation.pages", "audit.api", "money.api"):
+        try:
+            app.include_router(importlib.import_module(module).router)
+        except ModuleNotFoundError as exc:  # a package not built yet must not stop the phone line
+            log.warning("router %s not mounted: %s", module, exc)

@@ -1,0 +1,188 @@
+"""Runs the dialogue's effect requests against our stores and returns result events.
+
+Commit order for every state change: validate, append the event to the public audit log (durable,
+fsync) and only then apply it to Redis; the caller hears the confirmation after both. A failure before
+the append changes nothing; the audit log is the system of record from which the state can be replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from ivr.messages import (
+    AuditFor,
+    AuditReport,
+    AuditStep,
+    BillInfo,
+    BillsFound,
+    CallerIdentified,
+    DelegateIs,
+    EffectFailed,
+    FindBill,
+    FindVoter,
+    IdentifyCaller,
+    LookupDelegate,
+    Person,
+    RecordDelegation,
+    Recorded,
+    RecordRecall,
+    RecordVote,
+    VoterMatched,
+)
+from voter_registry.model import Voter
+
+log = logging.getLogger(__name__)
+RECENT_BILLS = 3
+
+
+def person(v: Voter) -> Person:
+    """The dialogue's view of a voter: public name, first name, street; never the phone."""
+    street = " ".join(w.title() for w in v.street.split())
+    return Person(v.regn_num, v.first, v.public_name, street, v.county)
+
+
+def bill_info(b: Any) -> BillInfo:
+    """The dialogue's view of a `delegation.bills.Bill`."""
+    return BillInfo(b.key, b.spoken_number, b.short_title or b.title, b.closed_at is not None)
+
+
+@dataclass
+class Effects:
+    """Our stores, as the dialogue needs them. All arguments are built once by `ivr.app`."""
+
+    r: aioredis.Redis
+    voters: Any  # voter_registry.store.VoterStore
+    matcher: Any  # voter_registry.matcher.Matcher
+    delegations: Any  # delegation.store.DelegationStore
+    bills: Any  # delegation.bills.BillStore
+    audit: Any  # audit.log.AuditLog
+    ledger: Any = None  # money.ledger.Ledger
+    activations_to_reward: int = 0
+
+    async def run(self, req: Any, caller_id: str | None = None) -> Any:
+        """Execute one effect request; never raises (failures become `EffectFailed`)."""
+        handler = getattr(self, "_" + type(req).__name__, None)
+        if handler is None:
+            return EffectFailed(f"no handler for {type(req).__name__}")
+        try:
+            return await handler(req)
+        except Exception as exc:  # a store or disk failure must not crash the call
+            log.exception("effect %s failed", type(req).__name__)
+            return EffectFailed(str(exc))
+
+    async def _IdentifyCaller(self, req: IdentifyCaller) -> CallerIdentified:  # noqa: N802
+        from voter_registry.auditors import auditor_for
+
+        voters = await self.voters.by_phone(req.caller_id) if req.caller_id else []
+        county = voters[0].county if voters else None
+        office, phone = auditor_for(county, req.caller_id)
+        return CallerIdentified(tuple(person(v) for v in voters), office, phone)
+
+    async def _FindVoter(self, req: FindVoter) -> VoterMatched:  # noqa: N802
+        from voter_registry.matcher import MatchResult
+
+        if req.match is not None:
+            result = MatchResult.from_dict(req.match).refine(req.text)
+        else:
+            caller = await self.voters.get(req.caller) if req.caller else None
+            result = await self.matcher.match(req.text, caller)
+        found = await self.voters.get_many([c.regn_num for c in result.candidates])
+        people = tuple(person(found[c.regn_num]) for c in result.candidates if c.regn_num in found)
+        return VoterMatched(result.decision, people, result.question, result.to_dict())
+
+    async def _FindBill(self, req: FindBill) -> BillsFound:  # noqa: N802
+        bills = await self.bills.find(req.text) if req.text else await self.bills.recent(RECENT_BILLS)
+        return BillsFound(tuple(bill_info(b) for b in bills[: req.limit]))
+
+    async def _LookupDelegate(self, req: LookupDelegate) -> DelegateIs:  # noqa: N802
+        regn = await self.delegations.delegate_of(req.voter)
+        v = await self.voters.get(regn) if regn else None
+        return DelegateIs(person(v) if v else None)
+
+    async def _active_pair(self, a: str, b: str) -> tuple[Voter, Voter] | str:
+        va, vb = await self.voters.get(a), await self.voters.get(b)
+        if va is None or va.status != "active":
+            return "your registration is not active."
+        if vb is None or vb.status != "active":
+            return "that voter's registration is not active."
+        return va, vb
+
+    async def _RecordDelegation(self, req: RecordDelegation) -> Recorded:  # noqa: N802
+        if req.voter == req.delegate:
+            return Recorded(False, reason="you cannot delegate to yourself.")
+        pair = await self._active_pair(req.voter, req.delegate)
+        if isinstance(pair, str):
+            return Recorded(False, reason=pair)
+        voter, delegate = pair
+        seq = await self.audit.append("delegate", voter.ref, delegate.ref,
+                                      {"scope": "standing", "rank": 1, "tentative": False})
+        await self.delegations.delegate(voter.regn_num, delegate.regn_num)
+        loops = await self._loops_back(voter.regn_num)
+        award, nxt = await self._award(voter)
+        return Recorded(True, seq=seq, loops=loops, award_cents=award, award_next_cents=nxt)
+
+    async def _loops_back(self, voter: str) -> bool:
+        """R4: does the standing chain from `voter` come back to them (told, not refused)?"""
+        seen, cur = {voter}, voter
+        for _ in range(10_000):
+            cur = await self.delegations.delegate_of(cur)
+            if cur is None:
+                return False
+            if cur in seen:
+                return cur == voter
+            seen.add(cur)
+        return False
+
+    async def _award(self, voter: Voter) -> tuple[int, int]:
+        """Activation reward (money.md): the k-th first delegation earns x - k + 1 dollars, once per voter."""
+        if self.ledger is None or self.activations_to_reward <= 0:
+            return 0, 0
+        got = await self.ledger.award_activation(voter.regn_num, self.activations_to_reward)
+        if not got:
+            return 0, 0
+        k, cents = got
+        await self.audit.append("award", None, voter.ref, {"amount_cents": cents, "k": k})
+        return cents, max(cents - 100, 0)
+
+    async def _RecordRecall(self, req: RecordRecall) -> Recorded:  # noqa: N802
+        current = await self.delegations.delegate_of(req.voter)
+        if current is None:
+            return Recorded(False, reason="you have no delegate to recall.")
+        voter, delegate = await self.voters.get(req.voter), await self.voters.get(current)
+        subject = delegate.ref if delegate else {"regn_num": current, "name": ""}
+        seq = await self.audit.append("recall", voter.ref if voter else None, subject, {"scope": "standing"})
+        await self.delegations.recall(req.voter)
+        return Recorded(True, seq=seq)
+
+    async def _RecordVote(self, req: RecordVote) -> Recorded:  # noqa: N802
+        voter = await self.voters.get(req.voter)
+        bill = await self.bills.get(req.bill)
+        if voter is None or voter.status != "active":
+            return Recorded(False, reason="your registration is not active.")
+        if bill is None or bill.closed_at is not None:
+            return Recorded(False, reason="voting on that bill has closed.")
+        seq = await self.audit.append("vote", voter.ref, None,
+                                      {"bill": req.bill, "choice": req.choice, "tentative": False})
+        await self.delegations.vote(req.voter, req.bill, req.choice)
+        return Recorded(True, seq=seq)
+
+    async def _AuditFor(self, req: AuditFor) -> AuditReport:  # noqa: N802
+        subject = await self.voters.get(req.voter)
+        if req.bills:
+            bills = [b for b in [await self.bills.get(k) for k in req.bills] if b is not None]
+        else:
+            bills = await self.bills.recent(RECENT_BILLS)
+        steps = []
+        for b in bills:
+            path = await self.delegations.audit_path(req.voter, b.key)
+            chain_ids = [x for x in path.chain if x != req.voter]
+            names = await self.voters.get_many(chain_ids)
+            chain = tuple(names[x].public_name if x in names else x for x in chain_ids)
+            steps.append(AuditStep(bill_info(b), chain, path.choice, path.reason))
+        last = await self.r.hget("ivr:last_seq", req.voter)
+        who = person(subject) if subject else Person(req.voter, "", req.voter)
+        return AuditReport(who, tuple(steps), int(last) if last else None)

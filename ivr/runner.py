@@ -1,0 +1,127 @@
+"""Drives one call: dedupe, load state, step the dialogue, run effects, save state, send commands.
+
+Per-call state lives in Redis (`call:{call_control_id}`, JSON, 2 h TTL) so a restart does not lose a
+call; event ids are remembered for 24 h (`ivr:evt:{id}`) because Telnyx delivers at least once.
+Events of one call are handled one at a time, in arrival order (`CallQueues`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from ivr.dialogue import CallState, step
+from ivr.messages import (
+    Answer,
+    CallEnded,
+    CallStarted,
+    Hangup,
+    Inbound,
+    Prompt,
+    Say,
+    Silence,
+    StartTranscription,
+    StopPrompt,
+)
+
+log = logging.getLogger(__name__)
+TELEPHONY = (Answer, StartTranscription, Prompt, Say, StopPrompt, Hangup)
+STATE_TTL_S = 2 * 3600
+DEDUPE_TTL_S = 24 * 3600
+_NS = uuid.UUID("6f1c1f9e-3b1e-4d55-9a43-2f8d3c1e7a10")
+
+
+def command_id(call_id: str, version: int, index: int, action: str) -> str:
+    """Deterministic Telnyx `command_id` from (call, state version, position, action): a redelivered
+    webhook that produces the same commands repeats the same ids, which Telnyx ignores."""
+    return str(uuid.uuid5(_NS, f"{call_id}|{version}|{index}|{action}"))
+
+
+class CallRunner:
+    """Handles parsed webhooks of all calls. `send(call_id, cmd, client_state=, command_id=)` is the
+    carrier seam (`ivr.telnyx_client.CallCommands.send`); `effects.run(request)` our stores' seam."""
+
+    def __init__(self, r: aioredis.Redis, effects: Any, send: Callable[..., Awaitable[None]]) -> None:
+        self.r, self.effects, self.send = r, effects, send
+
+    async def handle(self, inbound: Inbound) -> None:
+        """Process one webhook event to completion. Duplicates (same `data.id`) are ignored."""
+        if not await self.r.set(f"ivr:evt:{inbound.event_id}", 1, nx=True, ex=DEDUPE_TTL_S):
+            log.info("duplicate event %s ignored", inbound.event_id)
+            return
+        key = f"call:{inbound.call_id}"
+        raw = await self.r.get(key)
+        ev = inbound.event
+        if raw is None:
+            if not isinstance(ev, CallStarted):
+                return  # unknown or already finished call: nothing to do (hang-up is terminal)
+            state = CallState(call_id=inbound.call_id)
+        else:
+            state = CallState.from_json(json.loads(raw))
+        if isinstance(ev, Silence) and inbound.client_state not in (None, state.token):
+            log.info("stale gather timeout for %s ignored", inbound.client_state)
+            return
+        if isinstance(ev, CallEnded):
+            await self.r.delete(key)  # nothing half-done survives a hang-up
+            log.info("call %s ended (%s) in node %s", inbound.call_id, ev.cause, state.node)
+            return
+        outbox: list[tuple[Any, str, str]] = []
+        state = await self._advance(state, ev, outbox)
+        if state.node == "ended":
+            await self.r.delete(key)
+        else:
+            await self.r.set(key, json.dumps(state.to_json()), ex=STATE_TTL_S)
+        for cmd, token, cid in outbox:
+            await self.send(inbound.call_id, cmd, client_state=token, command_id=cid)
+
+    async def _advance(self, state: CallState, ev: Any, outbox: list[tuple[Any, str, str]]) -> CallState:
+        pending = [ev]
+        while pending:
+            state, cmds = step(state, pending.pop(0))
+            for cmd in cmds:
+                if isinstance(cmd, TELEPHONY):
+                    cid = command_id(state.call_id, state.version, len(outbox), type(cmd).__name__)
+                    outbox.append((cmd, state.token, cid))
+                else:
+                    pending.append(await self.effects.run(cmd))
+        return state
+
+
+class CallQueues:
+    """One FIFO worker per active call, so the webhook route can answer at once while events of a call
+    are processed in arrival order and different calls run concurrently."""
+
+    def __init__(self, handle: Callable[[Inbound], Awaitable[None]]) -> None:
+        self.handle = handle
+        self._queues: dict[str, asyncio.Queue[Inbound]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, inbound: Inbound) -> None:
+        q = self._queues.get(inbound.call_id)
+        if q is None:
+            q = self._queues[inbound.call_id] = asyncio.Queue()
+            task = asyncio.create_task(self._drain(inbound.call_id, q))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        q.put_nowait(inbound)
+
+    async def _drain(self, call_id: str, q: asyncio.Queue[Inbound]) -> None:
+        while not q.empty():
+            inbound = q.get_nowait()
+            try:
+                await self.handle(inbound)
+            except Exception:
+                log.exception("event %s of call %s failed", inbound.event_type, call_id)
+        del self._queues[call_id]
+
+    async def drain(self, timeout_s: float = 5.0) -> None:
+        """Wait for queued events (shutdown, tests)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*list(self._tasks), return_exceptions=True), timeout_s)

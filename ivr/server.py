@@ -1,0 +1,128 @@
+"""`./run_delegate_network [serve]`: start Valkey, the Telnyx emulator (when no TELNYX_API_KEY) and the app.
+
+On first start (empty roll) it generates the anonymized sample district, imports it and the bills, so a
+newcomer can place a simulated call at once; it then prints an example `call` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+import uvicorn
+
+from infra.redis_client import redis_url
+from infra.settings import ROOT, Settings, get_settings
+from ivr.app import Wiring, create_app
+
+log = logging.getLogger(__name__)
+BILLS_FILE = ROOT / "data" / "bills.json"
+
+
+@dataclass
+class Stack:
+    """What `start_stack` brought up: the app and (in emulator mode) the emulator, as uvicorn servers."""
+
+    app_server: uvicorn.Server
+    emulator_server: uvicorn.Server | None
+    wiring: Wiring
+
+    async def serve(self) -> None:
+        servers = [self.app_server] + ([self.emulator_server] if self.emulator_server else [])
+        await asyncio.gather(*(s.serve() for s in servers))
+
+
+def build_stack(settings: Settings, url: str) -> Stack:
+    """App + emulator wired together: without TELNYX_API_KEY the real SDK talks to our local emulator,
+    which signs its webhooks with a locally generated Ed25519 key whose public half the app trusts."""
+    emulator_server = None
+    if settings.telnyx_api_key:
+        base_url = settings.telnyx_base_url or "https://api.telnyx.com/v2"
+        wiring = Wiring(settings, url, base_url, settings.telnyx_api_key, settings.telnyx_public_key)
+    else:
+        from ivr.emulator import create_emulator
+        from ivr.signature import load_or_create_keypair
+
+        private, public = load_or_create_keypair(settings.var_dir / "emulator_ed25519.key")
+        webhook_url = f"http://{settings.host}:{settings.port}/webhooks/telnyx"
+        emulator = create_emulator(webhook_url, private)
+        emulator_server = uvicorn.Server(uvicorn.Config(emulator, host="127.0.0.1", port=settings.emulator_port,
+                                                        log_level="warning"))
+        wiring = Wiring(settings, url, f"http://127.0.0.1:{settings.emulator_port}/v2", "emulator-key", public)
+    app_server = uvicorn.Server(uvicorn.Config(create_app(wiring), host=settings.host, port=settings.port,
+                                               log_level=settings.log_level.lower()))
+    return Stack(app_server, emulator_server, wiring)
+
+
+def load_sample_if_empty(settings: Settings, r: redis.Redis) -> None:
+    """First start: generate and import the sample district and the bills (idempotent)."""
+    from audit.log import AuditLog
+
+    audit = AuditLog(settings.audit_log_path)
+    if not r.scard("vr:active"):
+        from data.generate_sample import generate
+        from voter_registry.importer import import_voters
+
+        sample = settings.var_dir / "sample" / f"iowa-district-{settings.sample_district}.csv"
+        sample.parent.mkdir(parents=True, exist_ok=True)
+        print(f"Generating a sample district of {settings.sample_voters:,} voters ...", flush=True)
+        generate(settings.sample_voters, settings.sample_seed, sample, fmt="iowa", district=settings.sample_district)
+        import_voters(r, [sample], "iowa", None, out_dir=settings.var_dir / "imports", audit=audit)
+    if not r.exists("bill:all") and BILLS_FILE.exists():
+        from delegation.bills_import import import_bills_file
+
+        import_bills_file(r, BILLS_FILE, audit=audit)
+    _close(audit)
+
+
+def _close(audit: object) -> None:
+    close = getattr(audit, "close", None)
+    if close:
+        close()
+
+
+def example_caller(r: redis.Redis) -> tuple[str, str] | None:
+    """(E.164 of a sample voter with a phone, public name of another voter to delegate to)."""
+    from voter_registry.model import Voter
+
+    for key in r.scan_iter("vr:phone:*", count=1000):
+        regns = list(r.smembers(key))
+        if len(regns) != 1:
+            continue
+        caller = Voter.from_dict(r.hgetall(f"vr:v:{regns[0]}"))
+        for other in r.srandmember("vr:active", 50):
+            v = Voter.from_dict(r.hgetall(f"vr:v:{other}"))
+            if v.regn_num != caller.regn_num and v.city:
+                return key.split(":", 2)[2], f"{v.first.title()} {v.last.title()} of {v.city.title()}"
+    return None
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `serve`."""
+    parser = argparse.ArgumentParser(prog="run_delegate_network serve")
+    parser.add_argument("--no-sample", action="store_true", help="do not load the sample district")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    url = redis_url(settings)
+    r = redis.Redis.from_url(url, decode_responses=True)
+    if not args.no_sample:
+        load_sample_if_empty(settings, r)
+    stack = build_stack(settings, url)
+    ex = example_caller(r)
+    print(f"\nThe Delegate Network is listening on http://{settings.host}:{settings.port}/ "
+          f"(public tallies at /, audit log at /public/audit.log).")
+    if stack.emulator_server:
+        print(f"Telnyx emulator on http://127.0.0.1:{settings.emulator_port}/v2 (no TELNYX_API_KEY set).")
+    if ex:
+        phone, name = ex
+        print("\nIn a second terminal, place a call as a sample voter:\n"
+              f'  ./run_delegate_network call --from {phone} --say "delegate" --say "{name}" --say "yes" '
+              '--say "vote" --say "list" --say "h r 1" --say "yes" --say "yes" --say "goodbye"\n'
+              f"Then read the audit log: tail {Path(settings.audit_log_path).relative_to(ROOT)}\n", flush=True)
+    asyncio.run(stack.serve())
+    return 0
