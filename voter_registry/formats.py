@@ -1,0 +1,421 @@
+"""Streaming parsers for state voter files: each physical row becomes a `Row` (a Voter) or a `Reject`.
+
+Layouts (see ../shared/design/name_matching.md):
+- "iowa": Iowa Secretary of State voter list, comma-separated, either with a header line (first cell
+  REGN_NUM) or headerless in the documented column order (`IOWA_COLUMNS`). The residence CITY / STATE /
+  ZIP_CODE / ZIP_PLUS come before the mailing ones of the same name. Text is UTF-8; stray Latin-1 bytes
+  are decoded as Latin-1 rather than rejected.
+- "ncsbe": North Carolina State Board of Elections `ncvoter` file: tab-delimited, header, Latin-1,
+  status codes A (active), I (inactive), R (removed), D (denied), S (temporary).
+
+Several files, and zip archives of them, are read in the order given (zip members by name). Nothing is
+loaded whole: rows are parsed one at a time from a buffered stream.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO
+
+from voter_registry.model import Voter
+from voter_registry.phones import to_e164
+
+FORMATS = ("iowa", "ncsbe")
+
+IOWA_COLUMNS: tuple[str, ...] = (
+    "REGN_NUM", "FIRST_NAME", "MIDDLE_NAME", "LAST_NAME", "NAME_SUFFIX", "EFF_REGN_DATE",
+    "LAST_UPDATED_DATE", "OLD_ID", "PHONENO", "HOUSE_NUM", "HOUSE_SUFFIX", "PRE_DIR", "STREET_NAME",
+    "STREET_TYPE", "POST_DIR", "UNIT_TYPE", "UNIT_NUM", "ADDRESS_NON_STD", "CITY", "STATE", "ZIP_CODE",
+    "ZIP_PLUS", "MAILING_ADDRESS", "CITY", "STATE", "ZIP_CODE", "ZIP_PLUS", "VOTERSTATUS", "PARTY",
+    "POLITICAL_ORG", "GENDER", "BIRTHDATE", "COUNTY", "FEDERAL", "CONGRESSIONAL", "STATEWIDE",
+    "STATE_SENATE", "STATE_HOUSE", "JUDICIAL", "PRECINCT",
+)
+"""Iowa SoS columns in delivery order; election-history columns may follow PRECINCT."""
+
+NC_REQUIRED = ("county_id", "voter_reg_num", "ncid", "last_name", "first_name", "status_cd")
+IOWA_REQUIRED = ("REGN_NUM", "FIRST_NAME", "LAST_NAME", "VOTERSTATUS")
+
+_IOWA_STATUS = {"A": "active", "I": "inactive", "P": "pending"}
+# NC SBE status_cd: removed and denied registrations cannot act; temporary (S) ones await confirmation.
+_NC_STATUS = {"A": "active", "I": "inactive", "R": "inactive", "D": "inactive", "S": "pending"}
+
+
+class FormatError(ValueError):
+    """A whole file cannot be read in the requested layout (unknown header, not a voter file, bad zip).
+
+    The import stops before changing the roll in service: a half-read delivery must not mark the
+    voters of the unreadable file inactive.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A parsed registration: `voter`, `updated` (LAST_UPDATED_DATE as "YYYYMMDD", "" when absent),
+    where it came from (`source` file or "archive.zip:member", physical `line`, 1-based) and `warning`
+    (non-empty when a field was dropped, e.g. an invalid phone number; the voter is still imported)."""
+
+    voter: Voter
+    updated: str
+    source: str
+    line: int
+    warning: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A row that was not imported: `source`, physical `line` (1-based), `reason`, and `regn_num` if known."""
+
+    source: str
+    line: int
+    reason: str
+    regn_num: str = ""
+
+
+# Invalid UTF-8 bytes in an Iowa file are most likely Latin-1 names ("PEÑA"): decode those bytes as Latin-1.
+def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
+    assert isinstance(err, UnicodeDecodeError)
+    return err.object[err.start : err.end].decode("latin-1"), err.end
+
+
+codecs.register_error("voter_latin1_fallback", _latin1_fallback)
+
+_DATE_ISO = re.compile(r"^(\d{4})-?(\d{1,2})-?(\d{1,2})(?:[ T].*)?$")
+_DATE_US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?: .*)?$")
+
+
+@lru_cache(maxsize=1 << 16)
+def parse_date(text: str) -> str | None:
+    """ "2024-03-01", "20240301", "3/1/2024", "03/01/2024 00:00:00" -> "20240301"; "" -> ""; bad -> None."""
+    t = text.strip()
+    if not t:
+        return ""
+    m = _DATE_ISO.match(t)
+    if m:
+        y, mo, d = int(m[1]), int(m[2]), int(m[3])
+    elif m := _DATE_US.match(t):
+        mo, d, y = int(m[1]), int(m[2]), int(m[3])
+    else:
+        return None
+    try:
+        date(y, mo, d)
+    except ValueError:
+        return None
+    return f"{y:04d}{mo:02d}{d:02d}"
+
+
+def _birth_year(text: str) -> tuple[int | None, bool]:
+    """(year, ok) from a BIRTHDATE or birth_year cell; ok is False when the cell is present but unusable."""
+    t = text.strip()
+    if not t:
+        return None, True
+    if t.isdigit() and len(t) == 4:
+        y = int(t)
+    else:
+        d = parse_date(t)
+        if not d:
+            return None, False
+        y = int(d[:4])
+    return (y, True) if 1880 <= y <= date.today().year else (None, False)
+
+
+def normalize_district(text: str) -> str:
+    """Congressional district as a bare number: "03", "3", "CD 3", "Congressional District 3" -> "3"."""
+    digits = "".join(c for c in text if c.isdigit())
+    return str(int(digits)) if digits else text.strip().upper()
+
+
+def _zip5(text: str) -> str:
+    digits = "".join(c for c in text if c.isdigit())
+    return digits[:5] if len(digits) >= 5 else digits.zfill(5) if digits else ""
+
+
+def _join(*parts: str) -> str:
+    return " ".join(p for p in (x.strip() for x in parts) if p).upper()
+
+
+# ---------------------------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One file of a delivery: a plain file or a zip member; `size` in bytes (uncompressed)."""
+
+    name: str
+    path: Path
+    member: str | None
+    size: int
+
+    def open(self) -> BinaryIO:
+        """The raw bytes, streamed (zip members are decompressed on the fly)."""
+        if self.member is None:
+            return open(self.path, "rb")  # noqa: SIM115 -- the caller closes it
+        zf = zipfile.ZipFile(self.path)
+        return zf.open(self.member)  # type: ignore[return-value]
+
+
+def sources(paths: list[Path]) -> list[Source]:
+    """Expand the paths given on the command line (files, zip archives, directories) into `Source`s.
+
+    Raises FormatError for a missing path or a damaged zip.
+    """
+    out: list[Source] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(sources(sorted(c for c in p.iterdir() if c.is_file() and not c.name.startswith("."))))
+        elif not p.exists():
+            raise FormatError(f"{p}: no such file")
+        elif zipfile.is_zipfile(p):
+            try:
+                with zipfile.ZipFile(p) as zf:
+                    members = sorted(
+                        (i for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX")),
+                        key=lambda i: i.filename,
+                    )
+                    out.extend(Source(f"{p.name}:{i.filename}", p, i.filename, i.file_size) for i in members)
+            except zipfile.BadZipFile as e:
+                raise FormatError(f"{p}: damaged zip archive ({e})") from e
+        else:
+            out.append(Source(p.name, p, None, p.stat().st_size))
+    return out
+
+
+def _first_line(src: Source) -> bytes:
+    with src.open() as f:
+        return f.readline(1 << 16)
+
+
+def detect_format(src: Source) -> str:
+    """ "ncsbe" for a tab-delimited header naming ncid / voter_reg_num, otherwise "iowa"."""
+    head = _first_line(src).lower()
+    if b"\t" in head and (b"ncid" in head or b"voter_reg_num" in head):
+        return "ncsbe"
+    return "iowa"
+
+
+# ---------------------------------------------------------------------------------------------- parsers
+
+
+class RowStream:
+    """Iterate `Row | Reject` over all sources in order; `bytes_done` / `bytes_total` give progress.
+
+    fmt: "iowa", "ncsbe", or None to detect each file's layout from its first line.
+    Raises FormatError (while iterating) when a file's header lacks the required columns.
+    """
+
+    def __init__(self, srcs: list[Source], fmt: str | None = None) -> None:
+        if fmt is not None and fmt not in FORMATS:
+            raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        self.srcs = srcs
+        self.fmt = fmt
+        self.bytes_total = sum(s.size for s in srcs)
+        self.bytes_done = 0
+        self.formats: dict[str, str] = {}
+        self._base = 0
+        self._raw: BinaryIO | None = None
+
+    def position(self) -> int:
+        """Bytes consumed so far across all sources (approximate within the read buffer)."""
+        try:
+            return self._base + (self._raw.tell() if self._raw is not None else 0)
+        except (OSError, ValueError):
+            return self._base
+
+    def __iter__(self) -> Iterator[Row | Reject]:
+        for src in self.srcs:
+            fmt = self.fmt or detect_format(src)
+            self.formats[src.name] = fmt
+            with src.open() as raw:
+                self._raw = raw
+                if fmt == "ncsbe":
+                    text = io.TextIOWrapper(raw, encoding="latin-1", newline="")
+                    yield from _parse_ncsbe(src.name, csv.reader(text, delimiter="\t"))
+                else:
+                    text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="voter_latin1_fallback", newline="")
+                    yield from _parse_iowa(src.name, csv.reader(text))
+                self._raw = None
+            self._base += src.size
+            self.bytes_done = self._base
+
+
+def _parse_iowa(name: str, reader: Iterator[list[str]]) -> Iterator[Row | Reject]:
+    first = next(reader, None)
+    if first is None:
+        return
+    has_header = bool(first) and first[0].strip().upper() == "REGN_NUM"
+    if has_header:
+        cols = [c.strip().upper() for c in first]
+        idx: dict[str, int] = {}
+        for i, c in enumerate(cols):
+            key = c if c not in idx else f"MAILING_{c}"  # second CITY/STATE/ZIP_* are the mailing ones
+            idx.setdefault(key, i)
+        missing = [c for c in IOWA_REQUIRED if c not in idx]
+        if missing:
+            raise FormatError(f"{name}: header lacks {', '.join(missing)}; not an Iowa voter list")
+        ncols = len(cols)
+        exact = True
+    else:
+        idx = {}
+        for i, c in enumerate(IOWA_COLUMNS):
+            idx.setdefault(c, i)
+        ncols = len(IOWA_COLUMNS)
+        exact = False  # election-history columns may follow PRECINCT
+    conv = _iowa_converter(idx)
+    if not has_header:
+        yield _checked(name, reader.line_num, first, ncols, exact, conv)  # type: ignore[attr-defined]
+    for row in reader:
+        if row:
+            yield _checked(name, reader.line_num, row, ncols, exact, conv)  # type: ignore[attr-defined]
+
+
+def _checked(
+    name: str, line: int, row: list[str], ncols: int, exact: bool,
+    conv: Callable[[str, int, list[str]], Row | Reject],
+) -> Row | Reject:
+    n = len(row)
+    if n != ncols if exact else n < ncols:
+        if n == 1 and not row[0].strip():
+            return Reject(name, line, "blank line")
+        want = f"{ncols}" if exact else f"at least {ncols}"
+        return Reject(name, line, f"expected {want} columns, got {n}", row[0].strip() if n else "")
+    return conv(name, line, row)
+
+
+@dataclass(frozen=True, slots=True)
+class _Labels:
+    """Column names of one layout, used in reject reasons, and its status-code table."""
+
+    regn: str
+    last: str
+    status: str
+    updated: str
+    phone: str
+    birth: str
+    statuses: dict[str, str]
+
+
+_IOWA_LABELS = _Labels(
+    "REGN_NUM", "LAST_NAME", "VOTERSTATUS", "LAST_UPDATED_DATE", "PHONENO", "BIRTHDATE", _IOWA_STATUS
+)
+_NC_LABELS = _Labels(
+    "voter_reg_num and ncid", "last_name", "status_cd", "registr_dt", "full_phone_number", "birth_year", _NC_STATUS
+)
+
+
+def _finish(
+    lb: _Labels, name: str, line: int, regn: str, first: str, middle: str, last: str, suffix: str,
+    house: str, street: str, city: str, zip_: str, county: str, birth_raw: str, phone_raw: str,
+    status_raw: str, updated_raw: str, district_raw: str,
+) -> Row | Reject:
+    """Validate the cells common to every layout and build the Row (or the Reject saying why not)."""
+    if not regn:
+        return Reject(name, line, f"missing {lb.regn}")
+    if not last:
+        return Reject(name, line, f"missing {lb.last}", regn)
+    status = lb.statuses.get(status_raw[:1].upper())
+    if status is None:
+        return Reject(name, line, f"unknown {lb.status} {status_raw[:20]!r}", regn)
+    updated = parse_date(updated_raw)
+    if updated is None:
+        return Reject(name, line, f"bad {lb.updated} {updated_raw[:20]!r}", regn)
+    warnings = []
+    phone = to_e164(phone_raw) if phone_raw else None
+    if phone_raw and phone is None:
+        warnings.append(f"invalid {lb.phone}, imported without phone")  # the number itself is not echoed
+    birth, ok = _birth_year(birth_raw)
+    if not ok:
+        warnings.append(f"bad {lb.birth}, imported without birth year")
+    v = Voter(
+        regn_num=regn,
+        first=first.upper(),
+        middle=middle.upper(),
+        last=last.upper(),
+        suffix=suffix.upper().rstrip("."),
+        house_num=house,
+        street=street,
+        city=city.upper(),
+        zip=_zip5(zip_),
+        county=county.upper(),
+        birth_year=birth,
+        phone=phone,
+        status=status,
+        district=normalize_district(district_raw),
+    )
+    return Row(v, updated, name, line, "; ".join(warnings))
+
+
+def _iowa_converter(idx: dict[str, int]) -> Callable[[str, int, list[str]], Row | Reject]:
+    g = idx.get
+    i_regn, i_first, i_mid, i_last = g("REGN_NUM"), g("FIRST_NAME"), g("MIDDLE_NAME"), g("LAST_NAME")
+    i_suf, i_upd, i_phone, i_hn, i_hs = g("NAME_SUFFIX"), g("LAST_UPDATED_DATE"), g("PHONENO"), g("HOUSE_NUM"), g(
+        "HOUSE_SUFFIX"
+    )
+    i_pre, i_st, i_type, i_post = g("PRE_DIR"), g("STREET_NAME"), g("STREET_TYPE"), g("POST_DIR")
+    i_nonstd, i_city, i_zip = g("ADDRESS_NON_STD"), g("CITY"), g("ZIP_CODE")
+    i_status, i_birth, i_county, i_cd = g("VOTERSTATUS"), g("BIRTHDATE"), g("COUNTY"), g("CONGRESSIONAL")
+
+    def cell(row: list[str], i: int | None) -> str:
+        return row[i].strip() if i is not None else ""
+
+    def convert(name: str, line: int, row: list[str]) -> Row | Reject:
+        street = _join(cell(row, i_pre), cell(row, i_st), cell(row, i_type), cell(row, i_post))
+        house = _join(cell(row, i_hn), cell(row, i_hs))
+        if not street and not house:
+            street = cell(row, i_nonstd).upper()
+        return _finish(
+            _IOWA_LABELS, name, line, cell(row, i_regn), cell(row, i_first), cell(row, i_mid),
+            cell(row, i_last), cell(row, i_suf), house, street, cell(row, i_city), cell(row, i_zip),
+            cell(row, i_county), cell(row, i_birth), cell(row, i_phone), cell(row, i_status),
+            cell(row, i_upd), cell(row, i_cd),
+        )
+
+    return convert
+
+
+_HOUSE = re.compile(r"^(\d+[A-Z]?(?:\s+\d/\d)?|\d+-\d+)\s+(.*)$")
+
+
+def _parse_ncsbe(name: str, reader: Iterator[list[str]]) -> Iterator[Row | Reject]:
+    first = next(reader, None)
+    if first is None:
+        return
+    cols = [c.strip().lower() for c in first]
+    idx = {c: i for i, c in reversed(list(enumerate(cols)))}
+    missing = [c for c in NC_REQUIRED if c not in idx]
+    if missing:
+        raise FormatError(f"{name}: header lacks {', '.join(missing)}; not an NC SBE ncvoter file")
+    g = idx.get
+    i_cid, i_reg, i_ncid = g("county_id"), g("voter_reg_num"), g("ncid")
+    i_last, i_first, i_mid, i_suf = g("last_name"), g("first_name"), g("middle_name"), g("name_suffix_lbl")
+    i_status, i_street, i_city, i_zip = g("status_cd"), g("res_street_address"), g("res_city_desc"), g("zip_code")
+    i_county, i_phone, i_reg_dt, i_birth = g("county_desc"), g("full_phone_number"), g("registr_dt"), g("birth_year")
+    i_cd = g("cong_dist_abbrv")
+    ncols = len(cols)
+
+    def cell(row: list[str], i: int | None) -> str:
+        return row[i].strip() if i is not None else ""
+
+    def convert(_name: str, line: int, row: list[str]) -> Row | Reject:
+        cid, reg = cell(row, i_cid), cell(row, i_reg)
+        addr = " ".join(cell(row, i_street).upper().split())
+        m = _HOUSE.match(addr)
+        house, street = (m[1], m[2]) if m else ("", addr)
+        return _finish(
+            _NC_LABELS, name, line, f"{cid}-{reg}" if cid and reg else cell(row, i_ncid), cell(row, i_first),
+            cell(row, i_mid), cell(row, i_last), cell(row, i_suf), house, street, cell(row, i_city),
+            cell(row, i_zip), cell(row, i_county), cell(row, i_birth), cell(row, i_phone),
+            cell(row, i_status), cell(row, i_reg_dt), cell(row, i_cd),
+        )
+
+    for row in reader:
+        if row:
+            yield _checked(name, reader.line_num, row, ncols, True, convert)  # type: ignore[attr-defined]
