@@ -1,0 +1,99 @@
+"""Audit events of the money package, built in the shapes of docs/architecture.md ("Audit event types").
+
+Voters appear by public reference only: `{"regn_num": ..., "name": "John Q Doe of Centerville"}`, read
+from the registry hash `vr:v:{regn_num}` *without* its phone field, so no event can carry a phone number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import redis.asyncio as aioredis
+
+from voter_registry.model import Voter
+
+Ref = dict[str, str]
+UNREGISTERED = "unregistered voter"
+_NAME_FIELDS = ("regn_num", "first", "middle", "last", "suffix", "city")
+
+
+class AuditEvent(NamedTuple):
+    """The arguments of `AuditLog.append(type, actor, subject, data)`."""
+
+    type: str
+    actor: Ref | None
+    subject: Ref | None
+    data: dict[str, Any]
+
+
+async def public_refs(r: aioredis.Redis, regn_nums: Iterable[str]) -> dict[str, Ref]:
+    """Public references of voters, one pipelined round trip: regn_num -> {"regn_num", "name"}.
+
+    A regn_num not in the registry gets the name "unregistered voter". Reads only name fields."""
+    regns = list(dict.fromkeys(regn_nums))
+    if not regns:
+        return {}
+    pipe = r.pipeline(transaction=False)
+    for regn in regns:
+        pipe.hmget(f"vr:v:{regn}", list(_NAME_FIELDS))
+    rows = await pipe.execute()
+    out: dict[str, Ref] = {}
+    for regn, row in zip(regns, rows, strict=True):
+        d = {k: v for k, v in zip(_NAME_FIELDS, row, strict=True) if v is not None}
+        out[regn] = Voter.from_dict({**d, "regn_num": regn}).ref if d.get("first") else {
+            "regn_num": regn, "name": UNREGISTERED}
+    return out
+
+
+def payment(payer: Ref, payee: Ref, cents: int) -> AuditEvent:
+    """`payment`: actor pays subject `{"amount_cents": n}`."""
+    return AuditEvent("payment", payer, payee, {"amount_cents": cents})
+
+
+def mint(by: Ref | None, to: Ref, cents: int) -> AuditEvent:
+    """`mint`: actor (a sovereign, or None when not a registered voter) mints to subject."""
+    return AuditEvent("mint", by, to, {"amount_cents": cents})
+
+
+def award(to: Ref, cents: int, k: int) -> AuditEvent:
+    """`award`: subject receives the activation reward as the k-th voter to activate."""
+    return AuditEvent("award", None, to, {"amount_cents": cents, "k": k})
+
+
+def demurrage(period: str, rate_ppm: int, fees_cents: int, accounts: int) -> AuditEvent:
+    """`demurrage` summary: the period's total fees and the number of accounts charged."""
+    return AuditEvent("demurrage", None, None,
+                      {"period": period, "rate_ppm": rate_ppm, "fees_cents": fees_cents, "accounts": accounts})
+
+
+def demurrage_fee(who: Ref, period: str, cents: int) -> AuditEvent:
+    """`demurrage-fee`: subject's balance was charged `cents` in the period."""
+    return AuditEvent("demurrage-fee", None, who, {"period": period, "amount_cents": cents})
+
+
+def demurrage_share(who: Ref, period: str, cents: int) -> AuditEvent:
+    """`demurrage-share`: subject received `cents` from the pool as a participating verified voter."""
+    return AuditEvent("demurrage-share", None, who, {"period": period, "amount_cents": cents})
+
+
+def demurrage_closed(period: str, pool_cents: int) -> AuditEvent:
+    """`demurrage-closed`: the period is done; `pool_cents` remain in the pool for the next one."""
+    return AuditEvent("demurrage-closed", None, None, {"period": period, "pool_cents": pool_cents})
+
+
+async def from_entry(r: aioredis.Redis, fields: dict[str, str]) -> AuditEvent | None:
+    """The audit event of one `money:entries` stream entry (payment, mint, award); None for others."""
+    kind, cents = fields.get("t"), int(fields.get("c", "0"))
+    if kind == "payment":
+        refs = await public_refs(r, [fields["dr"], fields["cr"]])
+        return payment(refs[fields["dr"]], refs[fields["cr"]], cents)
+    if kind == "mint":
+        by = fields.get("by", "")
+        refs = await public_refs(r, [fields["cr"], *([by] if by else [])])
+        by_ref = refs[by] if by and refs[by]["name"] != UNREGISTERED else None
+        return mint(by_ref, refs[fields["cr"]], cents)
+    if kind == "award":
+        refs = await public_refs(r, [fields["cr"]])
+        return award(refs[fields["cr"]], cents, int(fields["k"]))
+    return None
