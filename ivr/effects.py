@@ -47,7 +47,7 @@ def person(v: Voter) -> Person:
 
 def bill_info(b: Any) -> BillInfo:
     """The dialogue's view of a `delegation.bills.Bill`."""
-    return BillInfo(b.key, b.spoken_number, b.short_title or b.title, b.closed_at is not None)
+    return BillInfo(b.key, b.spoken_number, b.name, b.closed_at is not None)
 
 
 @dataclass
@@ -121,6 +121,7 @@ class Effects:
         seq = await self.audit.append("delegate", voter.ref, delegate.ref,
                                       {"scope": "standing", "rank": 1, "tentative": False})
         await self.delegations.delegate(voter.regn_num, delegate.regn_num)
+        await self._acted(voter.regn_num, seq)
         loops = await self._loops_back(voter.regn_num)
         award, nxt = await self._award(voter)
         return Recorded(True, seq=seq, loops=loops, award_cents=award, award_next_cents=nxt)
@@ -156,6 +157,7 @@ class Effects:
         subject = delegate.ref if delegate else {"regn_num": current, "name": ""}
         seq = await self.audit.append("recall", voter.ref if voter else None, subject, {"scope": "standing"})
         await self.delegations.recall(req.voter)
+        await self._acted(req.voter, seq)
         return Recorded(True, seq=seq)
 
     async def _RecordVote(self, req: RecordVote) -> Recorded:  # noqa: N802
@@ -168,7 +170,12 @@ class Effects:
         seq = await self.audit.append("vote", voter.ref, None,
                                       {"bill": req.bill, "choice": req.choice, "tentative": False})
         await self.delegations.vote(req.voter, req.bill, req.choice)
+        await self._acted(req.voter, seq)
         return Recorded(True, seq=seq)
+
+    async def _acted(self, voter: str, seq: int) -> None:
+        """Remember the voter's last audit sequence number, read back by "audit me"."""
+        await self.r.hset("ivr:last_seq", voter, seq)
 
     async def _AuditFor(self, req: AuditFor) -> AuditReport:  # noqa: N802
         subject = await self.voters.get(req.voter)

@@ -72,7 +72,7 @@ def load_sample_if_empty(settings: Settings, r: redis.Redis) -> None:
         print(f"Generating a sample district of {settings.sample_voters:,} voters ...", flush=True)
         generate(settings.sample_voters, settings.sample_seed, sample, fmt="iowa", district=settings.sample_district)
         import_voters(r, [sample], "iowa", None, out_dir=settings.var_dir / "imports", audit=audit)
-    if not r.exists("bill:all") and BILLS_FILE.exists():
+    if not r.exists("bill:keys") and BILLS_FILE.exists():
         from delegation.bills_import import import_bills_file
 
         import_bills_file(r, BILLS_FILE, audit=audit)

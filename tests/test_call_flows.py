@@ -1,0 +1,152 @@
+"""Whole calls through the emulator: simulator -> emulator -> signed webhooks -> app -> SDK -> emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from delegation.store import DelegationStore
+from ivr.simulator import Phone
+from tests.e2e import BOB, JANE, JOHN, Stack, running_stack
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, redis_url: str, r: aioredis.Redis) -> AsyncIterator[Stack]:
+    async with running_stack(tmp_path, redis_url, r) as s:
+        yield s
+
+
+async def turn(phone: Phone, said: str | None = None, press: str | None = None) -> str:
+    """Say or press, then return what the service spoke until it waits again (or hangs up)."""
+    if said is not None:
+        await phone.say(said)
+    if press is not None:
+        await phone.press(press)
+    return " ".join(line.removeprefix("SYSTEM: ") for line in await phone.wait_for_prompt(timeout=15)
+                    if line.startswith("SYSTEM: "))
+
+
+def audit_events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def test_delegate_vote_audit_recall_audit_in_one_call(stack: Stack, r: aioredis.Redis) -> None:
+    store = DelegationStore(r)
+    await store.delegate(JANE.regn_num, BOB.regn_num)  # Jane passes her power to Bob ...
+    await store.vote(BOB.regn_num, "119-hr-1234", "yes")  # ... who votes yes
+    phone = await Phone.dial(stack.emulator_url, JOHN.phone)
+    async with phone:
+        assert "Welcome to the Delegate Network, John." in await turn(phone)
+        assert "To whom do you wish to delegate" in await turn(phone, "delegate")
+        heard = await turn(phone, "jane roe of ames")
+        assert "Jane A Roe of Ames, on Oak St. Is that right?" in heard
+        assert "Your vote now goes to Jane A Roe of Ames" in await turn(phone, "yes")
+
+        heard = await turn(phone, "audit me")
+        assert "For which bill?" in heard
+        heard = await turn(phone, "H.R. 1234")
+        assert "Your vote goes to Jane A Roe of Ames, then to Robert L Baker of Adel, who votes yes on H.R. 1234" \
+            in heard
+
+        assert "Which bill?" in await turn(phone, "vote")
+        assert "H.R. 1234, Example Act. How do you vote" in await turn(phone, "h r twelve thirty four")
+        assert "You vote no on H.R. 1234" in await turn(phone, "no")
+        assert "Your vote of no on H.R. 1234 is recorded" in await turn(phone, press="1")
+
+        assert "Your vote goes to Jane A Roe of Ames. Do you want to take it back?" in await turn(phone, "recall")
+        assert "no longer carries your vote" in await turn(phone, "yes")
+
+        await turn(phone, "audit me")
+        assert "On H.R. 1234, you voted no directly." in await turn(phone, "recent")
+        await turn(phone, "goodbye")
+    assert phone.ended
+
+    events = audit_events(stack.audit_path)
+    mine = [(e["type"], (e.get("subject") or {}).get("regn_num")) for e in events
+            if (e.get("actor") or {}).get("regn_num") == JOHN.regn_num]
+    assert mine == [("delegate", JANE.regn_num), ("vote", None), ("recall", JANE.regn_num)]
+    text = stack.audit_path.read_text()
+    assert not re.search(r"\+?1?\d{10}", text.replace(" ", "")), "a phone number reached the public audit log"
+    assert await store.delegate_of(JOHN.regn_num) is None and await store.vote_of(JOHN.regn_num, "119-hr-1234") == "no"
+
+
+async def test_hangup_in_the_middle_of_a_confirmation_records_nothing(stack: Stack, r: aioredis.Redis) -> None:
+    phone = await Phone.dial(stack.emulator_url, JOHN.phone)
+    await turn(phone)
+    await turn(phone, "delegate")
+    assert "Is that right?" in await turn(phone, "jane roe of ames")
+    await phone.hang_up()
+    await phone.aclose()
+    await _settle(r)
+    assert await DelegationStore(r).delegate_of(JOHN.regn_num) is None
+    assert not stack.audit_path.exists() or "delegate" not in stack.audit_path.read_text()
+    assert not [k async for k in r.scan_iter("call:*")], "call state must be removed at hang-up"
+
+
+async def test_unregistered_caller_is_told_whom_to_call_and_cannot_act(stack: Stack) -> None:
+    async with await Phone.dial(stack.emulator_url, "+15155550199") as phone:
+        heard = await turn(phone)
+        assert "not on any voter registration" in heard and "Auditor" in heard
+        assert "Only registered voters" in await turn(phone, "delegate")
+
+
+async def test_name_with_no_match_and_same_name_same_town(stack: Stack) -> None:
+    async with await Phone.dial(stack.emulator_url, JOHN.phone) as phone:
+        await turn(phone)
+        await turn(phone, "delegate")
+        assert "could not find a registered voter" in await turn(phone, "zebulon quackenbush of ames")
+        question = await turn(phone, "john smith of ames")
+        assert "?" in question and "John A Smith" not in question  # asks, does not pick one
+        answer = "bruce" if "middle" in question.lower() else ("birch street" if "street" in question.lower()
+                                                               else "1990")
+        assert "John B Smith of Ames" in await turn(phone, answer)
+
+
+async def test_silence_reprompts_twice_then_hangs_up(stack: Stack) -> None:
+    async with await Phone.dial(stack.emulator_url, JOHN.phone) as phone:
+        await turn(phone)
+        for _ in range(2):
+            await phone.silence()
+            assert "Are you still there?" in await turn(phone)
+        await phone.silence()
+        assert "Goodbye" in await turn(phone)
+    assert phone.ended
+
+
+async def _settle(r: aioredis.Redis, seconds: float = 2.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and [k async for k in r.scan_iter("call:*")]:
+        await asyncio.sleep(0.05)
+
+
+WEBHOOK = {"data": {"record_type": "event", "event_type": "call.initiated", "id": "evt-1",
+                    "occurred_at": "2026-01-01T00:00:00Z",
+                    "payload": {"call_control_id": "v3:test", "from": "+15155550101", "to": "+15155550100",
+                                "direction": "incoming", "state": "parked", "client_state": None}}}
+
+
+async def test_webhook_route_rejects_unsigned_bad_stale_and_malformed(stack: Stack) -> None:
+    from ivr.signature import load_or_create_keypair, sign
+
+    private, _ = load_or_create_keypair(stack.audit_path.parent / "emulator.key")
+    body = json.dumps(WEBHOOK).encode()
+    async with httpx.AsyncClient(base_url=stack.app_url) as http:
+        assert (await http.post("/webhooks/telnyx", content=body)).status_code == 401  # missing headers
+        stale = sign(body, private, int(time.time()) - 3600)
+        assert (await http.post("/webhooks/telnyx", content=body, headers=stale)).status_code == 401
+        forged = sign(body + b" ", private, int(time.time()))
+        assert (await http.post("/webhooks/telnyx", content=body, headers=forged)).status_code == 401
+        junk = b"{not json"
+        assert (await http.post("/webhooks/telnyx", content=junk,
+                                headers=sign(junk, private, int(time.time())))).status_code == 400
+        unknown = json.dumps({"data": {"event_type": "call.bridged", "id": "x", "payload": {}}}).encode()
+        resp = await http.post("/webhooks/telnyx", content=unknown, headers=sign(unknown, private, int(time.time())))
+        assert resp.status_code == 200 and resp.json()["status"] == "ignored"
