@@ -51,8 +51,10 @@ def build_effects(r: aioredis.Redis, settings: Settings, audit: Any) -> Effects:
     from voter_registry.store import VoterStore
 
     return Effects(r=r, voters=VoterStore(r), matcher=Matcher(r), delegations=DelegationStore(r),
-                   bills=BillStore(r), audit=audit, ledger=Ledger(r),
-                   activations_to_reward=settings.number_of_activations_to_reward)
+                   bills=BillStore(r), audit=audit, ledger=Ledger(r, audit),
+                   activations_to_reward=settings.number_of_activations_to_reward,
+                   sovereigns=settings.sovereigns, require_attestation=settings.require_attestation,
+                   period_s=settings.demurrage_period_s)
 
 
 def create_app(w: Wiring) -> FastAPI:

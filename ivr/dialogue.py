@@ -21,6 +21,8 @@ from ivr.messages import (
     AuditFor,
     AuditReport,
     AuditStep,
+    Balance,
+    BalanceIs,
     BillInfo,
     BillsFound,
     CallAnswered,
@@ -39,6 +41,8 @@ from ivr.messages import (
     Prompt,
     RecordDelegation,
     Recorded,
+    RecordMint,
+    RecordPayment,
     RecordRecall,
     RecordVote,
     Say,
@@ -158,6 +162,8 @@ def step(s: CallState, ev: Any) -> Result:
     if isinstance(ev, SpeechEnded):
         return s, []
     if isinstance(ev, EffectFailed):
+        if s.node == "identifying":  # the roll is unreachable: answer anyway, as an unregistered caller
+            return step(s, CallerIdentified((), "county auditor's office", "the number on your county's web site"))
         return _main(s, prompts.APOLOGY + " ")
     if isinstance(ev, SpeechHeard | DigitsPressed):
         return _input(s, ev)
@@ -231,7 +237,10 @@ def _main_menu(s: CallState, text: str, digits: str) -> Result:
     if cmd == "recall":
         return replace(s, node="recall_confirm"), [LookupDelegate(s.voter.regn_num)]
     if cmd == "money":
-        return _main(s, "Delegate money is not available on this line yet. ")
+        first = nlu.words(text)[:1]
+        pending = {"utterance": text} if first and first[0] in ("pay", "send", "give", "mint") else {}
+        return replace(s, node="money", pending=pending), [
+            Balance(s.voter.regn_num, s.caller_id, s.attestation, s.validated)]
     return _main(s, prompts.NOT_UNDERSTOOD)
 
 
@@ -322,6 +331,55 @@ def _recall_confirm(s: CallState, text: str, digits: str) -> Result:
     return s, [RecordRecall(s.voter.regn_num)]
 
 
+def _money(s: CallState, text: str, digits: str) -> Result:
+    """Money menu: "pay AMOUNT to PAYEE" or, on a sovereign call, "mint AMOUNT to PAYEE | myself"."""
+    from money.amounts import parse_amount, split_payment
+
+    ws = nlu.words(text)
+    minting = bool(ws) and ws[0] == "mint"
+    if minting and not s.pending.get("may_mint"):
+        return _ask(s, "Only sovereign phones can mint delegate money. " + prompts.HELP["money"])
+    rest = " ".join(ws[1:]) if minting else text
+    cents, payee = split_payment(rest) if not minting else (None, None)
+    if minting:
+        head, _, tail = rest.partition(" to ")
+        cents, payee = parse_amount(head), tail.strip() or None
+    if cents is None:
+        return _ask(s, prompts.NOT_UNDERSTOOD + "Say the amount in dollars and cents, and to whom.")
+    if cents <= 0:
+        return _ask(s, "The amount must be more than zero. " + prompts.HELP["money"])
+    verb = "Mint" if minting else "Pay"
+    pending = {**s.pending, "cents": cents, "verb": verb}
+    assert s.voter is not None
+    if payee is None:
+        return _ask(s, prompts.HELP["pay_payee"], "pay_payee", **pending)
+    if minting and nlu.means_me(payee):
+        return _ask(s, prompts.confirm_payment(verb, cents, s.voter), "pay_confirm", **pending,
+                    person=asdict(s.voter))
+    return replace(s, node="pay_payee", pending={**pending, "heard": payee}), [FindVoter(payee, s.voter.regn_num)]
+
+
+def _pay_payee(s: CallState, text: str, digits: str) -> Result:
+    assert s.voter is not None
+    if s.pending.get("verb") == "Mint" and nlu.means_me(text):
+        return _ask(s, prompts.confirm_payment("Mint", s.pending["cents"], s.voter), "pay_confirm",
+                    **s.pending, person=asdict(s.voter))
+    return replace(s, pending={**s.pending, "heard": text or digits}), [FindVoter(text or digits, s.voter.regn_num)]
+
+
+def _pay_confirm(s: CallState, text: str, digits: str) -> Result:
+    yn = _yes_no(text, digits)
+    if yn is None:
+        return _ask(s, prompts.YES_OR_NO)
+    if yn == "no":
+        return _main(s, "Nothing was paid. ")
+    assert s.voter is not None
+    to, cents, ref = s.pending["person"]["regn_num"], s.pending["cents"], f"{s.call_id}:{s.version}"
+    if s.pending["verb"] == "Mint":
+        return s, [RecordMint(s.voter.regn_num, to, cents, ref, s.caller_id, s.attestation, s.validated)]
+    return s, [RecordPayment(s.voter.regn_num, to, cents, ref)]
+
+
 _NODES = {
     "household": _household,
     "main": _main_menu,
@@ -335,21 +393,32 @@ _NODES = {
     "audit_refine": _refine,
     "audit_bill": _audit_bill,
     "recall_confirm": _recall_confirm,
+    "money": _money,
+    "pay_payee": _pay_payee,
+    "pay_refine": _refine,
+    "pay_confirm": _pay_confirm,
 }
 
 
 # ---- effect results --------------------------------------------------------------------------------
 
 def _voter_matched(s: CallState, ev: VoterMatched) -> Result:
-    auditing = s.node.startswith("audit")
-    prefix = "audit" if auditing else "delegate"
+    prefix = s.node.split("_")[0]  # delegate | audit | pay
+    auditing = prefix == "audit"
     heard = s.pending.get("heard", "that name")
     if ev.decision == "not_found" or not ev.people:
-        return _ask(s, prompts.not_found(heard), "audit_who" if auditing else "delegate_ask", heard=heard)
+        back = {"audit": "audit_who", "delegate": "delegate_ask", "pay": "pay_payee"}[prefix]
+        return _ask(s, prompts.not_found(heard), back, **{**s.pending, "heard": heard})
     if ev.decision == "ask":
-        return _ask(s, ev.question or prompts.HELP[f"{prefix}_refine"], f"{prefix}_refine", match=ev.match,
-                    heard=heard)
+        return _ask(s, ev.question or prompts.HELP[f"{prefix}_refine"], f"{prefix}_refine",
+                    **{**s.pending, "match": ev.match, "heard": heard})
     person = ev.people[0]
+    if prefix == "pay":
+        assert s.voter is not None
+        if person.regn_num == s.voter.regn_num and s.pending["verb"] == "Pay":
+            return _ask(s, "You cannot pay yourself. " + prompts.HELP["pay_payee"], "pay_payee", **s.pending)
+        return _ask(s, prompts.confirm_payment(s.pending["verb"], s.pending["cents"], person), "pay_confirm",
+                    **s.pending, person=asdict(person))
     if auditing:
         own = s.voter is not None and person.regn_num == s.voter.regn_num
         return _ask(s, prompts.ask_audit_bill(), "audit_bill", subject=asdict(person), own=own)
@@ -394,7 +463,17 @@ def _recorded(s: CallState, ev: Recorded) -> Result:
         return _main(s, prompts.voted(s.pending["choice"], _person_bill(s.pending["bill"]), ev.seq))
     if s.node == "recall_confirm":
         return _main(s, prompts.recalled(Person(**s.pending["person"]), ev.seq))
+    if s.node == "pay_confirm":
+        verb = "minted" if s.pending["verb"] == "Mint" else "paid"
+        return _main(s, prompts.paid(verb, s.pending["cents"], Person(**s.pending["person"]), ev.balance_cents))
     return _main(s)
+
+
+def _balance_is(s: CallState, ev: BalanceIs) -> Result:
+    s = replace(s, pending={**s.pending, "may_mint": ev.may_mint})
+    if s.pending.get("utterance"):  # "pay ten dollars to ..." said at the main menu
+        return _money(s, s.pending.pop("utterance"), "")
+    return _ask(s, prompts.money_menu(ev.cents, ev.may_mint), "money", may_mint=ev.may_mint)
 
 
 def _audit_report(s: CallState, ev: AuditReport) -> Result:
@@ -407,6 +486,7 @@ _RESULTS = {
     DelegateIs: _delegate_is,
     Recorded: _recorded,
     AuditReport: _audit_report,
+    BalanceIs: _balance_is,
 }
 
 __all__ = ["CallState", "step", "COMMAND_HINTS", "AuditStep"]

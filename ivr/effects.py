@@ -17,6 +17,8 @@ from ivr.messages import (
     AuditFor,
     AuditReport,
     AuditStep,
+    Balance,
+    BalanceIs,
     BillInfo,
     BillsFound,
     CallerIdentified,
@@ -29,6 +31,8 @@ from ivr.messages import (
     Person,
     RecordDelegation,
     Recorded,
+    RecordMint,
+    RecordPayment,
     RecordRecall,
     RecordVote,
     VoterMatched,
@@ -60,8 +64,11 @@ class Effects:
     delegations: Any  # delegation.store.DelegationStore
     bills: Any  # delegation.bills.BillStore
     audit: Any  # audit.log.AuditLog
-    ledger: Any = None  # money.ledger.Ledger
+    ledger: Any = None  # money.ledger.Ledger, appending its own audit events
     activations_to_reward: int = 0
+    sovereigns: frozenset[str] = frozenset()
+    require_attestation: bool = False
+    period_s: int = 7 * 24 * 3600
 
     async def run(self, req: Any, caller_id: str | None = None) -> Any:
         """Execute one effect request; never raises (failures become `EffectFailed`)."""
@@ -145,8 +152,7 @@ class Effects:
         got = await self.ledger.award_activation(voter.regn_num, self.activations_to_reward)
         if not got:
             return 0, 0
-        k, cents = got
-        await self.audit.append("award", None, voter.ref, {"amount_cents": cents, "k": k})
+        _, cents = got  # the ledger has appended the `award` event
         return cents, max(cents - 100, 0)
 
     async def _RecordRecall(self, req: RecordRecall) -> Recorded:  # noqa: N802
@@ -173,9 +179,57 @@ class Effects:
         await self._acted(req.voter, seq)
         return Recorded(True, seq=seq)
 
-    async def _acted(self, voter: str, seq: int) -> None:
-        """Remember the voter's last audit sequence number, read back by "audit me"."""
-        await self.r.hset("ivr:last_seq", voter, seq)
+    async def _acted(self, voter: str, seq: int | None) -> None:
+        """Remember the voter's last audit sequence number (read back by "audit me") and count them as a
+        participating verified voter of this demurrage period (they called from their registered phone)."""
+        from datetime import UTC, datetime
+
+        from money.participation import record
+
+        if seq is not None:
+            await self.r.hset("ivr:last_seq", voter, seq)
+        await record(self.r, voter, datetime.now(UTC), True, period_s=self.period_s)
+
+    def may_mint(self, caller_id: str | None, attestation: str | None, validated: bool) -> bool:
+        """Sovereign phones mint (money.md); with REQUIRE_ATTESTATION only on SHAKEN/STIR "A", validated."""
+        if not caller_id or caller_id not in self.sovereigns:
+            return False
+        return not self.require_attestation or (attestation == "A" and validated)
+
+    async def _Balance(self, req: Balance) -> BalanceIs:  # noqa: N802
+        cents = await self.ledger.balance(req.voter) if req.voter else 0
+        return BalanceIs(cents, self.may_mint(req.caller_id, req.attestation, req.validated))
+
+    async def _RecordPayment(self, req: RecordPayment) -> Recorded:  # noqa: N802
+        from money.amounts import say_amount
+        from money.errors import MoneyError
+
+        pair = await self._active_pair(req.voter, req.payee)
+        if isinstance(pair, str):
+            return Recorded(False, reason=pair)
+        balance = await self.ledger.balance(req.voter)
+        if req.cents > balance:
+            return Recorded(False, reason=f"that is more than your balance of {say_amount(balance)}.")
+        try:
+            new_balance = await self.ledger.pay(req.voter, req.payee, req.cents, ref=req.ref)
+        except MoneyError as exc:
+            return Recorded(False, reason=_money_reason(exc))
+        await self._acted(req.voter, None)
+        return Recorded(True, balance_cents=new_balance)
+
+    async def _RecordMint(self, req: RecordMint) -> Recorded:  # noqa: N802
+        from money.errors import MoneyError
+
+        if not self.may_mint(req.caller_id, req.attestation, req.validated):
+            return Recorded(False, reason="only sovereign phones with full attestation can mint.")
+        to = await self.voters.get(req.to)
+        if to is None or to.status != "active":
+            return Recorded(False, reason="that voter's registration is not active.")
+        try:
+            await self.ledger.mint(req.to, req.cents, by=req.by, ref=req.ref)
+        except MoneyError as exc:
+            return Recorded(False, reason=_money_reason(exc))
+        return Recorded(True, balance_cents=await self.ledger.balance(req.by))
 
     async def _AuditFor(self, req: AuditFor) -> AuditReport:  # noqa: N802
         subject = await self.voters.get(req.voter)
@@ -193,3 +247,9 @@ class Effects:
         last = await self.r.hget("ivr:last_seq", req.voter)
         who = person(subject) if subject else Person(req.voter, "", req.voter)
         return AuditReport(who, tuple(steps), int(last) if last else None)
+
+
+def _money_reason(exc: Exception) -> str:
+    """A spoken reason for a refused money movement."""
+    return {"InsufficientFunds": "that is more than your balance.", "SameAccount": "you cannot pay yourself.",
+            "InvalidAmount": "that amount is not allowed."}.get(type(exc).__name__, "the payment was refused.")

@@ -250,6 +250,7 @@ class Recorded:
 
     loops: the new delegation currently loops back to the voter (R4: allowed, but the caller is told).
     award: activation reward in cents granted by this action (0 = none); award_next: next voter's, cents.
+    balance_cents: the caller's balance after a payment or mint.
     """
 
     ok: bool
@@ -258,6 +259,7 @@ class Recorded:
     loops: bool = False
     award_cents: int = 0
     award_next_cents: int = 0
+    balance_cents: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +294,47 @@ class AuditReport:
 
 
 @dataclass(frozen=True, slots=True)
+class Balance:
+    """The caller's delegate-money balance, and whether this call may mint (sovereign phone, attestation)."""
+
+    voter: str | None
+    caller_id: str | None
+    attestation: str | None
+    validated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceIs:
+    """Result of Balance: cents, and may_mint for a sovereign call."""
+
+    cents: int
+    may_mint: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPayment:
+    """Commit a payment of `cents` (> 0) from voter to payee; `ref` makes a retry idempotent."""
+
+    voter: str
+    payee: str
+    cents: int
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMint:
+    """Commit a sovereign mint of `cents` to `to`; the effect re-checks the sovereign and attestation."""
+
+    by: str
+    to: str
+    cents: int
+    ref: str
+    caller_id: str | None
+    attestation: str | None
+    validated: bool
+
+
+@dataclass(frozen=True, slots=True)
 class EffectFailed:
     """An effect could not run (storage down, disk full): spoken apology, state unchanged."""
 
@@ -299,6 +342,6 @@ class EffectFailed:
 
 
 EffectRequest = (IdentifyCaller | FindVoter | FindBill | LookupDelegate | RecordDelegation | RecordRecall
-                 | RecordVote | AuditFor)
+                 | RecordVote | AuditFor | Balance | RecordPayment | RecordMint)
 EffectResult = (CallerIdentified | VoterMatched | BillsFound | DelegateIs | Recorded | AuditReport
-                | EffectFailed)
+                | BalanceIs | EffectFailed)

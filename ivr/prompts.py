@@ -36,6 +36,12 @@ HELP = {
     "audit_refine": "Several registered voters fit. Answer the question so I can tell them apart.",
     "audit_bill": "Say the number or title words of a bill, or say recent for the most recent bills.",
     "recall_confirm": "Say yes to take back your delegation now, or no to keep it.",
+    "money": "Delegate money is a currency that rewards taking part. To pay, say pay, the amount, to, and the "
+    "name and town or phone number of a registered voter. Say menu to go back.",
+    "pay_payee": "Say the name and town, or the phone number, of the registered voter you want to pay.",
+    "pay_refine": "Several registered voters fit. Answer the question so I can tell them apart.",
+    "pay_confirm": "Say yes to make this payment, or no to cancel it.",
+    "mint_confirm": "Say yes to mint this amount, or no to cancel.",
 }
 
 
@@ -190,3 +196,25 @@ def no_delegate() -> str:
 
 def refused(reason: str) -> str:
     return f"That could not be done: {reason} "
+
+
+def money_menu(cents: int, may_mint: bool) -> str:
+    from money.amounts import say_amount
+
+    text = f"Your delegate money balance is {say_amount(cents)}. To pay someone, say pay, the amount, and who."
+    if may_mint:
+        text += " To create money, say mint, the amount, and to whom, or to myself."
+    return text + " Or say menu."
+
+
+def confirm_payment(verb: str, cents: int, p: Person) -> str:
+    from money.amounts import say_amount
+
+    return f"{verb} {say_amount(cents)} to {person_readback(p)}. Is that right?"
+
+
+def paid(verb: str, cents: int, p: Person, balance: int | None) -> str:
+    from money.amounts import say_amount
+
+    text = f"Done. {say_amount(cents)} {verb} to {p.name}."
+    return text + (f" Your balance is now {say_amount(balance)}. " if balance is not None else " ")

@@ -194,3 +194,38 @@ def test_menu_and_help_work_everywhere() -> None:
 def test_state_round_trips_through_json() -> None:
     s = answered((JOHN, JANE))
     assert CallState.from_json(s.to_json()) == s
+
+
+def test_a_failed_roll_lookup_still_answers_the_call() -> None:
+    from ivr.messages import EffectFailed
+
+    s, cmds = run_dialogue([CallStarted("+15155550123"), EffectFailed("redis down")])
+    assert cmds[-1] == Answer() and s.voter is None
+
+
+def test_pay_by_voice_reads_back_amount_and_payee_then_records() -> None:
+    from ivr.messages import Balance, BalanceIs, RecordPayment
+
+    s = answered()
+    s, cmds = run_dialogue([SpeechHeard("pay ten dollars and twenty-five cents to Jane Roe of Ames")], s)
+    assert isinstance(cmds[-1], Balance)
+    s, cmds = run_dialogue([BalanceIs(5000)], s)
+    assert cmds[-1] == FindVoter("Jane Roe of Ames", "100")
+    s, cmds = run_dialogue([VoterMatched("unique", (JANE,), None, None)], s)
+    assert spoken(cmds) == "Pay ten dollars and twenty-five cents to Jane Roe of Ames, on Oak St. Is that right?"
+    s, cmds = run_dialogue([SpeechHeard("yes")], s)
+    assert isinstance(cmds[-1], RecordPayment) and cmds[-1].cents == 1025 and cmds[-1].payee == "200"
+    s, cmds = run_dialogue([Recorded(True, balance_cents=3975)], s)
+    assert "Your balance is now thirty-nine dollars and seventy-five cents" in spoken(cmds)
+
+
+def test_mint_is_refused_to_ordinary_phones_and_paying_yourself_is_refused() -> None:
+    from ivr.messages import BalanceIs
+
+    s = answered()
+    s, _ = run_dialogue([SpeechHeard("money"), BalanceIs(100, may_mint=False)], s)
+    s, cmds = run_dialogue([SpeechHeard("mint a hundred dollars to myself")], s)
+    assert "Only sovereign phones can mint" in spoken(cmds)
+    s, cmds = run_dialogue([SpeechHeard("pay five dollars to john doe"), VoterMatched("unique", (JOHN,), None, None)],
+                           s)
+    assert "You cannot pay yourself" in spoken(cmds)
