@@ -22,6 +22,7 @@ the log when short), `<stem>.heads` (signed tree heads, JSON Lines), `<log>.lock
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -54,8 +55,8 @@ def _party(value: dict | None, what: str) -> dict | None:
         return None
     if not isinstance(value, dict) or set(value) != {"regn_num", "name"}:
         raise InvalidEvent(f"{what} must be None or {{'regn_num', 'name'}}, got {value!r}")
-    if not all(isinstance(v, str) and v for v in value.values()):
-        raise InvalidEvent(f"{what} regn_num and name must be non-empty strings")
+    if not (isinstance(value["regn_num"], str) and value["regn_num"] and isinstance(value["name"], str)):
+        raise InvalidEvent(f"{what}: regn_num must be a non-empty string and name a string")
     return value
 
 
@@ -90,11 +91,15 @@ class AuditLog:
     """The single writer of the public audit log at `path` (default `var/audit.log`).
 
     `signer` is an `audit.treehead.OperatorKey` used by `publish_head`; None loads or creates the key
-    file `<log dir>/audit_operator.key` on first use. Raises OSError if the log cannot be opened.
+    file `<log dir>/audit_operator.key` on first use. `heads_every_s`: in a process with an event loop,
+    the first async `append` (or `ensure_publisher()`) starts `tree_head_publisher` with this interval
+    (None: never; heads then only on `publish_head()`). Raises OSError if the log cannot be opened.
     """
 
-    def __init__(self, path: Path | str, *, signer: Any = None) -> None:
+    def __init__(self, path: Path | str, *, signer: Any = None, heads_every_s: float | None = 60.0) -> None:
         self.path = Path(path)
+        self.heads_every_s = heads_every_s
+        self._publisher: asyncio.Task[None] | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.leaves_path = self.path.with_suffix(".leaves")
         self.heads_path = self.path.with_suffix(".heads")
@@ -146,6 +151,7 @@ class AuditLog:
         prepared = _Prepared(event_type, actor, subject, data)
         if self._closed:
             raise AuditError("audit log is closed")
+        self.ensure_publisher()
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending.append((prepared, fut))
         if self._flusher is None or self._flusher.done():
@@ -316,6 +322,65 @@ class AuditLog:
             head = sign_head(self.signer, self.seq, self.tree.root(self.seq), utc_now())
             append_head(self.heads_path, head)
             return head
+
+    def ensure_publisher(self) -> None:
+        """Start the background tree-head publisher on the running loop if configured and not running."""
+        if self.heads_every_s is None or self._closed:
+            return
+        if self._publisher is None or self._publisher.done():
+            from audit.treehead import tree_head_publisher
+
+            self._publisher = asyncio.get_running_loop().create_task(
+                tree_head_publisher(self, self.heads_every_s))
+
+    async def aclose(self) -> None:
+        """Stop the publisher, wait for queued appends, publish a last head, close the files."""
+        if self._publisher is not None:
+            self._publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._publisher
+        if self._flusher is not None:
+            with contextlib.suppress(Exception):
+                await self._flusher
+        if not self._closed and self.seq:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.publish_head)
+        self.close()
+
+    def read_event(self, seq: int) -> bytes | None:
+        """The line (without newline) of event `seq`, by binary search over byte offsets; None if absent."""
+        with self._locked():
+            if not 1 <= seq <= self.seq:
+                return None
+            lo, hi = 0, self._offset  # invariant: the line of `seq` starts at an offset in [lo, hi)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                start = 0 if mid == 0 else self._line_start_after(mid - 1)  # first line start >= mid
+                if start >= hi:
+                    hi = mid
+                    continue
+                line = self._line_at(start)
+                found = int(json.loads(line)["seq"])
+                if found == seq:
+                    return line
+                if found < seq:
+                    lo = start + len(line) + 1
+                else:
+                    hi = start
+            return None
+
+    def _line_start_after(self, pos: int) -> int:
+        """Offset just after the first newline at or after `pos`."""
+        while True:
+            chunk = os.pread(self._fd, 4096, pos)
+            i = chunk.find(b"\n")
+            if i >= 0 or not chunk:
+                return pos + i + 1 if i >= 0 else self._offset
+            pos += len(chunk)
+
+    def _line_at(self, start: int) -> bytes:
+        end = self._line_start_after(start) - 1
+        return os.pread(self._fd, end - start, start)
 
     def close(self) -> None:
         """Close the files. Pending async appends must be awaited first; later appends raise."""

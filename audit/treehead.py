@@ -49,7 +49,11 @@ class OperatorKey:
     def load_or_create(cls, path: Path) -> OperatorKey:
         """Load the PEM key at `path`, or create it with mode 0600 (atomically: no half-written key)."""
         if path.exists():
-            return cls(serialization.load_pem_private_key(path.read_bytes(), password=None))  # type: ignore[arg-type]
+            key = cls(serialization.load_pem_private_key(path.read_bytes(), password=None))  # type: ignore[arg-type]
+            pub = path.with_suffix(".pub")
+            if not pub.exists():  # published next to the log for auditors of a local copy
+                pub.write_text(key.public_key_b64 + "\n")
+            return key
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())

@@ -1,0 +1,226 @@
+"""Replay the audit log: recompute every bill's tally and every account's balance from the events alone.
+
+Pure (no Redis): fed one event at a time by the verifier (`feed(seq, type, actor_regn, subject_regn,
+data)`), in log order. Event types and data are the contract in docs/architecture.md.
+
+Delegation state (liquid_democracy.md R2, R6, R7):
+- `delegate` {scope, rank, tentative}: actor -> subject at (scope, rank); replaces that rank's delegate.
+  scope "standing" or a bill key. A per-bill delegation overrides the standing one on that bill.
+- `no-delegate` {bill}: actor has explicitly no delegation on that bill (overrides standing).
+- `recall` {scope}: removes the actor's delegation in that scope (the rank held by subject when given,
+  else every rank); a per-bill recall falls back to the standing delegation.
+- `vote` {bill, choice}: the actor's direct vote on the bill (last one wins).
+- Tentative actions (`"tentative": true`) do not count until a `tentative-promoted` event for their
+  actor (subject of that event); then every tentative action the voter has standing counts.
+- Eligible voters (our documented choice): every voter named as actor or subject of any event, minus
+  those whose latest `voter-status` is not "active"; plus, when a `voter-roll-imported` event's data
+  lists `"voters": [regn_num, ...]`, those voters. Voters never named cannot hold a delegation or a vote,
+  so yes/no/abstain are exact without the roll. `not_cast` counts the voters the replay knows of; when
+  the roll is not listed, `eligible_hint` carries the latest import's `active` count and `not_cast` is
+  then reported as `eligible_hint - cast` (exact as long as the roll has not changed since).
+- A bill's tally is the state when its `bill-closed` event is read (R9); open bills use the final state.
+Balances (money.md): mint, award, demurrage-share credit the subject; payment debits the actor and
+credits the subject; demurrage-fee debits the subject. Fees go to the pool, shares come out of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+TallyFn = Callable[..., Any]
+
+_CHOICES = frozenset(("yes", "no", "abstain"))
+
+
+def _default_tally() -> TallyFn:
+    from delegation.tally import compute  # pure; written by the delegation engineer
+
+    return compute
+
+
+class Replay:
+    """Accumulates state from events; `tallies()` and `balances` give the results."""
+
+    def __init__(self, tally: TallyFn | None = None) -> None:
+        self._tally = tally
+        self.named: set[str] = set()
+        self.inactive: set[str] = set()
+        self.roll: set[str] = set()
+        self.eligible_hint: int | None = None
+        # (voter, scope) -> {rank: (delegate, tentative)}; {} for an explicit no-delegate on a bill
+        self.delegations: dict[tuple[str, str], dict[int, tuple[str, bool]]] = {}
+        self.standing: dict[str, dict[int, tuple[str, bool]]] = {}
+        self.votes: dict[str, dict[str, tuple[str, bool]]] = {}  # bill -> voter -> (choice, tentative)
+        self.promoted: set[str] = set()
+        self.bills: dict[str, dict[str, Any]] = {}  # bill -> {"title", "closed_at", "seq"}
+        self.closed: dict[str, dict[str, int]] = {}  # tally frozen at close
+        self.balances: dict[str, int] = {}
+        self.pool = 0
+        self.events = 0
+
+    # -- feeding -------------------------------------------------------------------------------
+    def feed(self, seq: int, etype: str, actor: str | None, subject: str | None, data: dict[str, Any]) -> None:
+        """Apply one event. Unknown types only register the voters they name. Never raises on odd data."""
+        self.events += 1
+        if actor:
+            self.named.add(actor)
+        if subject:
+            self.named.add(subject)
+        handler = _HANDLERS.get(etype)
+        if handler is not None:
+            # a malformed event changes nothing; the chain check already vouched for the bytes
+            with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):
+                handler(self, seq, actor, subject, data)
+
+    def _delegate(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        if not actor or not subject:
+            return
+        scope, rank = d.get("scope", "standing"), int(d.get("rank", 1))
+        tent = bool(d.get("tentative")) and actor not in self.promoted
+        target = self.standing if scope == "standing" else None
+        if target is not None:
+            target.setdefault(actor, {})[rank] = (subject, tent)
+        else:
+            self.delegations.setdefault((actor, scope), {})[rank] = (subject, tent)
+            self.bills.setdefault(scope, {})
+
+    def _no_delegate(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        if actor:
+            self.delegations[(actor, d["bill"])] = {}
+            self.bills.setdefault(d["bill"], {})
+
+    def _recall(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        if not actor:
+            return
+        scope = d.get("scope", "standing")
+        ranks = self.standing.get(actor) if scope == "standing" else self.delegations.get((actor, scope))
+        if ranks is None:
+            return
+        if subject:
+            for k in [k for k, (who, _) in ranks.items() if who == subject]:
+                del ranks[k]
+        else:
+            ranks.clear()
+        if scope != "standing" and not ranks:
+            del self.delegations[(actor, scope)]  # back to the standing delegation
+
+    def _vote(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        if actor and d["choice"] in _CHOICES:
+            tent = bool(d.get("tentative")) and actor not in self.promoted
+            self.votes.setdefault(d["bill"], {})[actor] = (d["choice"], tent)
+            self.bills.setdefault(d["bill"], {})
+
+    def _promoted(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        who = subject or actor
+        if not who:
+            return
+        self.promoted.add(who)
+        for ranks in [self.standing.get(who, {})] + [v for (w, _), v in self.delegations.items() if w == who]:
+            for k, (t, _) in list(ranks.items()):
+                ranks[k] = (t, False)
+        for bv in self.votes.values():
+            if who in bv:
+                bv[who] = (bv[who][0], False)
+
+    def _status(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        if subject:
+            if d.get("status") == "active":
+                self.inactive.discard(subject)
+            else:
+                self.inactive.add(subject)
+
+    def _roll(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        if isinstance(d.get("voters"), list):
+            self.roll.update(str(v) for v in d["voters"])
+        if isinstance(d.get("active"), int):
+            self.eligible_hint = d["active"]
+
+    def _bill_opened(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        self.bills.setdefault(d["bill"], {}).update({"title": d.get("title"), "opened": seq})
+
+    def _bill_closed(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        bill = d["bill"]
+        self.bills.setdefault(bill, {}).update({"closed": seq})
+        self.closed[bill] = self.tally(bill)
+
+    def _credit(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        if subject:
+            self.balances[subject] = self.balances.get(subject, 0) + int(d["amount_cents"])
+
+    def _payment(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        cents = int(d["amount_cents"])
+        if actor and subject:
+            self.balances[actor] = self.balances.get(actor, 0) - cents
+            self.balances[subject] = self.balances.get(subject, 0) + cents
+
+    def _fee(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        if subject:
+            cents = int(d["amount_cents"])
+            self.balances[subject] = self.balances.get(subject, 0) - cents
+            self.pool += cents
+
+    def _share(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
+        if subject:
+            cents = int(d["amount_cents"])
+            self.balances[subject] = self.balances.get(subject, 0) + cents
+            self.pool -= cents
+
+    # -- results -------------------------------------------------------------------------------
+    def eligible(self) -> set[str]:
+        """The eligible voter set as documented above."""
+        return (self.named | self.roll) - self.inactive
+
+    def inputs(self, bill: str) -> tuple[set[str], dict[str, list[str]], dict[str, str]]:
+        """(voters, delegations after scopes, votes) for `bill`: the shapes of delegation.tally.compute."""
+        dls: dict[str, list[str]] = {}
+        for voter, ranks in self.standing.items():
+            chosen = [t for _, (t, tent) in sorted(ranks.items()) if not tent]
+            if chosen:
+                dls[voter] = chosen
+        for (voter, scope), ranks in self.delegations.items():
+            if scope == bill:
+                chosen = [t for _, (t, tent) in sorted(ranks.items()) if not tent]
+                if chosen:
+                    dls[voter] = chosen
+                else:
+                    dls.pop(voter, None)
+        votes = {v: c for v, (c, tent) in self.votes.get(bill, {}).items() if not tent}
+        return self.eligible(), dls, votes
+
+    def tally(self, bill: str) -> dict[str, int]:
+        """{"yes", "no", "abstain", "not_cast"} for `bill` from the current state."""
+        if self._tally is None:
+            self._tally = _default_tally()
+        voters, dls, votes = self.inputs(bill)
+        res = self._tally(voters, dls, votes)
+        out = {"yes": res.yes, "no": res.no, "abstain": res.abstain, "not_cast": res.not_cast}
+        if self.eligible_hint is not None and not self.roll:
+            out["not_cast"] = max(0, self.eligible_hint - res.yes - res.no - res.abstain)
+        return out
+
+    def tallies(self) -> dict[str, dict[str, int]]:
+        """Every bill seen: frozen at close, or from the final state when still open; sorted by key."""
+        return {b: self.closed[b] if b in self.closed else self.tally(b) for b in sorted(self.bills)}
+
+
+_HANDLERS: dict[str, Callable[[Replay, int, str | None, str | None, dict], None]] = {
+    "delegate": Replay._delegate,
+    "no-delegate": Replay._no_delegate,
+    "recall": Replay._recall,
+    "vote": Replay._vote,
+    "tentative-promoted": Replay._promoted,
+    "voter-status": Replay._status,
+    "voter-roll-imported": Replay._roll,
+    "bill-opened": Replay._bill_opened,
+    "bill-closed": Replay._bill_closed,
+    "mint": Replay._credit,
+    "award": Replay._credit,
+    "demurrage-share": Replay._share,
+    "demurrage-fee": Replay._fee,
+    "payment": Replay._payment,
+}
+
+# Types whose data the replay reads; the verifier parses `data` of other types only in strict mode.
+REPLAY_TYPES = frozenset(_HANDLERS)

@@ -1,0 +1,416 @@
+"""Verify and replay the public audit log, as an outside auditor would. Pure: no Redis, no service code.
+
+    python -m audit.verify FILE|URL [--head HEAD.json] [--pubkey B64] [--against-live [BASE_URL]]
+    ./run_delegate_network verify-audit FILE|URL ...
+
+Checks, in order, stopping at the FIRST bad line (1-based) with a typed error (audit.errors):
+1. every line is canonical JSON with the eight fields (CanonicalFormError), the last line is complete
+   (TornLine); seq runs 1, 2, 3... (SeqGap: a line deleted, inserted or moved);
+2. each line's `hash` is SHA-256 of the line without `hash` (HashMismatch: edited) and its `prev` is
+   the previous line's hash (ChainBroken);
+3. every signed tree head verifies under the operator's public key (BadSignature: forged head), covers
+   no more events than the file (LogTruncated), and its root equals the RFC 9162 Merkle root of the
+   first tree_size lines (RootMismatch; with --against-live the first differing line is found by
+   bisection with consistency proofs); heads must agree with each other (InconsistentHeads);
+4. replay (audit.replay) recomputes every bill's tally and every balance and prints them; with
+   --against-live they are compared with `GET /public/bills.json` and `GET /public/money/balances.json`.
+
+Heads come from --head (one head JSON as served by /public/audit/head, or a JSON Lines heads file), else
+`<log stem>.heads` next to a local log, else the live service. The public key comes from --pubkey, else
+`audit_operator.pub` next to the log, else the head document's `public_key` (trust on first use: it is
+printed so that you can compare it with the published key).
+
+Exit status: 0 verified (and matches live), 1 tampering found, 2 usage or I/O error, 3 live differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit.errors import (
+    BadSignature,
+    CanonicalFormError,
+    ChainBroken,
+    HashMismatch,
+    InconsistentHeads,
+    LogTruncated,
+    ProofError,
+    RootMismatch,
+    SeqGap,
+    TornLine,
+    VerificationError,
+)
+from audit.hashing import EMPTY_ROOT, ZERO_HASH, verify_consistency
+from audit.replay import REPLAY_TYPES, Replay
+from audit.treehead import verify_head_signature
+
+_STR = rb'"(?:[^"\\]|\\.)*"'
+_PARTY = rb'(null|\{"name":' + _STR + rb',"regn_num":"((?:[^"\\]|\\.)+)"\})'
+# The canonical line, fields in sorted order; `data` is greedy so it ends at the top-level `"hash"`.
+LINE_RE = re.compile(
+    rb'\{"actor":' + _PARTY + rb',"data":(\{.*\}),"hash":"([0-9a-f]{64})","prev":"([0-9a-f]{64})",'
+    rb'"seq":([1-9][0-9]*),"subject":' + _PARTY + rb',"time":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)",'
+    rb'"type":"([a-z][a-z0-9-]*)"\}',
+    re.DOTALL,
+)
+_FIELDS = frozenset(("actor", "data", "hash", "prev", "seq", "subject", "time", "type"))
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@dataclass
+class LogCheck:
+    """What the line checks established: `count` events, their leaf hashes, the last hash."""
+
+    count: int
+    leaves: list[bytes]
+    last_hash: str
+    _levels: list[list[bytes]] = field(default_factory=list, repr=False)
+
+    def root(self, tree_size: int) -> bytes:
+        """RFC 9162 MTH of the first `tree_size` events (0 <= tree_size <= count)."""
+        if tree_size == 0:
+            return EMPTY_ROOT
+        if not self._levels:
+            self._levels = merkle_levels(self.leaves)
+        parts, start = [], 0
+        for k in reversed(range(tree_size.bit_length())):
+            if tree_size >> k & 1:
+                parts.append(self._levels[k][start >> k])
+                start += 1 << k
+        h = parts[-1]
+        sha = hashlib.sha256
+        for p in reversed(parts[:-1]):
+            h = sha(b"\x01" + p + h).digest()
+        return h
+
+
+def merkle_levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """All perfect-subtree levels: levels[k][j] = root of leaves [j*2^k, (j+1)*2^k)."""
+    sha = hashlib.sha256
+    levels = [leaves]
+    cur = leaves
+    while len(cur) > 1:
+        cur = [sha(b"\x01" + a + b).digest() for a, b in zip(cur[0::2], cur[1::2], strict=False)]
+        levels.append(cur)
+    return levels
+
+
+def check_lines(data: bytes, replay: Replay | None = None, *, strict: bool = True) -> LogCheck:
+    """Check the log bytes line by line (canonical form, seq, hash chain) and feed `replay`.
+
+    strict: also re-serialise every line to prove it canonical (slower); otherwise only `data` of the
+    events the replay reads is parsed, and the structure is checked by one regular expression.
+    Raises the first VerificationError, naming its 1-based line.
+    """
+    sha = hashlib.sha256
+    match = LINE_RE.fullmatch
+    loads = json.loads
+    feed = replay.feed if replay is not None else None
+    leaves: list[bytes] = []
+    add_leaf = leaves.append
+    prev = ZERO_HASH.encode()
+    torn = bool(data) and not data.endswith(b"\n")
+    lines = data.split(b"\n")
+    lines.pop()  # after the last newline: b"" or the torn tail
+    n = 0
+    for n, ln in enumerate(lines, 1):
+        m = match(ln)
+        if m is None:
+            raise CanonicalFormError(n, _why_not_canonical(ln))
+        h, p, seq = m.group(4), m.group(5), m.group(6)
+        if int(seq) != n:
+            raise SeqGap(n, n, int(seq))
+        hs, he = m.span(4)
+        if sha(ln[:hs - 8] + ln[he + 2:]).hexdigest().encode() != h:
+            raise HashMismatch(n, h.decode(), sha(ln[:hs - 8] + ln[he + 2:]).hexdigest())
+        if p != prev:
+            raise ChainBroken(n, prev.decode(), p.decode())
+        prev = h
+        add_leaf(sha(b"\x00" + ln).digest())
+        etype = m.group(10)
+        if strict:
+            try:
+                ev = loads(ln)
+            except ValueError as e:
+                raise CanonicalFormError(n, f"not JSON: {e}") from e
+            if _dumps(ev) != ln:
+                raise CanonicalFormError(n, "not in canonical form (sorted keys, no spaces, UTF-8)")
+            d = ev["data"]
+        elif feed is not None and etype.decode() in REPLAY_TYPES:
+            d = loads(m.group(3))
+        else:
+            d = None
+        if feed is not None:
+            a, s = m.group(2), m.group(8)
+            feed(n, etype.decode(), a.decode() if a else None, s.decode() if s else None, d or {})
+    if torn:
+        raise TornLine(n + 1)
+    return LogCheck(n, leaves, prev.decode())
+
+
+def _why_not_canonical(ln: bytes) -> str:
+    try:
+        ev = json.loads(ln)
+    except ValueError as e:
+        return f"not JSON: {e}"
+    if not isinstance(ev, dict):
+        return "not a JSON object"
+    if set(ev) != _FIELDS:
+        return f"fields {sorted(ev)} != {sorted(_FIELDS)}"
+    if _dumps(ev) != ln:
+        return "not in canonical form (sorted keys, no spaces, UTF-8)"
+    return "a field has the wrong shape (actor/subject, hash, prev, seq, time or type)"
+
+
+def check_heads(check: LogCheck, heads: Sequence[dict[str, Any]], public_key: str | None) -> int:
+    """Check every head's signature and root against the log; returns how many heads were checked.
+
+    Raises BadSignature, LogTruncated, RootMismatch (line = first line after the last matching head)
+    or InconsistentHeads (two heads of one size with different roots).
+    """
+    seen: dict[int, str] = {}
+    for i, head in enumerate(heads):
+        if public_key is None or not verify_head_signature(public_key, head):
+            raise BadSignature(i, int(head.get("tree_size", -1)) if isinstance(head, dict) else -1)
+        size, root = int(head["tree_size"]), str(head["root_hash"])
+        if size in seen and seen[size] != root:
+            raise InconsistentHeads(size, size, "two signed roots for one tree size")
+        seen[size] = root
+    good = 0
+    for size in sorted(seen):
+        if size > check.count:
+            raise LogTruncated(size, check.count)
+        calc = check.root(size).hex()
+        if calc != seen[size]:
+            raise RootMismatch(seen[size], calc, size, good + 1)
+        good = size
+    return len(heads)
+
+
+# -- sources -------------------------------------------------------------------------------------
+
+def _is_url(s: str) -> bool:
+    return s.startswith(("http://", "https://"))
+
+
+def _get(url: str) -> bytes:
+    import httpx
+
+    resp = httpx.get(url, timeout=60.0, follow_redirects=True)
+    resp.raise_for_status()
+    return resp.content
+
+
+def _base(url: str) -> str:
+    for suffix in ("/public/audit.log", "/public/audit/head"):
+        if url.endswith(suffix):
+            return url[: -len(suffix)]
+    return url.rstrip("/")
+
+
+def load_heads(text: bytes) -> list[dict[str, Any]]:
+    """Heads from one JSON head document or a JSON Lines heads file (torn/blank lines skipped)."""
+    text = text.strip()
+    if not text:
+        return []
+    try:
+        doc = json.loads(text)
+        if isinstance(doc, dict):
+            return [doc.get("head", doc)] if doc.get("head", doc) else []
+        if isinstance(doc, list):
+            return doc
+    except ValueError:
+        pass
+    heads = []
+    for ln in text.split(b"\n"):
+        try:
+            heads.append(json.loads(ln))
+        except ValueError:
+            continue
+    return heads
+
+
+def find_first_difference(check: LogCheck, live_base: str, live_head: dict[str, Any], upto: int) -> int:
+    """Bisect with live consistency proofs: the first line (1-based, <= upto) where the file differs."""
+    size, root = int(live_head["tree_size"]), bytes.fromhex(live_head["root_hash"])
+
+    def same_prefix(m: int) -> bool:
+        try:
+            proof = json.loads(_get(f"{live_base}/public/audit/consistency?first={m}&second={size}"))
+            verify_consistency(m, size, check.root(m), root, [bytes.fromhex(x) for x in proof["proof"]])
+            return True
+        except (VerificationError, ProofError, ValueError, KeyError):
+            return False
+
+    lo, hi = 0, min(upto, check.count, size)  # prefix lo is known equal; find the first bad line
+    if same_prefix(hi):
+        return hi + 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if same_prefix(mid):
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def compare_live(replay: Replay, base: str) -> list[str]:
+    """Differences between the replay and the live public tallies and balances (empty when equal)."""
+    diffs: list[str] = []
+    tallies = replay.tallies()
+    live_bills = {b["bill"]: b for b in json.loads(_get(f"{base}/public/bills.json"))}
+    for bill in sorted(set(tallies) | set(live_bills)):
+        mine, theirs = tallies.get(bill), live_bills.get(bill)
+        if mine is None or theirs is None:
+            if (mine or {}).get("yes", 0) + (mine or {}).get("no", 0) + (mine or {}).get("abstain", 0) or (
+                    theirs and theirs.get("yes", 0) + theirs.get("no", 0) + theirs.get("abstain", 0)):
+                diffs.append(f"bill {bill}: replay {mine} live {theirs}")
+            continue
+        for k in ("yes", "no", "abstain", "not_cast"):
+            if k in theirs and mine[k] != theirs[k]:
+                diffs.append(f"bill {bill}: {k} replay {mine[k]} live {theirs[k]}")
+    live_bal = json.loads(_get(f"{base}/public/money/balances.json"))
+    live_bal = live_bal.get("balances", live_bal) if isinstance(live_bal, dict) else {}
+    for acct in sorted(set(replay.balances) | set(live_bal)):
+        a, b = replay.balances.get(acct, 0), int(live_bal.get(acct, 0))
+        if a != b:
+            diffs.append(f"balance {acct}: replay {a} live {b}")
+    return diffs
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    """`verify-audit FILE|URL [--head HEAD.json] [--pubkey B64] [--against-live [BASE_URL]] [--quiet]`."""
+    ap = argparse.ArgumentParser(prog="verify-audit", description="Verify and replay the public audit log.")
+    ap.add_argument("source", nargs="?", default="var/audit.log", help="log file or service URL")
+    ap.add_argument("--head", help="a signed tree head JSON (or a JSON Lines heads file)")
+    ap.add_argument("--pubkey", help="the operator's Ed25519 public key (base64, 32 bytes)")
+    ap.add_argument("--against-live", nargs="?", const="http://127.0.0.1:8000", default=None,
+                    metavar="BASE_URL", help="compare with the running service (default %(const)s)")
+    ap.add_argument("--fast", action="store_true", help="skip re-serialising every line (hashes still checked)")
+    ap.add_argument("--quiet", action="store_true", help="print the summary only, not every balance")
+    args = ap.parse_args(argv)
+    live = args.against_live.rstrip("/") if args.against_live else None
+    try:
+        if _is_url(args.source):
+            base = _base(args.source)
+            data = _get(f"{base}/public/audit.log")
+            live = live or base
+        else:
+            data = Path(args.source).read_bytes()
+        heads, pubkey = _gather_heads(args, live)
+    except (OSError, ValueError) as e:  # httpx errors are OSError/ValueError subclasses or wrapped below
+        print(f"verify-audit: cannot read: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # httpx.HTTPError and friends
+        print(f"verify-audit: cannot fetch: {e}", file=sys.stderr)
+        return 2
+    replay = Replay()
+    try:
+        check = check_lines(data, replay, strict=not args.fast)
+        nheads = check_heads(check, heads, pubkey)
+    except VerificationError as e:
+        if isinstance(e, RootMismatch) and live:
+            e.line = find_first_difference(check, live, _live_head(live)["head"], e.tree_size)
+        print(f"TAMPERED: {type(e).__name__}: {e}", file=sys.stderr)
+        if e.line is not None:
+            print(f"first bad line: {e.line}", file=sys.stderr)
+        return 1
+    print(f"verified {check.count} events; hash chain intact; {nheads} signed tree heads match"
+          + (f" (operator key {pubkey})" if pubkey else " (no signed heads given: chain only)"))
+    if live:
+        status = _check_live_consistency(check, live)
+        if status:
+            return status
+    _print_results(replay, args.quiet)
+    if live:
+        diffs = compare_live(replay, live)
+        for d in diffs:
+            print(f"DIFFERS: {d}")
+        if diffs:
+            return 3
+        print(f"live service {live}: tallies and balances equal the replay")
+    return 0
+
+
+def _live_head(base: str) -> dict[str, Any]:
+    doc = json.loads(_get(f"{base}/public/audit/head"))
+    return doc if "head" in doc else {"head": doc, "public_key": doc.get("public_key")}
+
+
+def _gather_heads(args: argparse.Namespace, live: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    pubkey = args.pubkey
+    heads: list[dict[str, Any]] = []
+    if args.head:
+        heads = load_heads(Path(args.head).read_bytes())
+    elif not _is_url(args.source):
+        side = Path(args.source).with_suffix(".heads")
+        if side.exists():
+            heads = load_heads(side.read_bytes())
+    if pubkey is None and not _is_url(args.source):
+        pub = Path(args.source).parent / "audit_operator.pub"
+        if pub.exists():
+            pubkey = pub.read_text().strip()
+    if live:
+        doc = _live_head(live)
+        if not heads and doc.get("head"):
+            heads = [doc["head"]]
+        if pubkey is None:
+            pubkey = doc.get("public_key") or _get(f"{live}/public/audit/pubkey").decode().strip()
+    if pubkey is None and args.head:
+        doc = json.loads(Path(args.head).read_bytes() or b"{}") if Path(args.head).suffix == ".json" else {}
+        pubkey = doc.get("public_key") if isinstance(doc, dict) else None
+    return heads, pubkey
+
+
+def _check_live_consistency(check: LogCheck, live: str) -> int:
+    """The file must be a prefix of the live log: a consistency proof from our size to the live head."""
+    doc = _live_head(live)
+    head = doc["head"]
+    if not head or not verify_head_signature(doc.get("public_key") or "", head):
+        print("TAMPERED: live head signature does not verify", file=sys.stderr)
+        return 1
+    size = int(head["tree_size"])
+    if check.count == 0 or size < check.count:
+        return 0
+    proof = json.loads(_get(f"{live}/public/audit/consistency?first={check.count}&second={size}"))
+    try:
+        verify_consistency(check.count, size, check.root(check.count), bytes.fromhex(head["root_hash"]),
+                           [bytes.fromhex(x) for x in proof["proof"]])
+    except (VerificationError, ProofError) as e:
+        line = find_first_difference(check, live, head, check.count)
+        err = InconsistentHeads(check.count, size, str(e))
+        print(f"TAMPERED: {err}\nfirst bad line: {line}", file=sys.stderr)
+        return 1
+    print(f"consistent with the live head (tree_size {size})")
+    return 0
+
+
+def _print_results(replay: Replay, quiet: bool) -> None:
+    tallies = replay.tallies()
+    print(f"\nreplayed {replay.events} events: {len(tallies)} bills, {len(replay.balances)} accounts")
+    print(f"{'bill':24} {'yes':>8} {'no':>8} {'abstain':>8} {'not_cast':>9}")
+    for bill, t in tallies.items():
+        print(f"{bill:24} {t['yes']:>8} {t['no']:>8} {t['abstain']:>8} {t['not_cast']:>9}"
+              + ("  (closed)" if bill in replay.closed else ""))
+    total = sum(replay.balances.values())
+    print(f"\nbalances: {len(replay.balances)} accounts, total {total} cents, demurrage pool {replay.pool} cents")
+    if not quiet:
+        for acct, cents in sorted(replay.balances.items()):
+            print(f"{acct:16} {cents:>12}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
