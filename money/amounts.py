@@ -353,3 +353,9 @@ def split_payment(text: str) -> tuple[int | None, str | None]:
         return amount, None
     payee = re.sub(r"^to\s+", "", t, flags=re.I).strip()
     return None, payee or None
+
+
+def format_amount(cents: int) -> str:
+    """Written form for pages and CLI output: 123456 -> "$1,234.56", -5 -> "-$0.05"."""
+    sign, cents = ("-", -cents) if cents < 0 else ("", cents)
+    return f"{sign}${cents // 100:,}.{cents % 100:02d}"
