@@ -9,7 +9,8 @@ AuditError (Exception)
 +-- VerificationError                      the verifier found tampering; `line` is 1-based, or None
     +-- CanonicalFormError(line, reason)   a line is not canonical JSON or lacks a field
     +-- TornLine(line)                     the last line has no newline (crash mid-write)
-    +-- SeqGap(line, expected, found)      seq is not previous + 1 (deleted / inserted / reordered)
+    +-- SeqGap(line, expected, found)      seq is not previous + 1 (deleted / reordered)
+    +-- InsertedLine(line)                 the next line links past this one: it was inserted
     +-- HashMismatch(line, expected, calculated)   the line's `hash` is not SHA-256 of its content
     +-- ChainBroken(line, expected_prev, found_prev) `prev` is not the previous line's `hash`
     +-- RootMismatch(expected, calculated, tree_size, line)  Merkle root differs from a signed head
@@ -80,6 +81,14 @@ class SeqGap(VerificationError):
     def __init__(self, line: int, expected: int, found: int) -> None:
         super().__init__(f"line {line}: seq {found}, expected {expected}")
         self.line, self.expected, self.found = line, expected, found
+
+
+class InsertedLine(VerificationError):
+    """Line `line` is not in the chain: a copy of the line before, or the next line links past it."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"line {line}: inserted (a copy of the line before, or the next line links past it)")
+        self.line = line
 
 
 class HashMismatch(VerificationError):

@@ -117,6 +117,7 @@ class AuditLog:
         self.last_hash = ZERO_HASH
         self._leaves = bytearray()
         self.torn_cuts: list[bytes] = []  # torn tails cut since open (reported)
+        self.fsyncs = 0  # batches made durable by this instance (group commit: <= appends)
         self.tree = MerkleTree(self.leaf, lambda: self.seq)
         self._pending: list[tuple[_Prepared, asyncio.Future[int]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -205,6 +206,7 @@ class AuditLog:
                     n = os.write(self._fd, view)
                     view = view[n:]
                 os.fsync(self._fd)
+                self.fsyncs += 1
             except OSError as e:
                 try:  # leave nothing half-written: back to the last good line
                     os.ftruncate(self._fd, start)

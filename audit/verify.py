@@ -41,6 +41,7 @@ from audit.errors import (
     ChainBroken,
     HashMismatch,
     InconsistentHeads,
+    InsertedLine,
     LogTruncated,
     ProofError,
     RootMismatch,
@@ -119,7 +120,7 @@ def check_lines(data: bytes, replay: Replay | None = None, *, strict: bool = Tru
     feed = replay.feed if replay is not None else None
     leaves: list[bytes] = []
     add_leaf = leaves.append
-    prev = ZERO_HASH.encode()
+    prev = prev2 = ZERO_HASH.encode()
     torn = bool(data) and not data.endswith(b"\n")
     lines = data.split(b"\n")
     lines.pop()  # after the last newline: b"" or the torn tail
@@ -129,14 +130,19 @@ def check_lines(data: bytes, replay: Replay | None = None, *, strict: bool = Tru
         if m is None:
             raise CanonicalFormError(n, _why_not_canonical(ln))
         h, p, seq = m.group(4), m.group(5), m.group(6)
-        if int(seq) != n:
-            raise SeqGap(n, n, int(seq))
+        if int(seq) != n or p != prev:
+            if h == prev:  # a copy of the line before
+                raise InsertedLine(n)
+            if n > 1 and int(seq) == n - 1 and p == prev2:  # links past line n-1: that one was inserted
+                raise InsertedLine(n - 1)
+            if int(seq) != n:
+                raise SeqGap(n, n, int(seq))
         hs, he = m.span(4)
         if sha(ln[:hs - 8] + ln[he + 2:]).hexdigest().encode() != h:
             raise HashMismatch(n, h.decode(), sha(ln[:hs - 8] + ln[he + 2:]).hexdigest())
         if p != prev:
             raise ChainBroken(n, prev.decode(), p.decode())
-        prev = h
+        prev2, prev = prev, h
         add_leaf(sha(b"\x00" + ln).digest())
         etype = m.group(10)
         if strict:
