@@ -274,15 +274,7 @@ class DelegationStore:
             p.hgetall(f"dl:bd:{bill_key}")
             p.hgetall(f"dl:v:{bill_key}")
             voters, std, per_bill, votes = await p.execute()
-        eff = {v: json.loads(ts) for v, ts in std.items()}
-        eff.update({v: json.loads(ts) for v, ts in per_bill.items()})
-        return {
-            "bill": bill_key,
-            "closed_at": bill.closed_at,
-            "voters": sorted(voters),
-            "delegations": [[v, *ts] for v, ts in sorted(eff.items()) if ts and v in voters],
-            "votes": [[v, c] for v, c in sorted(votes.items()) if v in voters],
-        }
+        return _snapshot_of(bill_key, bill.closed_at, voters, std, per_bill, votes)
 
     async def tally(self, bill_key: str) -> tally_mod.TallyResult:
         """Full recompute of the bill's tally from its snapshot (the reference `tally.compute`)."""
@@ -307,6 +299,34 @@ class DelegationStore:
             await self.r.set(f"dl:frozen:{bill_key}", json.dumps(snap, separators=(",", ":")), nx=True)
             await self.r.xadd(LOG, {"op": "c", "voter": "", "scope": bill_key, "value": snap["closed_at"]})
         return await self.snapshot(bill_key)
+
+
+def _snapshot_of(bill_key: str, closed_at: str | None, voters: set[str], std: dict[str, str],
+                 per_bill: dict[str, str], votes: dict[str, str]) -> dict[str, Any]:
+    eff = {v: json.loads(ts) for v, ts in std.items()}
+    eff.update({v: json.loads(ts) for v, ts in per_bill.items()})
+    return {
+        "bill": bill_key,
+        "closed_at": closed_at,
+        "voters": sorted(voters),
+        "delegations": [[v, *ts] for v, ts in sorted(eff.items()) if ts and v in voters],
+        "votes": [[v, c] for v, c in sorted(votes.items()) if v in voters],
+    }
+
+
+def sync_snapshot(r: Any, bill_key: str) -> dict[str, Any]:
+    """`DelegationStore.snapshot` with a blocking client (for CLI commands); frozen snapshot when closed."""
+    frozen = r.get(f"dl:frozen:{bill_key}")
+    if frozen:
+        return json.loads(frozen)
+    pipe = r.pipeline(transaction=True)
+    pipe.hget(f"bill:{bill_key}", "closed_at")
+    pipe.smembers(ACTIVE_SET)
+    pipe.hgetall("dl:std")
+    pipe.hgetall(f"dl:bd:{bill_key}")
+    pipe.hgetall(f"dl:v:{bill_key}")
+    closed, voters, std, per_bill, votes = pipe.execute()
+    return _snapshot_of(bill_key, closed or None, voters, std, per_bill, votes)
 
 
 def tally_from_snapshot(snap: dict[str, Any], *, cap: float | None = None,
