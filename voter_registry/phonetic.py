@@ -50,17 +50,34 @@ def clean(name: str) -> str:
     return re.sub(r"[^A-Z]", "", name.upper())
 
 
+def _rewrite(name: str) -> str:
+    s = clean(name)
+    for pat, rep in _RULES:
+        s = pat.sub(rep, s)
+    return s
+
+
+@lru_cache(maxsize=200_000)
+def skeleton(name: str) -> str:
+    """The whole sound-class string with each vowel group as "*": "SMITH" -> "SN*T", "MARY" -> "N*L*".
+
+    Finer than `sound_key` (not truncated, vowel positions kept): equal skeletons sound alike.
+    """
+    out: list[str] = []
+    for ch in _rewrite(name):
+        c = "" if ch in "HW" else "*" if ch in _VOWELS else ch.translate(_CLASS)
+        if c and (not out or out[-1] != c):
+            out.append(c)
+    return "".join(out)
+
+
 @lru_cache(maxsize=200_000)
 def sound_key(name: str) -> str:
     """The bucket key of a single name word, e.g. "SMITH" -> "SNT", "ANDERSON" -> "ANTLS".
 
     Empty input gives "". A leading vowel is kept as "A" (all vowels alike) so "ERIN" and "AARON" agree.
     """
-    s = clean(name)
-    if not s:
-        return ""
-    for pat, rep in _RULES:
-        s = pat.sub(rep, s)
+    s = _rewrite(name)
     if not s:
         return ""
     head = "A" if s[0] in _VOWELS and s[0] not in "WH" else ""
@@ -77,9 +94,9 @@ def sound_key(name: str) -> str:
 
 
 def name_similarity(a: str, b: str) -> float:
-    """Similarity in [0, 1] of two spellings: the best of Jaro-Winkler on the letters and on the sound keys.
+    """Similarity in [0, 1] of two spellings: Jaro-Winkler on the letters, raised when they sound alike.
 
-    Equal names give 1.0; "SMYTH"/"SMITH" about 0.95; unrelated names below 0.6.
+    Equal names give 1.0; "SMYTH"/"SMITH" (same skeleton) about 0.97; unrelated names below 0.6.
     """
     a, b = clean(a), clean(b)
     if not a or not b:
@@ -87,8 +104,9 @@ def name_similarity(a: str, b: str) -> float:
     if a == b:
         return 1.0
     jw = jellyfish.jaro_winkler_similarity(a, b)
-    ka, kb = sound_key(a), sound_key(b)
-    if ka and ka == kb:
-        # same skeleton: sounds alike; keep a spelling distance so the exact spelling still wins
+    if skeleton(a) == skeleton(b):
+        # sounds alike; keep a spelling distance so the exact spelling still wins
         return max(jw, 0.9 + 0.08 * jw)
+    if sound_key(a) == sound_key(b):  # same consonants, different vowels or length: weaker evidence
+        return max(jw, 0.7 + 0.25 * jw)
     return jw

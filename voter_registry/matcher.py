@@ -1,0 +1,768 @@
+"""Find the one registered voter a caller names ("John Q Doe of Centerville") in about a millisecond.
+
+Algorithm (docs/matching.md):
+1. `spoken.parse` splits the words into name readings, suffix, place (town / county / ZIP / street) and a
+   phone number said aloud.
+2. In process: the place is fuzzy-resolved against the roll's own places (`places.PlaceTable`); surname
+   and given-name spellings are widened to sound keys that are on the roll (nicknames both ways, one-class
+   edits of the key for ASR misspellings).
+3. Round trip 1 (one pipeline): `ZRANGEBYLEX` on each (surname key, given key) bucket, narrowed to the
+   town, or the county, or the whole state, as the place is sure, unsure, or missing.
+4. Candidates are scored (Jaro-Winkler on letters and sound keys, nickname and middle-name credit, place
+   credit, the caller's county as a prior). Round trip 2 reads the leading candidates' voter hashes
+   (status, street, birth year): inactive voters are dropped here even if the index is stale.
+5. Decision: "unique" only when one candidate's name is a sure match, the place agrees, and nobody else
+   shares that name there; "ask" with the question that best splits the rest; otherwise "not_found".
+`MatchResult.refine` narrows on the caller's answer without Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import jellyfish
+
+from voter_registry import spoken as sp
+from voter_registry.index import BUCKET, GIVEN_NAMES, LAST_NAMES, PLACES, SEP, bucket_key
+from voter_registry.model import Voter
+from voter_registry.nicknames import related_names
+from voter_registry.phones import to_e164
+from voter_registry.phonetic import clean, name_similarity, sound_key
+from voter_registry.places import SURE, PlaceMatch, PlaceTable
+
+SURE_NAME = 0.93  # surname and given name both at least this similar: the name is taken as said
+NAME_OK = 0.86  # below this a surname or given name does not match
+MARGIN = 0.06  # the best candidate must lead the next by this much to stand alone
+MAX_ASK = 24  # candidates carried into a question (their voter hashes are read in round trip 2)
+SCOPE_LIMIT = 400  # members read per bucket range
+STATE_LIMIT = 120  # members read per statewide bucket range
+VOCAB_REFRESH_S = 30.0
+
+Cmd = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A voter the spoken name may mean: `name` is the public name ("John Q Doe of Centerville"),
+    `score` in [0, 1] (higher is a better match)."""
+
+    regn_num: str
+    name: str
+    score: float
+
+
+QUESTIONS = {
+    "middle": "What is your middle initial?",
+    "street": "What street do you live on?",
+    "birth_year": "What year were you born?",
+    "first": "What is your first name?",
+    "suffix": "Are you a junior or a senior?",
+    "city": "Which town do you live in?",
+    "spell_last": "Please spell your last name.",
+    "house": "What is your house number?",
+}
+# tie-break order: questions people answer easily and that ASR hears well come first
+KIND_ORDER = ("city", "middle", "street", "birth_year", "first", "suffix", "house", "spell_last")
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """The outcome of matching a spoken name.
+
+    decision: "unique" (candidates[0] is the voter), "ask" (say `question`, pass the answer to `refine`),
+    "not_found". candidates: best first. question: the spoken question, None unless "ask".
+    kind: what the question asks ("middle", "street", "birth_year", "first", "suffix", "city",
+    "spell_last", "house"). facts: per candidate (same order) the fields answers are checked against
+    (first, middle, last, suffix, city, county, street, house, birth_year) -- call state only, never
+    published. asked: kinds already asked. complete: False when more voters share the name than were kept.
+    """
+
+    decision: str
+    candidates: tuple[Candidate, ...] = ()
+    question: str | None = None
+    kind: str | None = None
+    facts: tuple[dict[str, str], ...] = ()
+    asked: tuple[str, ...] = ()
+    complete: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (for per-call state in Redis); inverse of `from_dict`."""
+        return {
+            "decision": self.decision,
+            "candidates": [{"regn_num": c.regn_num, "name": c.name, "score": round(c.score, 4)}
+                           for c in self.candidates],
+            "question": self.question, "kind": self.kind, "facts": [dict(f) for f in self.facts],
+            "asked": list(self.asked), "complete": self.complete,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MatchResult:
+        """Rebuild from `to_dict` output. Raises KeyError/TypeError/ValueError on a malformed dict."""
+        return cls(
+            decision=str(d["decision"]),
+            candidates=tuple(Candidate(str(c["regn_num"]), str(c["name"]), float(c["score"]))
+                             for c in d.get("candidates", [])),
+            question=d.get("question"), kind=d.get("kind"),
+            facts=tuple({str(k): str(v) for k, v in f.items()} for f in d.get("facts", [])),
+            asked=tuple(d.get("asked", [])), complete=bool(d.get("complete", True)),
+        )
+
+    def refine(self, answer_text: str) -> MatchResult:
+        """Narrow the candidates by the caller's answer to `question` (pure; no Redis).
+
+        The answer must identify ("Q", "quincy", "maple street", "1957", "ames", "junior", "s m i t h");
+        "the first one" identifies nobody and gets the same question again. One candidate left -> "unique";
+        several -> "ask" the next splitting question; none -> "not_found".
+        """
+        if self.decision != "ask" or not self.kind:
+            return self
+        if not answer_identifies(self.kind, answer_text):
+            return self
+        keep = [i for i, f in enumerate(self.facts) if answer_matches(self.kind, answer_text, f)]
+        if not keep:
+            return MatchResult("not_found", asked=self.asked)
+        cands = tuple(self.candidates[i] for i in keep)
+        facts = tuple(self.facts[i] for i in keep)
+        asked = (*self.asked, self.kind)
+        if len(keep) == 1 and (self.complete or self.kind != "city"):
+            return MatchResult("unique", cands, facts=facts, asked=asked)
+        if len(keep) == 1:  # the town picked one of an incomplete list: confirm with a personal detail
+            kind = "middle" if len(facts[0].get("middle", "")) >= 1 else None
+            if kind is None or kind in asked:
+                return MatchResult("not_found", asked=asked)
+            return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, asked, complete=True)
+        kind = best_question(facts, asked)
+        if kind is None:
+            return MatchResult("not_found", asked=asked)
+        return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, asked, complete=self.complete)
+
+
+# --------------------------------------------------------------------------------------------------------
+# answers to questions
+
+def _answer_words(text: str) -> list[str]:
+    return sp.join_spelled(sp.words_to_digits(sp.normalize(text or "")))
+
+
+_NON_ANSWERS = {"the", "first", "second", "one", "last", "that", "this", "him", "her", "me", "it", "yes", "no",
+                "i", "am", "is", "my", "it's", "its", "um", "uh", "i'm", "im", "was", "born", "in", "on", "live",
+                "street", "st", "avenue", "ave", "road", "rd", "drive", "dr", "lane", "ln", "initial", "middle",
+                "name", "year", "town", "city", "of", "a", "an", "letter", "as", "like", "number", "house"}
+
+
+def answer_identifies(kind: str, text: str) -> bool:
+    """False when the answer carries nothing to check against a question of `kind` ("the first one")."""
+    raw = sp.normalize(text or "")
+    words = [w for w in _answer_words(text) if w not in _NON_ANSWERS or (kind == "middle" and len(w) == 1)]
+    alpha = [w for w in words if w.isalpha()]
+    if kind == "suffix":
+        return any(w in sp.SUFFIXES or w in ("neither", "none", "nope", "no") for w in raw)
+    if kind == "middle":
+        return bool(alpha) or any(w in ("none", "nope", "don't", "dont") for w in raw) or raw == ["no"]
+    if kind == "birth_year":
+        return len(_year(text)) in (2, 4)
+    if kind == "house":
+        return any(w.isdigit() for w in words)
+    if kind == "street":
+        return bool(alpha) or any(w.isdigit() for w in words)
+    return bool(alpha)
+
+
+def _year(text: str) -> str:
+    digits = "".join(w for w in _answer_words(text) if w.isdigit())
+    return digits
+
+
+def answer_matches(kind: str, text: str, f: dict[str, str]) -> bool:
+    """True when the answer `text` to a question of `kind` fits the candidate facts `f`."""
+    words = [w for w in _answer_words(text) if w not in _NON_ANSWERS or (kind == "middle" and len(w) == 1)]
+    raw = sp.normalize(text or "")
+    if kind == "middle":
+        mid = f.get("middle", "")
+        if any(w in ("none", "nope", "don't", "dont") for w in raw) or raw == ["no"]:
+            return not mid
+        if not words or not mid:
+            return False
+        w = words[0].upper()
+        if len(w) == 1 or len(mid) == 1:
+            return w[0] == mid[0]
+        return _same_given(w, mid)
+    if kind == "birth_year":
+        y, by = _year(text), f.get("birth_year", "")
+        if not by or len(y) not in (2, 4):
+            return False
+        return y == by if len(y) == 4 else y == by[2:]
+    if kind == "street":
+        house = next((w for w in words if w.isdigit()), "")
+        said = " ".join(w for w in words if not w.isdigit() and w not in sp.STREET_WORDS).upper()
+        if house and house != f.get("house", ""):
+            return False
+        if not said:
+            return bool(house)
+        return _street_similarity(said, f.get("street", "")) >= 0.88
+    if kind == "house":
+        return bool(words) and words[0] == f.get("house", "")
+    if kind == "first":
+        if not words:
+            return False
+        w = words[0].upper()
+        return _same_given(w, f.get("first", ""))
+    if kind == "suffix":
+        sfx = next((sp.SUFFIXES[w] for w in raw if w in sp.SUFFIXES), "")
+        return sfx == f.get("suffix", "")
+    if kind == "city":
+        said = " ".join(words).upper()
+        return bool(said) and (_place_sim(said, f.get("city", "")) >= 0.88
+                               or said.replace(" COUNTY", "") == f.get("county", ""))
+    if kind == "spell_last":
+        said = clean("".join(words))
+        return bool(said) and said == clean(f.get("last", ""))
+    return False
+
+
+def _same_given(said: str, name: str) -> bool:
+    """Strict given-name check for answers: same letters nearly, or same sound and close letters, or a
+    nickname ("BILL" for "WILLIAM")."""
+    a, b = clean(said), clean(name)
+    if not a or not b:
+        return False
+    jw = jellyfish.jaro_winkler_similarity(a, b)
+    return a == b or jw >= 0.93 or (sound_key(a) == sound_key(b) and jw >= 0.85) or b in related_names(a)
+
+
+def _street_similarity(said: str, street: str) -> float:
+    core = " ".join(w for w in street.split() if w.lower() not in sp.STREET_WORDS and w not in ("N", "S", "E", "W"))
+    said_core = " ".join(w for w in said.split() if w not in ("NORTH", "SOUTH", "EAST", "WEST", "N", "S", "E", "W"))
+    return max(name_similarity(said_core or said, core or street), name_similarity(said, street))
+
+
+def _place_sim(said: str, city: str) -> float:
+    return 1.0 if said == city else name_similarity(said, city)
+
+
+def best_question(facts: tuple[dict[str, str], ...] | list[dict[str, str]], asked: tuple[str, ...] = ()) -> str | None:
+    """The question kind whose answers split `facts` best (smallest largest group), or None if none splits."""
+    best: tuple[float, int, str] | None = None
+    n = len(facts)
+    for order, kind in enumerate(KIND_ORDER):
+        if kind in asked or kind == "spell_last":
+            continue
+        key = {"middle": lambda f: f.get("middle", "")[:1], "street": lambda f: f.get("street", ""),
+               "birth_year": lambda f: f.get("birth_year", ""), "first": lambda f: f.get("first", ""),
+               "suffix": lambda f: f.get("suffix", ""), "city": lambda f: f.get("city", ""),
+               "house": lambda f: f.get("house", "")}[kind]
+        values = [key(f) for f in facts]
+        if kind in ("street", "birth_year", "first", "house", "city") and not all(values):
+            continue  # an unknown value cannot be checked
+        groups: dict[str, int] = {}
+        for v in values:
+            groups[v] = groups.get(v, 0) + 1
+        largest = max(groups.values())
+        if largest == n:
+            continue
+        cand = (largest / n, order, kind)
+        if best is None or cand < best:
+            best = cand
+    return best[2] if best else None
+
+
+# --------------------------------------------------------------------------------------------------------
+# vocabulary of the roll (names and places), refreshed when the index changes
+
+@dataclass
+class Vocab:
+    """Sound key -> spellings on the roll, for surnames and given names, plus one-deletion neighbours."""
+
+    by_key: dict[str, list[str]] = field(default_factory=dict)
+    deletes: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, counts: dict[str, str]) -> Vocab:
+        """From a `vr:ix:ln` / `vr:ix:fn` hash (spelling -> count); counts <= 0 are dropped."""
+        v = cls()
+        ranked = sorted(((int(c), s) for s, c in counts.items() if c.lstrip("-").isdigit() and int(c) > 0),
+                        reverse=True)
+        for _, s in ranked:
+            k = sound_key(s)
+            if k:
+                v.by_key.setdefault(k, []).append(s)
+        for k in v.by_key:
+            for i in range(len(k)):
+                v.deletes.setdefault(k[:i] + k[i + 1:], set()).add(k)
+        return v
+
+    def keys_for(self, said: str, extra: int = 3, min_sim: float = 0.84) -> list[tuple[str, float]]:
+        """Sound keys on the roll that `said` may be: its own key, then up to `extra` keys one class-edit
+        away with a spelling at least `min_sim` similar. Each with the best spelling similarity."""
+        k = sound_key(said)
+        if not k:
+            return []
+        out = [(k, 1.0)]
+        near: set[str] = set(self.deletes.get(k, ())) | {k[:i] + k[i + 1:] for i in range(len(k))}
+        for i in range(len(k)):
+            near |= self.deletes.get(k[:i] + k[i + 1:], set())
+        near.discard(k)
+        cs = clean(said)
+        scored: list[tuple[float, str]] = []
+        for nk in near:
+            spellings = self.by_key.get(nk)
+            if not spellings:
+                continue
+            sim = max(jellyfish.jaro_winkler_similarity(cs, clean(s)) for s in spellings[:30])
+            if sim >= min_sim:
+                scored.append((sim, nk))
+        scored.sort(reverse=True)
+        out += [(nk, sim) for sim, nk in scored[:extra]]
+        return out
+
+
+# --------------------------------------------------------------------------------------------------------
+# the matcher core (no I/O: a generator that yields pipelines of commands and receives their replies)
+
+@dataclass(slots=True)
+class _Rec:
+    county: str
+    city: str
+    first: str
+    middle: str
+    last: str
+    suffix: str
+    regn: str
+    name: float = 0.0  # name score
+    place: float = 0.0  # place score
+    total: float = 0.0
+    sure: bool = False
+    street_ok: bool = False
+    facts: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, m: str) -> _Rec | None:
+        p = m.split(SEP)
+        return cls(*p[:7]) if len(p) >= 7 else None
+
+    def public_name(self) -> str:
+        parts = [self.first, self.middle, self.last, self.suffix]
+        name = " ".join(x.title() for x in parts if x)
+        return f"{name} of {self.city.title()}" if self.city else name
+
+
+@dataclass
+class _Scope:
+    """Where to look: lex prefixes ("POLK|AMES|", "POLK|") and whether to read the whole state."""
+
+    prefixes: list[tuple[str, int]] = field(default_factory=list)  # (prefix, limit)
+    state: bool = False
+
+
+class MatcherCore:
+    """The I/O-free matcher shared by `Matcher` (asyncio) and `SyncMatcher` (blocking)."""
+
+    def __init__(self) -> None:
+        self.places = PlaceTable()
+        self.last = Vocab()
+        self.given = Vocab()
+        self.version: tuple[int, int, int] = (-1, -1, -1)
+        self.checked_at = 0.0
+        self.stale = True
+        self.truncated = False
+
+    # -- vocabulary -------------------------------------------------------------------------------------
+    def load_cmds(self) -> list[Cmd]:
+        """Commands that read the vocabularies (hashes of a few hundred thousand fields at state scale)."""
+        return [("HGETALL", PLACES), ("HGETALL", LAST_NAMES), ("HGETALL", GIVEN_NAMES)]
+
+    def load(self, replies: list[Any]) -> None:
+        """Install vocabularies from the replies to `load_cmds`."""
+        pl, ln, fn = replies
+        self.places = PlaceTable.from_hash(pl)
+        self.last = Vocab.build(ln)
+        self.given = Vocab.build(fn)
+        self.version = (len(pl), len(ln), len(fn))
+        self.checked_at = time.monotonic()
+        self.stale = False
+
+    def needs_load(self) -> bool:
+        """True before the first load and after the index grew or shrank (checked every 30 s)."""
+        return self.stale
+
+    # -- matching ---------------------------------------------------------------------------------------
+    def run(self, text: str, caller: Voter | None) -> Generator[list[Cmd], list[Any], MatchResult]:
+        """Match `text`; yields command lists (one pipeline each) and receives their replies."""
+        said = sp.parse(text)
+        check_version = time.monotonic() - self.checked_at > VOCAB_REFRESH_S
+        if said.phone:
+            return (yield from self._by_phone(said, caller))
+        if not said.readings or not any(r.first for r in said.readings):
+            return MatchResult("not_found")
+        places, scope = self._scope(said, caller)
+        cmds, plan = self._bucket_cmds(said, scope)
+        if check_version:
+            cmds += [("HLEN", PLACES), ("HLEN", LAST_NAMES), ("HLEN", GIVEN_NAMES)]
+        replies = yield cmds
+        if check_version:
+            self._check_version(replies[-3:])
+        recs = self._collect(replies[: len(plan)])
+        self.truncated = any(isinstance(rep, list) and len(rep) >= c[-1] for rep, c in zip(replies, cmds, strict=False)
+                             if c[0] == "ZRANGEBYLEX")
+        widened = False
+        self._score(recs, said, places, caller)
+        good = [x for x in recs.values() if x.name >= NAME_OK]
+        if not any(x.place >= 0.75 for x in good) and not scope.state:
+            # the place may be misheard: look in the whole state for the same name
+            scope2 = _Scope(state=True)
+            cmds2, plan2 = self._bucket_cmds(said, scope2, exact_only=True)
+            replies2 = yield cmds2
+            more = self._collect(replies2)
+            for k, v in more.items():
+                recs.setdefault(k, v)
+            self._score(recs, said, places, caller)
+            widened = True
+        return (yield from self._decide(recs, said, places, caller, widened))
+
+    def _check_version(self, lens: list[Any]) -> None:
+        self.checked_at = time.monotonic()
+        if tuple(int(x or 0) for x in lens) != self.version:
+            self.stale = True
+
+    def _scope(self, said: sp.Spoken, caller: Voter | None) -> tuple[list[PlaceMatch], _Scope]:
+        """Resolve the spoken place; choose the lex prefixes to read."""
+        places: list[PlaceMatch] = []
+        if said.zip:
+            places += self.places.resolve_zip(said.zip)
+        if said.county:
+            places += self.places.resolve_county(said.county)
+        if said.city:
+            places += self.places.resolve_city(said.city)
+        scope = _Scope()
+        if places:
+            best = max(p.score for p in places)
+            if best >= SURE:
+                for p in places:
+                    if p.score < best - 0.02:
+                        continue
+                    for c in p.counties:
+                        scope.prefixes.append((f"{c}|{p.name}|" if p.kind == "city" else f"{c}|", SCOPE_LIMIT))
+            else:
+                counties = list(dict.fromkeys(c for p in places[:4] for c in p.counties))
+                if caller and caller.county:
+                    counties.append(caller.county)
+                scope.prefixes += [(f"{c}|", SCOPE_LIMIT) for c in dict.fromkeys(counties)]
+        elif caller and caller.county:
+            scope.prefixes.append((f"{caller.county}|", SCOPE_LIMIT))
+            scope.state = True
+        else:
+            scope.state = True
+        scope.prefixes = list(dict.fromkeys(scope.prefixes))
+        return places, scope
+
+    def _keys(self, r: sp.NameReading, exact_only: bool) -> list[str]:
+        extra_l = 0 if exact_only else 3
+        lkeys = [k for k, _ in self.last.keys_for(r.last.replace(" ", ""), extra=extra_l)]
+        if " " in r.last:  # two-word surname: also each word (filed under its parts)
+            lkeys += [sound_key(w) for w in r.last.split()]
+        fkeys = [k for k, _ in self.given.keys_for(r.first, extra=0 if exact_only else 2)]
+        for n in related_names(r.first):
+            if n in self.given.by_key.get(sound_key(n), ()):
+                fkeys.append(sound_key(n))
+        if len(clean(r.first)) == 1:  # an initial: no key narrows it; skip
+            return []
+        lk = list(dict.fromkeys(k for k in lkeys if k))
+        fk = list(dict.fromkeys(k for k in fkeys if k))
+        return [bucket_key(a, b) for a in lk for b in fk]
+
+    def _bucket_cmds(self, said: sp.Spoken, scope: _Scope, exact_only: bool = False) -> tuple[list[Cmd], list[str]]:
+        keys: list[str] = []
+        for r in said.readings:
+            keys += self._keys(r, exact_only)
+        keys = list(dict.fromkeys(keys))[:24]
+        cmds: list[Cmd] = []
+        for k in keys:
+            for prefix, limit in scope.prefixes:
+                cmds.append(("ZRANGEBYLEX", k, "[" + prefix, "(" + prefix[:-1] + chr(ord(SEP) + 1),
+                             "LIMIT", 0, limit))
+            if scope.state:
+                cmds.append(("ZRANGEBYLEX", k, "-", "+", "LIMIT", 0, STATE_LIMIT))
+        return cmds, [c[1] for c in cmds]
+
+    @staticmethod
+    def _collect(replies: list[Any]) -> dict[str, _Rec]:
+        out: dict[str, _Rec] = {}
+        for rep in replies:
+            if not isinstance(rep, list):
+                continue
+            for m in rep:
+                rec = _Rec.parse(m)
+                if rec is not None and rec.regn not in out:
+                    out[rec.regn] = rec
+        return out
+
+    # -- scoring ----------------------------------------------------------------------------------------
+    def _score(self, recs: dict[str, _Rec], said: sp.Spoken, places: list[PlaceMatch],
+               caller: Voter | None) -> None:
+        for rec in recs.values():
+            best = 0.0
+            sure = False
+            for r in said.readings:
+                s, ok = _name_score(r, said.suffix, rec)
+                s -= r.penalty
+                if s > best:
+                    best, sure = s, ok
+            rec.name, rec.sure = best, sure
+            rec.place = _place_score(rec, said, places, caller)
+            rec.total = rec.name + 0.25 * (rec.place - 0.5)
+
+    # -- decision ---------------------------------------------------------------------------------------
+    def _decide(self, recs: dict[str, _Rec], said: sp.Spoken, places: list[PlaceMatch], caller: Voter | None,
+                widened: bool) -> Generator[list[Cmd], list[Any], MatchResult]:
+        place_said = bool(said.city or said.county or said.zip)
+        good = sorted((x for x in recs.values() if x.name >= NAME_OK), key=lambda x: -x.total)
+        if not good:
+            return MatchResult("not_found")
+        if place_said:
+            in_place = [x for x in good if x.place >= 0.75]
+        elif caller and caller.county:
+            in_place = [x for x in good if x.county == caller.county]
+        else:
+            in_place = []
+        pool = in_place or good
+        top = pool[0]
+        # keep those close to the best (same name, or a name nearly as good)
+        close = [x for x in pool if x.total >= top.total - 0.12]
+        complete = len(close) <= MAX_ASK and not (self.truncated and not in_place)
+        close = close[:MAX_ASK]
+        replies = yield [("HGETALL", f"vr:v:{x.regn}") for x in close]
+        alive: list[_Rec] = []
+        for x, h in zip(close, replies, strict=True):
+            if not h or h.get("status") != "active":
+                continue  # the index may lag a status change: the voter hash decides
+            x.facts = _facts(h)
+            alive.append(x)
+        if said.street or said.house:
+            for x in alive:
+                st = _street_similarity(said.street, x.facts["street"]) >= 0.88 if said.street else True
+                hn = not said.house or said.house == x.facts["house"]
+                x.street_ok = st and hn
+                x.total += 0.05 if x.street_ok else -0.1
+            alive = [x for x in alive if x.street_ok] or alive
+            alive.sort(key=lambda x: -x.total)
+        if not alive:
+            return MatchResult("not_found")
+        everyone = alive
+        best = everyone[0]
+        others = everyone[1:]
+        place_ok = best.place >= 0.75 or (not place_said and (
+            (caller is not None and caller.county == best.county) or len(everyone) == 1))
+        clear_lead = not others or others[0].total < best.total - MARGIN
+        namesakes = [x for x in others if _same_name(x, best)]
+        cands = tuple(Candidate(x.regn, x.public_name(), round(max(0.0, min(1.0, x.total)), 4)) for x in everyone)
+        facts = tuple(x.facts for x in everyone)
+        if best.sure and place_ok and clear_lead and not namesakes and complete and not widened:
+            return MatchResult("unique", cands[:1], facts=facts[:1])
+        if not best.sure and not any(x.sure for x in everyone):
+            # a name heard only approximately: have it spelled before anyone is confirmed
+            if best.name < NAME_OK + 0.03 and len(everyone) > 3:
+                return MatchResult("not_found")
+            kind = "spell_last"
+            return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, complete=complete)
+        if best.sure and not others and not place_ok:
+            kind = "city"
+            if widened and not place_said:
+                kind = "city"
+            return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, complete=complete)
+        if best.sure and clear_lead and not namesakes and widened and place_said:
+            # the name is sure but the place did not match: ask the town to confirm
+            return MatchResult("ask", cands, QUESTIONS["city"], "city", facts, complete=complete)
+        kind = best_question(facts)
+        if kind is None:
+            return MatchResult("not_found")
+        return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, complete=complete)
+
+    # -- phone numbers ----------------------------------------------------------------------------------
+    def _by_phone(self, said: sp.Spoken, caller: Voter | None) -> Generator[list[Cmd], list[Any], MatchResult]:
+        e164 = to_e164(said.phone)
+        if e164 is None:
+            return MatchResult("not_found")
+        (regns,) = yield [("SMEMBERS", f"vr:phone:{e164}")]
+        regns = sorted(regns or ())[:MAX_ASK]
+        if not regns:
+            return MatchResult("not_found")
+        hashes = yield [("HGETALL", f"vr:v:{x}") for x in regns]
+        recs: list[_Rec] = []
+        for regn, h in zip(regns, hashes, strict=True):
+            if not h or h.get("status") != "active":
+                continue
+            rec = _Rec(h.get("county", ""), h.get("city", ""), h.get("first", ""), h.get("middle", ""),
+                       h.get("last", ""), h.get("suffix", ""), regn)
+            rec.facts = _facts(h)
+            recs.append(rec)
+        if said.readings and any(r.first or r.last for r in said.readings):
+            for rec in recs:
+                rec.name = max(_name_score(r, said.suffix, rec)[0] - r.penalty for r in said.readings)
+            named = [x for x in recs if x.name >= NAME_OK]
+            recs = sorted(named, key=lambda x: -x.name) if named else recs
+        if not recs:
+            return MatchResult("not_found")
+        cands = tuple(Candidate(x.regn, x.public_name(), 1.0) for x in recs)
+        facts = tuple(x.facts for x in recs)
+        if len(recs) == 1:
+            return MatchResult("unique", cands, facts=facts)
+        first_splits = len({clean(f["first"]) for f in facts}) == len(facts)
+        kind = "first" if first_splits else best_question(facts, ("city",)) or "first"
+        return MatchResult("ask", cands, QUESTIONS[kind], kind, facts)
+
+
+def _facts(h: dict[str, str]) -> dict[str, str]:
+    """The fields answers are checked against, from a `vr:v:` hash."""
+    return {"first": h.get("first", ""), "middle": h.get("middle", ""), "last": h.get("last", ""),
+            "suffix": h.get("suffix", ""), "city": h.get("city", ""), "county": h.get("county", ""),
+            "street": h.get("street", ""), "house": h.get("house_num", ""), "birth_year": h.get("birth_year", "")}
+
+
+def _same_name(a: _Rec, b: _Rec) -> bool:
+    return clean(a.first) == clean(b.first) and clean(a.last) == clean(b.last)
+
+
+def _last_sim(said: str, last: str) -> float:
+    s = name_similarity(said, last)
+    if "-" in last or " " in last:
+        parts = [p for p in last.replace("-", " ").split() if p]
+        s = max([s, *(name_similarity(said, p) - 0.02 for p in parts)])
+    return s
+
+
+def _first_sim(said: str, rec: _Rec) -> float:
+    if not said:
+        return 0.0
+    s = name_similarity(said, rec.first)
+    if s < 0.95 and (rec.first in related_names(said)):
+        s = max(s, 0.95)
+    if len(rec.middle) > 1:  # goes by the middle name
+        m = name_similarity(said, rec.middle)
+        if rec.middle in related_names(said):
+            m = max(m, 0.95)
+        s = max(s, m - 0.03)
+    if len(rec.first) == 1 and said[:1] == rec.first:
+        s = max(s, 0.85)
+    return s
+
+
+def _name_score(r: sp.NameReading, suffix: str, rec: _Rec) -> tuple[float, bool]:
+    """(score, sure): weighted surname / given-name similarity with middle-name and suffix adjustments."""
+    ls = _last_sim(r.last, rec.last)
+    fs = _first_sim(r.first, rec)
+    score = 0.55 * ls + 0.45 * fs
+    if ls < NAME_OK or fs < NAME_OK:
+        score = min(score, NAME_OK - 0.01)
+    sure = ls >= SURE_NAME and fs >= SURE_NAME
+    if r.middle:
+        m = r.middle
+        if rec.middle:
+            hit = (m[:1] == rec.middle[:1]) if (len(m) == 1 or len(rec.middle) == 1) else \
+                name_similarity(m, rec.middle) >= 0.88
+            score += 0.03 if hit else -0.12
+            sure = sure and hit
+        elif len(m) > 1 and clean(m) == clean(rec.first):
+            pass  # "John Quincy" said for a voter filed as "QUINCY" with first "JOHN"? keep neutral
+        else:
+            score -= 0.04
+    if suffix:
+        if rec.suffix == suffix:
+            score += 0.03
+        else:
+            score -= 0.12
+            sure = False
+    return score, sure
+
+
+def _place_score(rec: _Rec, said: sp.Spoken, places: list[PlaceMatch], caller: Voter | None) -> float:
+    if said.city or said.county or said.zip:
+        s = 0.0
+        for p in places:
+            if p.kind == "city" and p.name == rec.city and rec.county in p.counties:
+                s = max(s, p.score)
+            elif p.kind == "county" and rec.county == p.name:
+                s = max(s, p.score * 0.95)
+            elif rec.county in p.counties:
+                s = max(s, 0.5 * p.score)
+        return s
+    if caller is not None and caller.county:
+        return 0.8 if rec.county == caller.county else 0.4
+    return 0.5
+
+
+# --------------------------------------------------------------------------------------------------------
+# I/O drivers
+
+class Matcher:
+    """Spoken-name matcher on an asyncio Redis client (`decode_responses=True`).
+
+    `await match(text, caller)` -> MatchResult. Two pipelined round trips per call (three when the place
+    must be widened to the whole state). The roll's vocabularies are read on first use and re-read when
+    the index changes (checked at most every 30 s).
+    """
+
+    def __init__(self, r: Any) -> None:
+        self.r = r
+        self.core = MatcherCore()
+        self._lock = asyncio.Lock()
+
+    async def _exec(self, cmds: list[Cmd]) -> list[Any]:
+        pipe = self.r.pipeline(transaction=False)
+        for c in cmds:
+            pipe.execute_command(*c)
+        return await pipe.execute()
+
+    async def refresh(self) -> None:
+        """Re-read the roll's vocabularies now."""
+        async with self._lock:
+            self.core.load(await self._exec(self.core.load_cmds()))
+
+    async def match(self, text: str, caller: Voter | None = None) -> MatchResult:
+        """Match the spoken `text` ("John Q Doe of Centerville"); `caller` (the calling voter, if known)
+        gives the county prior. Never raises on odd text (RedisError propagates)."""
+        if self.core.needs_load():
+            await self.refresh()
+        gen = self.core.run(text or "", caller)
+        try:
+            cmds = next(gen)
+            while True:
+                cmds = gen.send(await self._exec(cmds))
+        except StopIteration as stop:
+            return stop.value
+
+
+class SyncMatcher:
+    """`Matcher` for a blocking client (CLI, batch, benchmarks): `match(text, caller) -> MatchResult`."""
+
+    def __init__(self, r: Any) -> None:
+        self.r = r
+        self.core = MatcherCore()
+
+    def _exec(self, cmds: list[Cmd]) -> list[Any]:
+        pipe = self.r.pipeline(transaction=False)
+        for c in cmds:
+            pipe.execute_command(*c)
+        return pipe.execute()
+
+    def refresh(self) -> None:
+        """Re-read the roll's vocabularies now."""
+        self.core.load(self._exec(self.core.load_cmds()))
+
+    def match(self, text: str, caller: Voter | None = None) -> MatchResult:
+        """See `Matcher.match`."""
+        if self.core.needs_load():
+            self.refresh()
+        gen = self.core.run(text or "", caller)
+        try:
+            cmds = next(gen)
+            while True:
+                cmds = gen.send(self._exec(cmds))
+        except StopIteration as stop:
+            return stop.value
+
+
+__all__ = ["BUCKET", "Candidate", "MatchResult", "Matcher", "SyncMatcher", "best_question"]

@@ -1,0 +1,161 @@
+"""The roll's own places (towns, counties, ZIPs) and fuzzy resolution of place names the ASR misheard.
+
+Built from the index's `vr:ix:pl` hash (`"{CITY}|{COUNTY}|{ZIP}"` -> voter count, see voter_registry.index),
+so only places that have registered voters are ever suggested. Also the ASR hints for the transcription
+engine: place names and command words, never person names.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import jellyfish
+
+from voter_registry.index import PLACES, SEP
+from voter_registry.phonetic import clean, sound_key
+
+COMMAND_WORDS = [
+    "yes", "no", "delegate", "vote", "recall", "audit", "help", "repeat", "menu", "cancel", "county",
+    "street", "avenue", "road", "drive", "lane", "junior", "senior", "the third", "zip code",
+    "who lives on", "of", "from",
+]
+SURE = 0.93  # a place resolved with this similarity or more is taken as said
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceMatch:
+    """A roll place the spoken text may mean: `kind` "city" | "county" | "zip", `name` upper-case,
+    `counties` it lies in, `score` in [0, 1] (1.0 = said exactly)."""
+
+    kind: str
+    name: str
+    counties: tuple[str, ...]
+    score: float
+
+
+def _similarity(said: str, name: str) -> float:
+    """Place-name similarity: letters (Jaro-Winkler) or sound keys word by word."""
+    a, b = clean(said), clean(name)
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    jw = jellyfish.jaro_winkler_similarity(a, b)
+    ka = " ".join(sound_key(w) for w in said.split())
+    kb = " ".join(sound_key(w) for w in name.split())
+    if ka == kb:
+        return max(jw, 0.9 + 0.05 * jw)
+    # ASR often splits or joins words ("des moines" / "demoins"): compare the joined keys too
+    if sound_key(a) == sound_key(b) and abs(len(a) - len(b)) <= 3:
+        return max(jw, 0.85 + 0.05 * jw)
+    return jw
+
+
+@dataclass
+class PlaceTable:
+    """Towns -> counties and ZIPs, counties, ZIP -> towns, with voter counts (priors)."""
+
+    city_counties: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    county_count: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    zip_places: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
+    version: int = -1
+    _cache: dict[str, tuple[PlaceMatch, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_hash(cls, raw: dict[str, str]) -> PlaceTable:
+        """Build from the `vr:ix:pl` hash contents; entries with a count <= 0 are ignored."""
+        t = cls()
+        for k, v in raw.items():
+            try:
+                n = int(v)
+            except ValueError:
+                continue
+            if n <= 0:
+                continue
+            parts = k.split(SEP)
+            if len(parts) != 3:
+                continue
+            city, county, zip_ = parts
+            if city:
+                t.city_counties[city][county] = t.city_counties[city].get(county, 0) + n
+            if county:
+                t.county_count[county] += n
+            if zip_:
+                t.zip_places[zip_].add((city, county))
+        t.version = len(raw)
+        return t
+
+    def resolve_city(self, said: str) -> tuple[PlaceMatch, ...]:
+        """Towns (then counties) the spoken `said` may mean, best first, with similarity >= 0.75."""
+        said = " ".join(said.upper().split())
+        hit = self._cache.get(said)
+        if hit is None:
+            if len(self._cache) > 20_000:
+                self._cache.clear()
+            hit = self._cache[said] = self._resolve_city(said)
+        return hit
+
+    def _resolve_city(self, said: str) -> tuple[PlaceMatch, ...]:
+        if not said:
+            return ()
+        if said in self.city_counties:
+            return (PlaceMatch("city", said, tuple(self.city_counties[said]), 1.0),)
+        out: list[PlaceMatch] = []
+        n = len(clean(said))
+        for city, counties in self.city_counties.items():
+            if abs(len(clean(city)) - n) > 4:
+                continue
+            s = _similarity(said, city)
+            if s >= 0.75:
+                out.append(PlaceMatch("city", city, tuple(counties), s))
+        for county in self.county_count:
+            s = _similarity(said, county)
+            if s >= 0.85:  # people name their county as their place, too
+                out.append(PlaceMatch("county", county, (county,), s - 0.02))
+        out.sort(key=lambda m: -m.score)
+        return tuple(out[:8])
+
+    def resolve_county(self, said: str) -> tuple[PlaceMatch, ...]:
+        """Counties the spoken `said` (without the word "county") may mean, best first."""
+        said = " ".join(said.upper().split())
+        if said in self.county_count:
+            return (PlaceMatch("county", said, (said,), 1.0),)
+        out = [PlaceMatch("county", c, (c,), s) for c in self.county_count if (s := _similarity(said, c)) >= 0.8]
+        return tuple(sorted(out, key=lambda m: -m.score)[:4])
+
+    def resolve_zip(self, zip_: str) -> tuple[PlaceMatch, ...]:
+        """Towns of a ZIP code on the roll."""
+        return tuple(PlaceMatch("city", city, (county,), 1.0) for city, county in sorted(self.zip_places.get(zip_, ())))
+
+    def counties_of_city(self, city: str) -> tuple[str, ...]:
+        """Counties a town lies in (a few towns straddle a county line)."""
+        return tuple(self.city_counties.get(city, ()))
+
+    def hints(self) -> list[str]:
+        """Place names (towns by voter count, then counties as "X county") and command words."""
+        towns = sorted(self.city_counties, key=lambda c: -sum(self.city_counties[c].values()))
+        counties = [f"{c.title()} County" for c in sorted(self.county_count)]
+        return [t.title() for t in towns] + counties + COMMAND_WORDS
+
+
+def load_places(r: Any) -> PlaceTable:
+    """Read the place table with a blocking client."""
+    return PlaceTable.from_hash(r.hgetall(PLACES))
+
+
+async def load_places_async(r: Any) -> PlaceTable:
+    """Read the place table with an asyncio client."""
+    return PlaceTable.from_hash(await r.hgetall(PLACES))
+
+
+def asr_hints(r: Any) -> list[str]:
+    """ASR hints for the transcription engine from a blocking client: the roll's town names (most voters
+    first), "<Name> County" for each county, then command words. Never person names."""
+    return load_places(r).hints()
+
+
+async def asr_hints_async(r: Any) -> list[str]:
+    """`asr_hints` for an asyncio client."""
+    return (await load_places_async(r)).hints()
