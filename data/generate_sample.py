@@ -68,7 +68,7 @@ NC_PARTY = {"REP": "REP", "DEM": "DEM", "NP": "UNA", "LIB": "LIB", "OTH": "GRE"}
 SHARED_LINE = 0.30  # multi-voter households with one shared phone number ...
 SHARED_LINE_MEMBER = 0.80  # ... given to each member with this probability
 OWN_PHONE = 0.26  # otherwise each voter has their own number with this probability
-JR_PAIR = 0.10  # family households with a grown son: the son is JR of the father
+JR_PAIR = 0.02  # family households with a grown son: the son is JR of the father
 DUPLICATE_ROWS = 0.002  # share of voters with an older duplicate row in the Iowa files
 CHUNK = 20_000  # households generated per batch (bounded memory)
 

@@ -31,6 +31,7 @@ _IOWA_RACE_MIX = {"pctwhite": 0.85, "pcthispanic": 0.07, "pctblack": 0.04, "pcta
                   "pctaian": 0.005, "pct2prace": 0.02}
 # Registration rate by age band (CPS November supplement, rounded): (minimum age, rate).
 _REGISTRATION_BY_AGE = ((18, 0.55), (25, 0.66), (35, 0.74), (50, 0.80), (65, 0.86))
+IOWA_AREA_CODES = ("319", "515", "563", "641", "712")
 _RURAL_ZIP_WEIGHT = 800.0  # residents of a ZIP outside any geonames town (Iowa has ~0.8 M rural people)
 
 
@@ -185,8 +186,10 @@ def places() -> tuple[Place, ...]:
         if county not in districts:
             continue
         pop = pops.get(city, 0) / per_city[city] + _RURAL_ZIP_WEIGHT
-        out.append(Place(z["zip_code"], city, county, ids[county], districts[county],
-                         tuple(z["area_codes"]) or ("515",), pop, float(z["lat"] or 0.0)))
+        # Border ZIPs also list the neighbouring state's codes (402, 507, 605...): keep Iowa's.
+        codes = tuple(a for a in z["area_codes"] or () if a in IOWA_AREA_CODES) or ("515",)
+        out.append(Place(z["zip_code"], city, county, ids[county], districts[county], codes, pop,
+                         float(z["lat"] or 0.0)))
     return tuple(out)
 
 
