@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO
 
@@ -98,8 +99,9 @@ def parse_date(text: str) -> str | None:
     t = text.strip()
     if not t:
         return ""
-    m = _DATE_ISO.match(t)
-    if m:
+    if len(t) == 10 and t[2] == "/" and t[5] == "/" and (t[:2] + t[3:5] + t[6:]).isdigit():
+        y, mo, d = int(t[6:]), int(t[:2]), int(t[3:5])  # the usual MM/DD/YYYY, without a regex
+    elif m := _DATE_ISO.match(t):
         y, mo, d = int(m[1]), int(m[2]), int(m[3])
     elif m := _DATE_US.match(t):
         mo, d, y = int(m[1]), int(m[2]), int(m[3])
@@ -112,6 +114,7 @@ def parse_date(text: str) -> str | None:
     return f"{y:04d}{mo:02d}{d:02d}"
 
 
+@lru_cache(maxsize=1 << 16)
 def _birth_year(text: str) -> tuple[int | None, bool]:
     """(year, ok) from a BIRTHDATE or birth_year cell; ok is False when the cell is present but unusable."""
     t = text.strip()
@@ -127,6 +130,7 @@ def _birth_year(text: str) -> tuple[int | None, bool]:
     return (y, True) if 1880 <= y <= date.today().year else (None, False)
 
 
+@lru_cache(maxsize=1024)
 def normalize_district(text: str) -> str:
     """Congressional district as a bare number: "03", "3", "CD 3", "Congressional District 3" -> "3"."""
     digits = "".join(c for c in text if c.isdigit())
@@ -134,8 +138,17 @@ def normalize_district(text: str) -> str:
 
 
 def _zip5(text: str) -> str:
+    if len(text) == 5 and text.isdigit():
+        return text
     digits = "".join(c for c in text if c.isdigit())
     return digits[:5] if len(digits) >= 5 else digits.zfill(5) if digits else ""
+
+
+def _phone(text: str) -> str | None:
+    # Fast path for the usual bare 10 digits; everything else goes through the full rules.
+    if len(text) == 10 and text.isdigit() and text[0] > "1" and text[3] > "1" and text[1:3] != "11":
+        return "+1" + text
+    return to_e164(text)
 
 
 def _join(*parts: str) -> str:
@@ -328,7 +341,7 @@ def _finish(
     if updated is None:
         return Reject(name, line, f"bad {lb.updated} {updated_raw[:20]!r}", regn)
     warnings = []
-    phone = to_e164(phone_raw) if phone_raw else None
+    phone = _phone(phone_raw) if phone_raw else None
     if phone_raw and phone is None:
         warnings.append(f"invalid {lb.phone}, imported without phone")  # the number itself is not echoed
     birth, ok = _birth_year(birth_raw)
@@ -354,29 +367,24 @@ def _finish(
 
 
 def _iowa_converter(idx: dict[str, int]) -> Callable[[str, int, list[str]], Row | Reject]:
-    g = idx.get
-    i_regn, i_first, i_mid, i_last = g("REGN_NUM"), g("FIRST_NAME"), g("MIDDLE_NAME"), g("LAST_NAME")
-    i_suf, i_upd, i_phone, i_hn, i_hs = g("NAME_SUFFIX"), g("LAST_UPDATED_DATE"), g("PHONENO"), g("HOUSE_NUM"), g(
-        "HOUSE_SUFFIX"
-    )
-    i_pre, i_st, i_type, i_post = g("PRE_DIR"), g("STREET_NAME"), g("STREET_TYPE"), g("POST_DIR")
-    i_nonstd, i_city, i_zip = g("ADDRESS_NON_STD"), g("CITY"), g("ZIP_CODE")
-    i_status, i_birth, i_county, i_cd = g("VOTERSTATUS"), g("BIRTHDATE"), g("COUNTY"), g("CONGRESSIONAL")
-
-    def cell(row: list[str], i: int | None) -> str:
-        return row[i].strip() if i is not None else ""
+    names = ("REGN_NUM", "FIRST_NAME", "MIDDLE_NAME", "LAST_NAME", "NAME_SUFFIX", "HOUSE_NUM", "HOUSE_SUFFIX",
+             "PRE_DIR", "STREET_NAME", "STREET_TYPE", "POST_DIR", "ADDRESS_NON_STD", "CITY", "ZIP_CODE",
+             "COUNTY", "BIRTHDATE", "PHONENO", "VOTERSTATUS", "LAST_UPDATED_DATE", "CONGRESSIONAL")
+    # A column missing from a header reads as the empty cell appended at index -1.
+    pad = any(c not in idx for c in names)
+    pick = itemgetter(*(idx.get(c, -1) for c in names))
 
     def convert(name: str, line: int, row: list[str]) -> Row | Reject:
-        street = _join(cell(row, i_pre), cell(row, i_st), cell(row, i_type), cell(row, i_post))
-        house = _join(cell(row, i_hn), cell(row, i_hs))
+        if pad:
+            row = [*row, ""]
+        (regn, first, mid, last, suf, hn, hs, pre, st, typ, post, nonstd, city, zip_, county, birth, phone,
+         status, upd, cd) = [c.strip() for c in pick(row)]
+        street = " ".join([x for x in (pre, st, typ, post) if x]).upper()
+        house = f"{hn} {hs}".upper() if hs else hn.upper()
         if not street and not house:
-            street = cell(row, i_nonstd).upper()
-        return _finish(
-            _IOWA_LABELS, name, line, cell(row, i_regn), cell(row, i_first), cell(row, i_mid),
-            cell(row, i_last), cell(row, i_suf), house, street, cell(row, i_city), cell(row, i_zip),
-            cell(row, i_county), cell(row, i_birth), cell(row, i_phone), cell(row, i_status),
-            cell(row, i_upd), cell(row, i_cd),
-        )
+            street = nonstd.upper()
+        return _finish(_IOWA_LABELS, name, line, regn, first, mid, last, suf, house, street, city, zip_,
+                       county, birth, phone, status, upd, cd)
 
     return convert
 

@@ -1,0 +1,300 @@
+"""import-voters on small files: layouts, rejects, duplicates, re-import, crash and re-run, households."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import redis
+
+from data.generate_sample import NCSBE_COLUMNS
+from voter_registry import importer
+from voter_registry.formats import IOWA_COLUMNS, FormatError
+from voter_registry.importer import ImportLocked, NothingToImport, import_voters
+from voter_registry.index import bucket_keys, member
+from voter_registry.store import SyncVoterStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def iowa_row(regn: str, first: str, last: str, **kw: str) -> list[str]:
+    """One Iowa row in delivery order; kw uses the column names (CITY is the residence city)."""
+    cells = dict.fromkeys(range(len(IOWA_COLUMNS)), "")
+    base = {"REGN_NUM": regn, "FIRST_NAME": first, "LAST_NAME": last, "LAST_UPDATED_DATE": "01/15/2024",
+            "HOUSE_NUM": "12", "STREET_NAME": "MAPLE", "STREET_TYPE": "ST", "CITY": "AMES", "STATE": "IA",
+            "ZIP_CODE": "50010", "VOTERSTATUS": "Active", "BIRTHDATE": "03/04/1970", "COUNTY": "STORY",
+            "CONGRESSIONAL": "4", **kw}
+    for name, value in base.items():
+        cells[IOWA_COLUMNS.index(name)] = value
+    cells[IOWA_COLUMNS.index("CITY", 19)] = kw.get("MAILING_CITY", "MAILTOWN")  # mailing city comes second
+    return [cells[i] for i in range(len(IOWA_COLUMNS))]
+
+
+def write_iowa(path: Path, rows: list[list[str]], header: bool = True) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        if header:
+            w.writerow(IOWA_COLUMNS)
+        w.writerows(rows)
+    return path
+
+
+def run(r: redis.Redis, tmp_path: Path, *paths: Path, **kw: object) -> importer.ImportSummary:
+    return import_voters(r, list(paths), kw.pop("fmt", None), kw.pop("district", None),  # type: ignore[arg-type]
+                         out_dir=tmp_path / "imports", progress=False, **kw)  # type: ignore[arg-type]
+
+
+def rejects(s: importer.ImportSummary) -> list[dict[str, str]]:
+    with open(s.rejects_path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+FAMILY = [
+    iowa_row("1001", "John", "Doe", MIDDLE_NAME="Q", PHONENO="(515) 555-0123", NAME_SUFFIX="Jr"),
+    iowa_row("1002", "Alice", "Doe", PHONENO="515.555.0123"),
+    iowa_row("1003", "Bob", "Smith", CITY="CENTERVILLE", ZIP_CODE="52544", COUNTY="APPANOOSE", CONGRESSIONAL="3"),
+]
+
+
+def test_header_file_imports_voters_and_households(rsync: redis.Redis, tmp_path: Path) -> None:
+    s = run(rsync, tmp_path, write_iowa(tmp_path / "roll.csv", FAMILY))
+    assert (s.status, s.rows, s.imported, s.active, s.rejected) == ("committed", 3, 3, 3, 0)
+    store = SyncVoterStore(rsync)
+    john = store.get("1001")
+    assert john is not None
+    assert (john.first, john.middle, john.last, john.suffix, john.city) == ("JOHN", "Q", "DOE", "JR", "AMES")
+    assert (john.street, john.house_num, john.zip, john.birth_year, john.district) == ("MAPLE ST", "12", "50010",
+                                                                                        1970, "4")
+    assert john.public_name == "John Q Doe Jr of Ames"
+    # Both registrations with the number are one household, read back by first name.
+    assert [v.first for v in store.by_phone("+15155550123")] == ["ALICE", "JOHN"]
+    assert store.by_phone("515-555-0123") == store.by_phone("+15155550123")
+    assert store.count_active() == 3 and store.is_active("1003") and not store.is_active("9999")
+    assert store.get("9999") is None
+    assert s.new_phones == {"+15155550123"} and s.new_phones_count == 1
+    summary = json.loads(Path(s.summary_path).read_text())
+    assert summary["imported"] == 3 and "+15155550123" not in Path(s.summary_path).read_text()
+    # The matcher's index has the active voters.
+    assert all(rsync.zscore(k, member(john)) is not None for k in bucket_keys(john))
+
+
+def test_headerless_parts_and_zip_import_the_same_roll(rsync: redis.Redis, tmp_path: Path) -> None:
+    parts = [write_iowa(tmp_path / f"part{i}.txt", [row], header=False) for i, row in enumerate(FAMILY)]
+    zpath = tmp_path / "delivery.zip"
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in parts:
+            z.write(p, p.name)
+    s = run(rsync, tmp_path, *parts)
+    by_parts = SyncVoterStore(rsync).get_many(["1001", "1002", "1003"])
+    rsync.flushdb()
+    sz = run(rsync, tmp_path, zpath)
+    assert s.imported == sz.imported == 3
+    assert SyncVoterStore(rsync).get_many(["1001", "1002", "1003"]) == by_parts
+    assert by_parts["1003"].city == "CENTERVILLE"  # residence city, not the mailing one
+    assert sz.files == ["delivery.zip:part0.txt", "delivery.zip:part1.txt", "delivery.zip:part2.txt"]
+
+
+def test_headerless_history_columns_are_accepted(rsync: redis.Redis, tmp_path: Path) -> None:
+    rows = [row + ["GENERAL 2024", "Y"] for row in FAMILY]
+    s = run(rsync, tmp_path, write_iowa(tmp_path / "hist.csv", rows, header=False))
+    assert s.imported == 3 and s.rejected == 0
+
+
+def test_nc_latin1_file(rsync: redis.Redis, tmp_path: Path) -> None:
+    cols = NCSBE_COLUMNS
+    rows = [
+        {"county_id": "92", "county_desc": "WAKE", "voter_reg_num": "000123", "ncid": "AA1", "last_name": "PEÑA",
+         "first_name": "JOSÉ", "status_cd": "A", "res_street_address": "12  OAK  ST", "res_city_desc": "RALEIGH",
+         "zip_code": "27601", "full_phone_number": "9195550100", "registr_dt": "05/06/2010",
+         "birth_year": "1980", "cong_dist_abbrv": "2"},
+        {"county_id": "92", "county_desc": "WAKE", "voter_reg_num": "000124", "ncid": "AA2", "last_name": "LEE",
+         "first_name": "ANN", "status_cd": "R", "registr_dt": "05/06/2010", "cong_dist_abbrv": "2"},
+        {"county_id": "", "voter_reg_num": "", "ncid": "AA3", "last_name": "KIM", "first_name": "SAM",
+         "status_cd": "S", "registr_dt": "2011-01-01", "cong_dist_abbrv": "02"},
+    ]
+    path = tmp_path / "ncvoter92.txt"
+    with open(path, "w", newline="", encoding="latin-1") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(cols)
+        for row in rows:
+            w.writerow([row.get(c, "") for c in cols])
+    s = run(rsync, tmp_path, path)
+    assert s.formats == {"ncvoter92.txt": "ncsbe"} and s.imported == 3 and s.active == 1
+    store = SyncVoterStore(rsync)
+    jose = store.get("92-000123")
+    assert jose is not None and (jose.first, jose.last) == ("JOSÉ", "PEÑA")
+    assert (jose.house_num, jose.street, jose.phone, jose.district) == ("12", "OAK ST", "+19195550100", "2")
+    assert store.get("92-000124").status == "inactive"  # type: ignore[union-attr]  # R: removed
+    assert store.get("AA3").status == "pending"  # type: ignore[union-attr]  # S: temporary, ncid as key
+
+
+def test_malformed_rows_are_reported_with_line_numbers(rsync: redis.Redis, tmp_path: Path) -> None:
+    rows = [
+        FAMILY[0],
+        FAMILY[1][:10],                                            # line 3: wrong column count
+        iowa_row("1004", "Ann", "Lee", LAST_UPDATED_DATE="13/45/2024"),  # line 4: bad date
+        iowa_row("", "Nobody", "Here"),                              # line 5: missing REGN_NUM
+        iowa_row("1006", "Tom", "Ray", PHONENO="555-0199"),          # line 6: bad phone, imported anyway
+        iowa_row("1007", "Kim", "Ray", VOTERSTATUS="Deceased?"),     # line 7: unknown status
+        iowa_row("1008", "Amy", "Ray", BIRTHDATE="02/30/1980"),      # line 8: bad birth date, imported
+    ]
+    s = run(rsync, tmp_path, write_iowa(tmp_path / "bad.csv", rows))
+    assert (s.rows, s.rejected, s.warnings, s.imported) == (7, 4, 2, 3)
+    got = {(x["line"], x["action"]): x for x in rejects(s)}
+    assert "expected 40 columns, got 10" in got[("3", "rejected")]["reason"]
+    assert "LAST_UPDATED_DATE" in got[("4", "rejected")]["reason"] and got[("4", "rejected")]["regn_num"] == "1004"
+    assert got[("5", "rejected")]["reason"] == "missing REGN_NUM"
+    assert "PHONENO" in got[("6", "imported")]["reason"] and "555" not in got[("6", "imported")]["reason"]
+    assert "VOTERSTATUS" in got[("7", "rejected")]["reason"]
+    assert "BIRTHDATE" in got[("8", "imported")]["reason"]
+    store = SyncVoterStore(rsync)
+    assert store.get("1006").phone is None and store.get("1008").birth_year is None  # type: ignore[union-attr]
+    assert store.get("1004") is None
+
+
+@pytest.mark.parametrize("batch", [1000, 1])  # same batch, and across batches
+def test_duplicates_keep_the_latest_last_updated_date(
+    rsync: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    monkeypatch.setattr(importer, "BATCH_ROWS", batch)
+    rows = [
+        iowa_row("2001", "Old", "Name", LAST_UPDATED_DATE="01/01/2020"),
+        iowa_row("2001", "New", "Name", LAST_UPDATED_DATE="01/01/2024", VOTERSTATUS="Inactive"),
+        iowa_row("2002", "Newer", "Row", LAST_UPDATED_DATE="2024-06-01"),
+        iowa_row("2002", "Older", "Row", LAST_UPDATED_DATE="2023-06-01"),
+    ]
+    s = run(rsync, tmp_path, write_iowa(tmp_path / "dups.csv", rows))
+    store = SyncVoterStore(rsync)
+    assert store.get("2001").first == "NEW" and not store.is_active("2001")  # type: ignore[union-attr]
+    assert store.get("2002").first == "NEWER" and store.is_active("2002")  # type: ignore[union-attr]
+    assert (s.imported, s.superseded, s.active) == (2, 2, 1)
+    assert {x["line"] for x in rejects(s) if x["action"] == "superseded"} >= {"5"}
+
+
+def test_reimport_updates_changed_and_deactivates_missing(rsync: redis.Redis, tmp_path: Path) -> None:
+    run(rsync, tmp_path, write_iowa(tmp_path / "v1.csv", FAMILY))
+    before = rsync.hgetall("vr:v:1002")
+    old_bob = SyncVoterStore(rsync).get("1003")
+    rsync.set("dl:standing:1002", "1001")  # another package's data about an unchanged voter
+    v2 = [
+        iowa_row("1001", "John", "Doe", MIDDLE_NAME="Q", NAME_SUFFIX="Jr", VOTERSTATUS="Inactive",
+                 PHONENO="(515) 555-0123"),
+        FAMILY[1],
+        iowa_row("1003", "Bob", "Smith", CITY="AMES", PHONENO="5155550177"),  # moved, got a phone
+        iowa_row("1004", "Eve", "Stone"),
+    ]
+    s = run(rsync, tmp_path, write_iowa(tmp_path / "v2.csv", v2))
+    store = SyncVoterStore(rsync)
+    assert (s.new, s.changed, s.unchanged, s.active, s.deactivated) == (1, 2, 1, 3, 1)
+    assert store.get("1001").status == "inactive" and not store.is_active("1001")  # type: ignore[union-attr]
+    assert rsync.hget("vr:v:1001", "status") == "inactive"
+    bob = store.get("1003")
+    assert bob is not None and bob.city == "AMES" and store.by_phone("+15155550177") == [bob]
+    assert all(rsync.zscore(k, member(old_bob)) is None for k in bucket_keys(old_bob))  # type: ignore[arg-type]
+    assert all(rsync.zscore(k, member(bob)) is not None for k in bucket_keys(bob))
+    after = rsync.hgetall("vr:v:1002")
+    assert {k: v for k, v in after.items() if k[0] != "_"} == {k: v for k, v in before.items() if k[0] != "_"}
+    assert rsync.get("dl:standing:1002") == "1001"
+    assert [v.first for v in store.by_phone("+15155550123")] == ["ALICE"]  # John is inactive now
+    assert s.new_phones == {"+15155550177"}
+    # A third import without Eve marks her inactive; the household of two is unchanged.
+    s3 = run(rsync, tmp_path, write_iowa(tmp_path / "v3.csv", v2[:3]))
+    assert s3.deactivated == 1 and not store.is_active("1004") and store.get("1004").status == "inactive"  # type: ignore[union-attr]
+
+
+def test_district_filter_keeps_one_district(rsync: redis.Redis, tmp_path: Path) -> None:
+    s = run(rsync, tmp_path, write_iowa(tmp_path / "roll.csv", FAMILY), district="03")
+    assert (s.imported, s.filtered) == (1, 2)
+    assert SyncVoterStore(rsync).get("1003") is not None and SyncVoterStore(rsync).get("1001") is None
+    with pytest.raises(NothingToImport):
+        run(rsync, tmp_path, write_iowa(tmp_path / "roll.csv", FAMILY), district="9")
+    assert SyncVoterStore(rsync).count_active() == 1  # the roll in service is unchanged
+
+
+def test_unreadable_file_leaves_the_roll_unchanged(rsync: redis.Redis, tmp_path: Path) -> None:
+    run(rsync, tmp_path, write_iowa(tmp_path / "roll.csv", FAMILY))
+    junk = tmp_path / "junk.csv"
+    junk.write_text("NAME,ADDRESS\nfoo,bar\n")
+    junk_nc = tmp_path / "junk.tsv"
+    junk_nc.write_text("ncid\tname\nx\ty\n")
+    with pytest.raises(FormatError):
+        run(rsync, tmp_path, write_iowa(tmp_path / "part.csv", FAMILY[:1]), junk_nc)
+    with pytest.raises(NothingToImport):
+        run(rsync, tmp_path, junk)
+    assert SyncVoterStore(rsync).count_active() == 3
+
+
+def test_second_import_refused_while_one_runs(rsync: redis.Redis, tmp_path: Path) -> None:
+    rsync.set(importer.LOCK, f"{os.uname().nodename}:{os.getpid()}")  # "another import" = this live process
+    with pytest.raises(ImportLocked):
+        run(rsync, tmp_path, write_iowa(tmp_path / "roll.csv", FAMILY))
+    rsync.delete(importer.LOCK)
+
+
+def test_audit_event_with_counts(rsync: redis.Redis, tmp_path: Path) -> None:
+    from audit.log import AuditLog
+
+    log = AuditLog(tmp_path / "audit.log")
+    run(rsync, tmp_path, write_iowa(tmp_path / "roll.csv", FAMILY), audit=log)
+    log.close()
+    events = [json.loads(x) for x in (tmp_path / "audit.log").read_text().splitlines()]
+    assert events[-1]["type"] == "voter-roll-imported"
+    assert events[-1]["data"] == {"file": "roll.csv", "rows": 3, "active": 3, "inactive": 0, "rejected": 0}
+    assert "555" not in (tmp_path / "audit.log").read_text()
+
+
+def _big_roll(path: Path, n: int, first: str) -> Path:
+    return write_iowa(path, [iowa_row(str(100000 + i), f"{first}{i % 97}", f"Name{i}", PHONENO=f"515555{i % 10000:04d}")
+                             for i in range(n)])
+
+
+def test_killed_import_leaves_previous_roll_and_rerun_completes(rsync: redis.Redis, tmp_path: Path) -> None:
+    old = _big_roll(tmp_path / "old.csv", 300, "Old")
+    run(rsync, tmp_path, old)
+    new = _big_roll(tmp_path / "new.csv", 30000, "New")  # different names: every row changes
+    url = "redis://{host}:{port}/{db}".format(**rsync.connection_pool.connection_kwargs)
+    code = (
+        "import sys; from pathlib import Path; import redis; from voter_registry import importer\n"
+        "importer.BATCH_ROWS = 200\n"
+        f"r = redis.Redis.from_url({url!r}, decode_responses=True)\n"
+        f"importer.import_voters(r, [Path({str(new)!r})], out_dir=Path({str(tmp_path / 'imports')!r}),"
+        " progress=False)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    gen = None
+    while time.monotonic() < deadline:
+        gen = rsync.hget("vr:meta", "importing")
+        if gen and rsync.scard(f"vr:gen:{gen}:active") > 2000:
+            break
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert gen is not None and rsync.scard(f"vr:gen:{gen}:active") < 30000, "import was not caught half way"
+    store = SyncVoterStore(rsync)
+    assert store.count_active() == 300  # the previous roll is still in service
+    assert rsync.hget("vr:meta", "generation") == "1"
+    assert not store.is_active("100400") and store.get("100400").status == "inactive"  # type: ignore[union-attr]
+    s = run(rsync, tmp_path, new)  # the re-run takes over the dead run's lock and completes
+    assert s.status == "committed" and store.count_active() == 30000 and s.imported == 30000
+    assert store.get("100001").first == "NEW1" and store.is_active("100400")  # type: ignore[union-attr]
+    assert not rsync.keys("vr:gen:*") and not rsync.exists(importer.RECHECK)
+
+
+def test_killed_import_new_voters_rechecked_at_next_commit(rsync: redis.Redis, tmp_path: Path) -> None:
+    run(rsync, tmp_path, write_iowa(tmp_path / "v1.csv", FAMILY))
+    # Simulate what a killed run leaves: a new voter written and indexed, in its generation's working set.
+    rsync.hset("vr:v:7777", mapping={"regn_num": "7777", "first": "GHOST", "last": "X", "status": "active",
+                                     "_gen": "99"})
+    rsync.sadd("vr:gen:99:active", "7777")
+    s = run(rsync, tmp_path, write_iowa(tmp_path / "v2.csv", FAMILY))  # 7777 is not in this delivery
+    assert s.deactivated == 0 and rsync.hget("vr:v:7777", "status") == "inactive"
+    assert SyncVoterStore(rsync).count_active() == 3
