@@ -579,10 +579,18 @@ async def serve_in_background(app: Any, port: int = 0, host: str = "127.0.0.1") 
     Raises RuntimeError if the server could not start (e.g. the port is taken).
     """
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        except SystemExit as exc:  # uvicorn exits the process on a bind error: keep ours alive
+            raise RuntimeError(f"uvicorn could not start on {host}:{port} (exit {exc.code})") from None
+
+    task = asyncio.create_task(serve())
     while not server.started:
         if task.done():
-            raise RuntimeError(f"uvicorn did not start on {host}:{port}")
+            task.result()  # raises the RuntimeError above
+            raise RuntimeError(f"uvicorn stopped before starting on {host}:{port}")
         await asyncio.sleep(0.01)
     return server, task
 

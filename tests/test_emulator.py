@@ -37,6 +37,7 @@ from ivr.messages import (
 from ivr.signature import BadSignature, public_key_b64, verify
 from ivr.simulator import EmulatorUnavailable, Phone
 from ivr.simulator import main as simulator_main
+from ivr.telnyx_adapter import decode_client_state, parse_webhook
 from ivr.telnyx_client import CallCommands, CommandFailed, make_client
 
 
@@ -67,7 +68,7 @@ class Receiver:
                 return Response(status_code=500)
             body = json.loads(raw)
             self.bodies.append(body)
-            inbound = parse_or_none(body)
+            inbound = parse_webhook(body)
             if self.react is not None and inbound is not None:
                 await self.react(inbound)
             self.changed.set()
@@ -83,19 +84,13 @@ class Receiver:
         ]
 
     def events(self) -> list[Any]:
-        return [p.event for b in self.bodies if (p := parse_or_none(b)) is not None]
+        return [p.event for b in self.bodies if (p := parse_webhook(b)) is not None]
 
     async def wait_for(self, event_type: str, count: int = 1, timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):
             while self.types().count(event_type) < count:
                 self.changed.clear()
                 await self.changed.wait()
-
-
-def parse_or_none(body: dict[str, Any]) -> Inbound | None:
-    from ivr.telnyx_adapter import parse_webhook
-
-    return parse_webhook(body)
 
 
 @dataclass
@@ -161,7 +156,7 @@ async def test_call_flow_sends_the_right_webhooks_in_order(edge: Edge) -> None:
         "call.speak.ended",
         "call.hangup",
     ]
-    parsed = [parse_or_none(b) for b in edge.receiver.bodies]
+    parsed = [parse_webhook(b) for b in edge.receiver.bodies]
     assert parsed[0].event == CallStarted("+15155550123", "+15155550100", "B", True)
     assert parsed[1].event == CallAnswered() and parsed[1].client_state == "greeting"
     assert parsed[5].event == DigitsPressed("1") and parsed[5].client_state == "menu"
@@ -247,7 +242,7 @@ async def test_speech_is_heard_only_with_transcription_on(edge: Edge) -> None:
     await edge.commands.send(call_id, StopPrompt(), client_state="who", command_id="s")
     await edge.receiver.wait_for("call.gather.ended")
     assert edge.receiver.bodies[-1]["data"]["payload"]["status"] == "cancelled"
-    assert parse_or_none(edge.receiver.bodies[-1]) is None
+    assert parse_webhook(edge.receiver.bodies[-1]) is None
 
 
 async def test_repeated_command_id_is_acknowledged_but_not_executed(edge: Edge) -> None:
@@ -346,7 +341,7 @@ async def test_dial_places_an_answered_outbound_call(edge: Edge) -> None:
     await edge.receiver.wait_for("call.answered")
     first = edge.receiver.bodies[0]["data"]["payload"]
     assert first["direction"] == "outgoing" and first["call_control_id"] == call_id
-    assert parse_or_none(edge.receiver.bodies[1]).client_state == "verify"
+    assert parse_webhook(edge.receiver.bodies[1]).client_state == "verify"
     await edge.commands.send(call_id, Hangup(), client_state=None, command_id="h")
     await edge.receiver.wait_for("call.hangup")
     assert edge.receiver.bodies[-1]["data"]["payload"]["hangup_source"] == "caller"
@@ -440,3 +435,29 @@ async def test_call_command_without_emulator_says_what_to_do(capsys: pytest.Capt
     assert "./run_delegate_network" in capsys.readouterr().err
     with pytest.raises(EmulatorUnavailable):
         await Phone.dial(dead_url, "+15155550123")
+
+
+async def test_serving_on_a_taken_port_raises_instead_of_exiting() -> None:
+    async with serving(FastAPI()) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with pytest.raises(RuntimeError, match="could not start"):
+            async with serving(FastAPI(), port=port):
+                pass
+
+
+async def test_webhooks_of_parallel_calls_keep_their_own_order(edge: Edge) -> None:
+    calls = [await answered_call(edge) for _ in range(3)]
+    for i in range(4):
+        for call_id in calls:
+            await edge.commands.send(call_id, Say(f"line {i}"), client_state=f"{i}", command_id=f"s{i}")
+    for call_id in calls:
+        await edge.commands.send(call_id, Hangup(), client_state="end", command_id="h")
+    await edge.receiver.wait_for("call.hangup", count=3)
+    for call_id in calls:
+        said = [
+            decode_client_state(b["data"]["payload"]["client_state"])
+            for b in edge.receiver.bodies
+            if b["data"]["payload"]["call_control_id"] == call_id and b["data"]["event_type"] == "call.speak.ended"
+        ]
+        assert said == ["0", "1", "2", "3"]
+        assert edge.receiver.types(call_id)[-1] == "call.hangup"
