@@ -287,7 +287,10 @@ def compare_live(replay: Replay, base: str) -> list[str]:
             if k in theirs and mine[k] != theirs[k]:
                 diffs.append(f"bill {bill}: {k} replay {mine[k]} live {theirs[k]}")
     live_bal = json.loads(_get(f"{base}/public/money/balances.json"))
-    live_bal = live_bal.get("balances", live_bal) if isinstance(live_bal, dict) else {}
+    live_bal = dict(live_bal.get("balances", live_bal)) if isinstance(live_bal, dict) else {}
+    live_pool = int(live_bal.pop("pool", replay.pool))
+    if live_pool != replay.pool:
+        diffs.append(f"demurrage pool: replay {replay.pool} live {live_pool}")
     for acct in sorted(set(replay.balances) | set(live_bal)):
         a, b = replay.balances.get(acct, 0), int(live_bal.get(acct, 0))
         if a != b:
@@ -311,13 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     live = args.against_live.rstrip("/") if args.against_live else None
     try:
         if _is_url(args.source):
-            base = _base(args.source)
-            data = _get(f"{base}/public/audit.log")
-            live = live or base
+            origin = _base(args.source)
+            data = _get(f"{origin}/public/audit.log")
         else:
+            origin = None
             data = Path(args.source).read_bytes()
-        heads, pubkey = _gather_heads(args, live)
-    except (OSError, ValueError) as e:  # httpx errors are OSError/ValueError subclasses or wrapped below
+        heads, pubkey = _gather_heads(args, live or origin)
+    except (OSError, ValueError) as e:
         print(f"verify-audit: cannot read: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # httpx.HTTPError and friends
@@ -328,8 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         check = check_lines(data, replay, strict=not args.fast)
         nheads = check_heads(check, heads, pubkey)
     except VerificationError as e:
-        if isinstance(e, RootMismatch) and live:
-            e.line = find_first_difference(check, live, _live_head(live)["head"], e.tree_size)
+        service = live or (_base(args.source) if _is_url(args.source) else None)
+        if isinstance(e, RootMismatch) and service:
+            e.line = find_first_difference(check, service, _live_head(service)["head"], e.tree_size)
         print(f"TAMPERED: {type(e).__name__}: {e}", file=sys.stderr)
         if e.line is not None:
             print(f"first bad line: {e.line}", file=sys.stderr)
@@ -356,7 +360,7 @@ def _live_head(base: str) -> dict[str, Any]:
     return doc if "head" in doc else {"head": doc, "public_key": doc.get("public_key")}
 
 
-def _gather_heads(args: argparse.Namespace, live: str | None) -> tuple[list[dict[str, Any]], str | None]:
+def _gather_heads(args: argparse.Namespace, service: str | None) -> tuple[list[dict[str, Any]], str | None]:
     pubkey = args.pubkey
     heads: list[dict[str, Any]] = []
     if args.head:
@@ -369,12 +373,12 @@ def _gather_heads(args: argparse.Namespace, live: str | None) -> tuple[list[dict
         pub = Path(args.source).parent / "audit_operator.pub"
         if pub.exists():
             pubkey = pub.read_text().strip()
-    if live:
-        doc = _live_head(live)
+    if service:
+        doc = _live_head(service)
         if not heads and doc.get("head"):
             heads = [doc["head"]]
         if pubkey is None:
-            pubkey = doc.get("public_key") or _get(f"{live}/public/audit/pubkey").decode().strip()
+            pubkey = doc.get("public_key") or _get(f"{service}/public/audit/pubkey").decode().strip()
     if pubkey is None and args.head:
         doc = json.loads(Path(args.head).read_bytes() or b"{}") if Path(args.head).suffix == ".json" else {}
         pubkey = doc.get("public_key") if isinstance(doc, dict) else None
