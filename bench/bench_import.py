@@ -1,0 +1,152 @@
+"""Benchmark of import-voters on a generated Iowa-shaped roll, with baselines in the same run.
+
+    .venv/bin/python -m bench.bench_import [--rows 2200000] [--seed 1] [--file PATH] [--naive-rows 5000]
+
+Target (issue 3): 2.2 M rows into a ready-to-match registry (hashes, households, active roll and the
+spoken-name index) in <= 60 s end to end, Redis used_memory <= 1 GB.
+Prints: generation time (not counted), baseline A = plain `csv` read of the same file (the floor for any
+importer in Python), baseline B = naive import (one redis-py round trip per row: HSET, SADDs and the index
+commands) on a sample, extrapolated; then the real import: wall time, rows/s, used_memory and its peak.
+A fresh embedded Valkey (same settings as production: append-only, fsync always) is started in a
+temporary directory, so the service's own data are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import tempfile
+import time
+from itertools import islice
+from pathlib import Path
+
+import redis
+
+from infra.redis_server import ensure_redis, stop_embedded
+from voter_registry.formats import IOWA_COLUMNS, Row
+from voter_registry.importer import import_voters, iter_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_file(rows: int, seed: int, path: Path) -> float:
+    """Write the roll with data.generate_sample (or a quick writer of its own); seconds taken."""
+    t0 = time.perf_counter()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        from data.generate_sample import generate
+    except ImportError:
+        _quick_writer(rows, seed, path)
+    else:
+        generate(rows, seed, path, progress=True)
+    return time.perf_counter() - t0
+
+
+def _quick_writer(rows: int, seed: int, path: Path) -> None:
+    import random
+
+    rng = random.Random(seed)
+    firsts = ["JOHN", "MARY", "JAMES", "LINDA", "ROBERT", "SUSAN", "MICHAEL", "KAREN", "DAVID", "LISA"]
+    lasts = ["SMITH", "JOHNSON", "MILLER", "BROWN", "DAVIS", "WILSON", "ANDERSON", "TAYLOR", "MOORE", "JACKSON"]
+    towns = [("AMES", "50010", "STORY", "4"), ("DES MOINES", "50309", "POLK", "3"), ("OTTUMWA", "52501",
+             "WAPELLO", "1"), ("SIOUX CITY", "51106", "WOODBURY", "4"), ("CENTERVILLE", "52544", "APPANOOSE", "3")]
+    cols = {c: i for i, c in reversed(list(enumerate(IOWA_COLUMNS)))}
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(IOWA_COLUMNS)
+        for n in range(rows):
+            town = rng.choice(towns)
+            row = [""] * len(IOWA_COLUMNS)
+            for c, v in (("REGN_NUM", str(100_000_000 + n)), ("FIRST_NAME", rng.choice(firsts)),
+                         ("LAST_NAME", rng.choice(lasts) + str(rng.randrange(2000))),
+                         ("LAST_UPDATED_DATE", "01/15/2024"), ("HOUSE_NUM", str(rng.randrange(1, 9999))),
+                         ("STREET_NAME", "MAPLE"), ("STREET_TYPE", "ST"), ("CITY", town[0]), ("ZIP_CODE", town[1]),
+                         ("COUNTY", town[2]), ("CONGRESSIONAL", town[3]), ("VOTERSTATUS", "Active"),
+                         ("BIRTHDATE", f"01/01/{rng.randrange(1930, 2006)}"),
+                         ("PHONENO", f"515555{rng.randrange(10000):04d}" if rng.random() < 0.4 else "")):
+                row[cols[c]] = v
+            w.writerow(row)
+
+
+def baseline_csv(path: Path) -> tuple[int, float]:
+    """(rows, seconds) for a bare csv.reader pass."""
+    t0 = time.perf_counter()
+    with open(path, newline="", encoding="utf-8") as f:
+        n = sum(1 for _ in csv.reader(f)) - 1
+    return n, time.perf_counter() - t0
+
+
+def baseline_naive(r: redis.Redis, path: Path, sample: int) -> float:
+    """Seconds per row of a naive importer: one pipeline round trip per row through redis-py."""
+    from voter_registry.index import index_voter
+
+    rows = [x for x in islice(iter_rows([path]), sample) if isinstance(x, Row)]
+    t0 = time.perf_counter()
+    for row in rows:
+        v = row.voter
+        p = r.pipeline(transaction=False)
+        p.hset(f"vr:v:{v.regn_num}", mapping=v.to_dict())
+        if v.phone:
+            p.sadd(f"vr:phone:{v.phone}", v.regn_num)
+        if v.status == "active":
+            p.sadd("vr:active", v.regn_num)
+        index_voter(p, v)
+        p.execute()
+    return (time.perf_counter() - t0) / max(len(rows), 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=2_200_000, help="voters to generate (default 2.2 M)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--file", type=Path, default=None, help="import this file instead of generating one")
+    ap.add_argument("--naive-rows", type=int, default=5000, help="sample size of the naive baseline")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+
+    path = args.file or ROOT / "var" / "bench" / f"ia-{args.rows}-s{args.seed}.csv"
+    if not path.exists():
+        print(f"generating {args.rows:,} voters -> {path} ...")
+        print(f"  generated in {make_file(args.rows, args.seed, path):.1f} s (not counted)")
+    size_mb = path.stat().st_size / 1e6
+    n, t_csv = baseline_csv(path)
+    print(f"file {path.name}: {n:,} rows, {size_mb:,.0f} MB")
+
+    var = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    try:
+        r = redis.Redis.from_url(ensure_redis(var), decode_responses=True)
+        naive_s = baseline_naive(r, path, args.naive_rows)
+        r.flushall()
+        mem0 = int(r.info("memory")["used_memory"])
+        r.config_resetstat()
+        t0 = time.perf_counter()
+        s = import_voters(r, [path], None, None, out_dir=var / "imports", progress=not args.no_progress)
+        wall = time.perf_counter() - t0
+        mem = r.info("memory")
+        used, peak = int(mem["used_memory"]) - mem0, int(mem["used_memory_peak"]) - mem0
+        active = r.scard("vr:active")
+    finally:
+        stop_embedded(var)
+        shutil.rmtree(var, ignore_errors=True)
+
+    print()
+    print(f"{'':34}{'seconds':>10}{'rows/s':>12}   notes")
+    print(f"{'A. csv.reader only (floor)':34}{t_csv:>10.1f}{n / t_csv:>12,.0f}")
+    print(f"{'B. naive, 1 round trip per row':34}{naive_s * n:>10.1f}{1 / naive_s:>12,.0f}"
+          f"   extrapolated from {args.naive_rows:,} rows")
+    print(f"{'import-voters':34}{wall:>10.1f}{s.rows / wall:>12,.0f}"
+          f"   {wall / (naive_s * n):.2f}x of B, {wall / t_csv:.1f}x of A")
+    print()
+    print(f"voters {s.imported:,}  active {active:,}  rejected {s.rejected:,}  duplicates {s.superseded:,}")
+    print(f"Redis used_memory {used / 2**20:,.0f} MiB (peak {peak / 2**20:,.0f} MiB);"
+          f" {used / max(s.imported, 1):.0f} bytes per voter")
+    scale = 2_200_000 / max(s.rows, 1)
+    print(f"target: <= 60 s and <= 1024 MiB for 2.2 M rows; this run scaled to 2.2 M:"
+          f" {wall * scale:.0f} s, {used * scale / 2**20:,.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
