@@ -1,0 +1,385 @@
+"""The counting engine for live tallies: integer ids, numpy arrays, and incremental updates (R1-R8).
+
+It computes exactly what `delegation.tally.compute` computes (the reference; the property tests hold them
+equal), but keeps the result so that one change costs one region instead of the whole district.
+
+State per bill (`BillTally`), over the ids of a shared `Graph`:
+- `guru[u]`: id of the direct voter who casts u's power, -1 when not cast;
+- `pos[u]`: (round << 20) | layer of u's resolution (see delegation.tally: rounds of ranked backups,
+  breadth-first layers inside a round); direct voters 0; -1 when not cast;
+- `weight[g]`: raw weight of each guru (1 + its delegating voters); `cast[choice]`: weight after the cap.
+
+Locality: u's resolution depends only on the voters reachable from u along delegations. A change at v (a
+vote, a delegation, a recall) therefore touches only `upstream(v)`, the voters with a delegation path to
+v (v's own new trustees do not change who reaches v). `update` clears that region, re-resolves it with the
+nodes outside as fixed boundary (their round and layer are kept for this), and moves the weights.
+
+The full tally (`BillTally.rebuild`) resolves first choices with numpy pointer jumping (each voter's
+pointer doubles its reach per step), then runs the breadth-first backup rounds only on the unresolved
+voters whose first-choice chain meets a voter with backups.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from delegation.tally import CHOICES, MAX_RANK, cap_weight
+
+LAYER_BITS = 20
+LAYER_MASK = (1 << LAYER_BITS) - 1
+NONE = -1
+
+
+class Graph:
+    """Voters (regn_num <-> id), eligibility, standing ranked delegations and their reverse index."""
+
+    def __init__(self, max_rank: int = MAX_RANK) -> None:
+        self.max_rank = max_rank
+        self.ids: dict[str, int] = {}
+        self.names: list[str] = []
+        self.std: list[tuple[int, ...]] = []
+        self.rev: dict[int, list[int]] = {}  # trustee -> trusters (any rank) of standing delegations
+        self.multi: set[int] = set()  # voters with standing backups (rank >= 2)
+        self.first = np.zeros(0, dtype=np.int64)  # first-choice standing trustee, -1 for none
+        self.elig = np.zeros(0, dtype=bool)
+        self.eligible_count = 0
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def id(self, regn: str) -> int:
+        """The id of `regn`, allocated on first sight (not eligible until `set_eligible`)."""
+        i = self.ids.get(regn)
+        if i is None:
+            i = self.ids[regn] = len(self.names)
+            self.names.append(regn)
+            self.std.append(())
+            if i >= len(self.elig):
+                extra = max(1024, len(self.elig))
+                self.elig = np.concatenate([self.elig, np.zeros(extra, dtype=bool)])
+                self.first = np.concatenate([self.first, np.full(extra, NONE, dtype=np.int64)])
+        return i
+
+    def set_eligible(self, regns: Iterable[str]) -> None:
+        """Replace the eligible set (the registry's `vr:active`)."""
+        ids = [self.id(v) for v in regns]
+        self.elig[:] = False
+        self.elig[ids] = True
+        self.eligible_count = len(set(ids))
+
+    def clean(self, truster: int, trustees: Sequence[str]) -> tuple[int, ...]:
+        """Ranked trustee ids after `cannot_delegate_to_self`, repeats dropped, at most max_rank."""
+        out: list[int] = []
+        for t in trustees:
+            j = self.id(t)
+            if j != truster and j not in out:
+                out.append(j)
+        return tuple(out[: self.max_rank])
+
+    def set_standing(self, truster: int, trustees: tuple[int, ...]) -> None:
+        """Replace a standing delegation and keep the reverse index in step."""
+        for t in self.std[truster]:
+            lst = self.rev.get(t)
+            if lst is not None:
+                lst.remove(truster)
+                if not lst:
+                    del self.rev[t]
+        self.std[truster] = trustees
+        self.first[truster] = trustees[0] if trustees else NONE
+        if len(trustees) > 1:
+            self.multi.add(truster)
+        else:
+            self.multi.discard(truster)
+        for t in trustees:
+            self.rev.setdefault(t, []).append(truster)
+
+
+class BillTally:
+    """Live tally of one bill over a shared `Graph`.
+
+    votes: {id: choice index into CHOICES}; over: per-bill delegations {id: trustees} where () is an explicit
+    "no delegation on this bill" (R6). cap: R8 weight cap as a fraction of eligible voters.
+    """
+
+    def __init__(self, graph: Graph, key: str, *, cap: float | None = None) -> None:
+        self.g = graph
+        self.key = key
+        self.cap = cap
+        self.votes: dict[int, int] = {}
+        self.over: dict[int, tuple[int, ...]] = {}
+        self.rev_over: dict[int, list[int]] = {}
+        n = len(graph)
+        self.guru = np.full(n, NONE, dtype=np.int32)
+        self.pos = np.full(n, NONE, dtype=np.int32)
+        self.weight = np.zeros(n, dtype=np.int32)
+        self.cast = [0, 0, 0]
+        self.capw: int | None = None
+
+    # --- graph access --------------------------------------------------------------------------------
+
+    def _grow(self) -> None:
+        n = len(self.g)
+        if n > len(self.guru):
+            extra = max(n - len(self.guru), len(self.guru) // 2, 1024)
+            self.guru = np.concatenate([self.guru, np.full(extra, NONE, dtype=np.int32)])
+            self.pos = np.concatenate([self.pos, np.full(extra, NONE, dtype=np.int32)])
+            self.weight = np.concatenate([self.weight, np.zeros(extra, dtype=np.int32)])
+
+    def delegates(self, u: int) -> tuple[int, ...]:
+        """Effective ranked trustees of u on this bill (R6: per-bill, else standing)."""
+        d = self.over.get(u)
+        return self.g.std[u] if d is None else d
+
+    def trusters(self, x: int) -> list[int]:
+        """Voters whose effective delegation on this bill names x at any rank."""
+        out = [u for u in self.g.rev.get(x, ()) if u not in self.over]
+        out.extend(self.rev_over.get(x, ()))
+        return out
+
+    def upstream(self, v: int) -> list[int]:
+        """v and every voter with a delegation path to v on this bill (the region a change at v touches)."""
+        seen = {v}
+        stack = [v]
+        while stack:
+            x = stack.pop()
+            for u in self.trusters(x):
+                if u not in seen:
+                    seen.add(u)
+                    stack.append(u)
+        return list(seen)
+
+    # --- changes -------------------------------------------------------------------------------------
+
+    def set_vote(self, v: int, choice: str | None) -> None:
+        """Record or withdraw v's direct vote and update incrementally."""
+        self._grow()
+        region = self.upstream(v)
+        old = self._take(region)
+        if choice is None:
+            self.votes.pop(v, None)
+        else:
+            self.votes[v] = CHOICES.index(choice)
+        self._give(region, old)
+
+    def set_override(self, v: int, trustees: tuple[int, ...] | None) -> None:
+        """Per-bill delegation of v (None removes it: the standing delegation applies again)."""
+        self._grow()
+        region = self.upstream(v)
+        old = self._take(region)
+        for t in self.over.get(v, ()):
+            lst = self.rev_over.get(t)
+            if lst is not None:
+                lst.remove(v)
+                if not lst:
+                    del self.rev_over[t]
+        if trustees is None:
+            self.over.pop(v, None)
+        else:
+            self.over[v] = trustees
+            for t in trustees:
+                self.rev_over.setdefault(t, []).append(v)
+        self._give(region, old)
+
+    def before_standing_change(self, v: int) -> tuple[list[int], dict[int, int]] | None:
+        """First half of a standing delegation change of v (None when a per-bill delegation hides it)."""
+        if v in self.over:
+            return None
+        self._grow()
+        region = self.upstream(v)
+        return region, self._take(region)
+
+    def after_standing_change(self, token: tuple[list[int], dict[int, int]] | None) -> None:
+        """Second half, once the graph holds v's new standing delegation."""
+        if token is not None:
+            self._grow()
+            self._give(*token)
+
+    def _contrib(self, g: int) -> int:
+        w = int(self.weight[g])
+        return w if self.capw is None else min(w, self.capw)
+
+    def _take(self, region: list[int]) -> dict[int, int]:
+        """Remove the region's weight from its gurus and those gurus' cast weight; returns {guru: choice}."""
+        gurus: dict[int, int] = {}
+        guru, weight = self.guru, self.weight
+        for u in region:
+            gu = int(guru[u])
+            if gu >= 0:
+                if gu not in gurus:
+                    gurus[gu] = self.votes[gu]
+                    self.cast[gurus[gu]] -= self._contrib(gu)
+                weight[gu] -= 1
+        return gurus
+
+    def _give(self, region: list[int], old: dict[int, int]) -> None:
+        """Re-resolve the region, add its weight back and recount the touched gurus' cast weight."""
+        self._resolve(region)
+        guru, weight = self.guru, self.weight
+        new = {int(guru[u]) for u in region if guru[u] >= 0}
+        for gu in new - old.keys():  # a guru outside the region gaining members: take its old count out
+            self.cast[self.votes[gu]] -= self._contrib(gu)
+        for u in region:
+            gu = int(guru[u])
+            if gu >= 0:
+                weight[gu] += 1
+        for gu in new | old.keys():
+            if gu in self.votes and weight[gu] > 0:
+                self.cast[self.votes[gu]] += self._contrib(gu)
+
+    # --- resolution ----------------------------------------------------------------------------------
+
+    def _resolve(self, region: list[int]) -> None:
+        """Breadth-first resolution of `region` (R7), nodes outside it fixed. See delegation.tally."""
+        guru, pos, elig, votes = self.guru, self.pos, self.g.elig, self.votes
+        todo = set()
+        for u in region:
+            if elig[u] and u in votes:
+                guru[u], pos[u] = u, 0
+            else:
+                guru[u], pos[u] = NONE, NONE
+                if elig[u]:
+                    ds = self.delegates(u)
+                    if ds:
+                        todo.add(u)
+        # every round, even past the region's own ranks: its first choices may meet a later-round voter
+        for r in range(1, self.g.max_rank + 1):
+            if not todo:
+                break
+            self._round(r, todo)
+
+    def _round(self, r: int, todo: set[int]) -> None:
+        guru, pos, elig = self.guru, self.pos, self.g.elig
+        base = r << LAYER_BITS
+        heap: list[tuple[int, int]] = []
+        for u in todo:
+            best = 0
+            for t in self.delegates(u)[:r]:
+                if not elig[t]:
+                    continue
+                p = int(pos[t])
+                if p < 0 or t in todo or p >> LAYER_BITS > r:  # not resolved before or in this round
+                    continue
+                d = 1 if p < base else (p & LAYER_MASK) + 1
+                if best == 0 or d < best:
+                    best = d
+            if best:
+                heapq.heappush(heap, (best, u))
+        while heap:
+            d, u = heapq.heappop(heap)
+            if u not in todo:
+                continue
+            hop = NONE
+            for t in self.delegates(u)[:r]:
+                if not elig[t] or t in todo:
+                    continue
+                p = int(pos[t])
+                if p >= 0 and (p < base if d == 1 else p == base | (d - 1)):
+                    hop = t
+                    break
+            todo.discard(u)
+            pos[u] = base | d
+            guru[u] = guru[hop]
+            for w in self.trusters(u):
+                if w in todo and u in self.delegates(w)[:r]:
+                    heapq.heappush(heap, (d + 1, w))
+
+    # --- full tally ----------------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Full tally from the current graph and votes: numpy for first choices, then backup rounds."""
+        self._grow()
+        n = len(self.guru)
+        g = self.g
+        elig = np.zeros(n, dtype=bool)
+        elig[: min(n, len(g.elig))] = g.elig[:n]
+        voter = np.zeros(n + 1, dtype=bool)
+        vids = np.fromiter((v for v in self.votes if v < n and elig[v]), dtype=np.int64)
+        voter[vids] = True
+        sentinel = n
+        first = np.full(n + 1, sentinel, dtype=np.int64)
+        m = min(n, len(g.first))
+        first[:m] = np.where(g.first[:m] >= 0, g.first[:m], sentinel)
+        for u, ds in self.over.items():
+            first[u] = ds[0] if ds else sentinel
+        first[n] = sentinel
+        ok = np.zeros(n + 1, dtype=bool)
+        ok[:n] = elig
+        first = np.where(ok[first] & ok, first, sentinel)  # edges only between eligible voters
+        first[voter] = np.nonzero(voter)[0]
+        first[sentinel] = sentinel
+        # pointer jumping on the delegating voters only
+        ptr = first.copy()
+        dist = np.where(voter | (first == sentinel), 0, 1).astype(np.int64)
+        live = np.nonzero(~voter[:n] & (first[:n] != sentinel))[0]
+        bound = len(live) + 1  # no chain is longer than the number of delegating voters
+        steps = 0
+        while len(live) and (1 << steps) <= bound:
+            nxt = ptr[live]
+            dist[live] = dist[live] + dist[nxt]
+            ptr[live] = ptr[nxt]
+            done = voter[ptr[live]] | (ptr[live] == sentinel)
+            live = live[~done]
+            steps += 1
+        resolved = voter[ptr[:n]]
+        guru = np.where(resolved, ptr[:n], NONE).astype(np.int32)
+        pos = np.where(resolved, np.where(voter[:n], 0, (1 << LAYER_BITS) | dist[:n]), NONE).astype(np.int32)
+        self.guru, self.pos = guru, pos
+        # backup rounds: unresolved voters whose first-choice chain meets a voter with backups
+        multi = [u for u in g.multi if u not in self.over]
+        multi += [u for u, ds in self.over.items() if len(ds) > 1]
+        region = self._unresolved_upstream([u for u in multi if u < n and guru[u] < 0 and elig[u]])
+        if region:
+            self._resolve(region)
+        counts = np.bincount(self.guru[self.guru >= 0], minlength=n).astype(np.int32)
+        self.weight = counts
+        self.capw = cap_weight(self.cap, g.eligible_count)
+        self.cast = [0, 0, 0]
+        for v, c in self.votes.items():
+            if v < n and self.weight[v] > 0:
+                self.cast[c] += self._contrib(v)
+
+    def _unresolved_upstream(self, seeds: list[int]) -> list[int]:
+        seen = set(seeds)
+        stack = list(seeds)
+        while stack:
+            x = stack.pop()
+            for u in self.trusters(x):
+                if u not in seen and self.guru[u] < 0:
+                    seen.add(u)
+                    stack.append(u)
+        return list(seen)
+
+    # --- results -------------------------------------------------------------------------------------
+
+    def set_cap_base(self) -> None:
+        """Recount after the eligible count changed (the cap is a fraction of it)."""
+        self.rebuild()
+
+    def counts(self) -> dict[str, int]:
+        """{"yes", "no", "abstain", "not_cast"} (not cast = eligible - cast)."""
+        yes, no, abstain = self.cast
+        return {"yes": yes, "no": no, "abstain": abstain, "not_cast": self.g.eligible_count - yes - no - abstain}
+
+    def weights(self) -> dict[str, int]:
+        """{regn_num of each direct voter: weight after the cap}, sorted by regn_num."""
+        names = self.g.names
+        out = {names[v]: self._contrib(v) for v in self.votes if v < len(self.weight) and self.weight[v] > 0}
+        return dict(sorted(out.items()))
+
+    def top(self, n: int = 10) -> list[tuple[str, int, str]]:
+        """The `n` largest weights: [(regn_num, weight, choice)], heaviest first."""
+        rows = [(self._contrib(v), self.g.names[v], CHOICES[c]) for v, c in self.votes.items()
+                if v < len(self.weight) and self.weight[v] > 0]
+        rows.sort(key=lambda t: (-t[0], t[1]))
+        return [(name, w, c) for w, name, c in rows[:n]]
+
+    def guru_of(self, regn: str) -> str | None:
+        """The direct voter casting `regn`'s power on this bill, or None."""
+        i = self.g.ids.get(regn)
+        if i is None or i >= len(self.guru) or self.guru[i] < 0:
+            return None
+        return self.g.names[int(self.guru[i])]
+
