@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ import httpx
 
 DEFAULT_TO = "+15155550100"
 POLL_S = 5.0  # one long poll's wait; the emulator answers at once when something happens
+DTMF = frozenset("0123456789*#")
 SETTLE_S = 1.0  # after the last step: this long without a new line while a gather is open = done
 
 
@@ -211,34 +213,48 @@ async def _scripted(phone: Phone, steps: list[tuple[str, Any]], timeout: float) 
 async def _interactive(phone: Phone) -> int:
     print("(type to speak; /press 12, /silence, /hangup; end of input hangs up)", file=sys.stderr)
     loop = asyncio.get_running_loop()
+    typed: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read_stdin() -> None:  # a daemon thread: a pending readline never holds up the exit
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(typed.put_nowait, line)
+        loop.call_soon_threadsafe(typed.put_nowait, None)
 
     async def show() -> None:
         while not phone.ended:
             if not await phone.poll(POLL_S):
                 await asyncio.sleep(0.2)  # nothing new while the service waits: do not spin
 
+    threading.Thread(target=read_stdin, daemon=True).start()
     printer = asyncio.create_task(show())
     try:
         while not phone.ended:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if phone.ended:
+            next_line = asyncio.create_task(typed.get())
+            await asyncio.wait({next_line, printer}, return_when=asyncio.FIRST_COMPLETED)
+            if not next_line.done():  # the call ended while the user was typing
+                next_line.cancel()
                 break
-            text = line.strip()
-            if not line or text == "/hangup":
-                await phone.hang_up()
-            elif text == "/silence":
-                await phone.silence()
-            elif text.startswith("/press"):
-                digits = text.removeprefix("/press").strip()
-                if digits and set(digits) <= set("0123456789*#"):
-                    await phone.press(digits)
-                else:
-                    print("(usage: /press DIGITS with 0-9 * #)", file=sys.stderr)
-            elif text:
-                await phone.say(text)
+            await _typed(phone, next_line.result())
     finally:
         printer.cancel()
     return 0
+
+
+async def _typed(phone: Phone, line: str | None) -> None:
+    """One line of interactive input: text is said; /press DIGITS, /silence, /hangup; None = end of input."""
+    text = (line or "").strip()
+    if line is None or text == "/hangup":
+        await phone.hang_up()
+    elif text == "/silence":
+        await phone.silence()
+    elif text.startswith("/press"):
+        digits = text.removeprefix("/press").strip()
+        if digits and set(digits) <= DTMF:
+            await phone.press(digits)
+        else:
+            print("(usage: /press DIGITS with 0-9 * #)", file=sys.stderr)
+    elif text:
+        await phone.say(text)
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -272,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = _parser(f"http://127.0.0.1:{get_settings().emulator_port}").parse_args(argv)
     for kind, value in args.steps:
-        if kind == "press" and not (value and set(value) <= set("0123456789*#")):
+        if kind == "press" and not (value and set(value) <= DTMF):
             print(f"--press {value!r}: use keys 0-9 * #", file=sys.stderr)
             return 2
     return asyncio.run(_run(args))

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -177,8 +179,6 @@ async def test_call_flow_sends_the_right_webhooks_in_order(edge: Edge) -> None:
 
 async def test_webhook_shapes_match_the_shared_examples(edge: Edge) -> None:
     """Every field of the documented examples is present in what the emulator sends."""
-    from pathlib import Path
-
     examples = json.loads(Path("/work/shared/design/telnyx_webhook_examples.json").read_text())
     call_id = await place_call(edge, attestation="A")
     await edge.commands.send(call_id, Answer(), client_state="s", command_id="a")
@@ -461,3 +461,38 @@ async def test_webhooks_of_parallel_calls_keep_their_own_order(edge: Edge) -> No
         ]
         assert said == ["0", "1", "2", "3"]
         assert edge.receiver.types(call_id)[-1] == "call.hangup"
+
+
+async def test_interactive_call_reads_typed_lines(edge: Edge) -> None:
+    """`./run_delegate_network call` without steps: the user types after each prompt."""
+    edge.receiver.react = tiny_ivr(edge.commands)
+    root = Path(__file__).resolve().parent.parent
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "infra.cli", "call", "--from", "+15155550123", "--emulator", edge.url,
+        cwd=root, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    out: list[str] = []
+    async with asyncio.timeout(20):
+        for typed in ["/press x", "/silence", "/press 9"]:
+            while not out or not out[-1].startswith("SYSTEM:"):
+                out.append((await proc.stdout.readline()).decode().rstrip("\n"))
+            proc.stdin.write(f"{typed}\n".encode())
+            await proc.stdin.drain()
+            if typed == "/press x":  # refused with a usage hint: the service still waits
+                continue
+            out.append((await proc.stdout.readline()).decode().rstrip("\n"))
+        while "(hangs up)" not in out[-1]:  # the service ends the call; stdin is still open
+            out.append((await proc.stdout.readline()).decode().rstrip("\n"))
+        rest, err = await proc.communicate()
+    out += rest.decode().splitlines()
+    assert proc.returncode == 0
+    assert out == [
+        "SYSTEM: Press a key.",
+        "CALLER: (silence)",
+        "SYSTEM: Please press a key.",
+        "CALLER: (presses 9)",
+        "SYSTEM: You pressed 9.",
+        "SYSTEM: (hangs up)",
+    ]
+    assert "usage: /press" in err.decode()
