@@ -329,6 +329,21 @@ def sync_snapshot(r: Any, bill_key: str) -> dict[str, Any]:
     return _snapshot_of(bill_key, closed or None, voters, std, per_bill, votes)
 
 
+async def sync_snapshot_async(r: aioredis.Redis, bill_key: str) -> dict[str, Any]:
+    """`DelegationStore.snapshot` without the bill check (frozen snapshot when closed)."""
+    frozen = await r.get(f"dl:frozen:{bill_key}")
+    if frozen:
+        return json.loads(frozen)
+    async with r.pipeline(transaction=True) as p:
+        p.hget(f"bill:{bill_key}", "closed_at")
+        p.smembers(ACTIVE_SET)
+        p.hgetall("dl:std")
+        p.hgetall(f"dl:bd:{bill_key}")
+        p.hgetall(f"dl:v:{bill_key}")
+        closed, voters, std, per_bill, votes = await p.execute()
+    return _snapshot_of(bill_key, closed or None, voters, std, per_bill, votes)
+
+
 def tally_from_snapshot(snap: dict[str, Any], *, cap: float | None = None,
                         max_rank: int = tally_mod.MAX_RANK) -> tally_mod.TallyResult:
     """`tally.compute` on a snapshot dict (the shape of `DelegationStore.snapshot`)."""
