@@ -10,8 +10,9 @@ every step is ONE Lua script that moves money AND advances the state together:
               account charged, so a re-run continues after it and nobody is charged twice;
   split       the recipients list is built under a private key and installed atomically with the share;
   distribute  chunks of recipients by index;
-  audit       the summary, per-account `demurrage-fee` / `demurrage-share` events (kept by the scripts in
-              `money:dm:{period}:log`) and `demurrage-closed` go to the audit log, with a cursor;
+  audit       the summary, per-account `demurrage-fee` / `demurrage-share` events and `demurrage-closed`
+              go to the audit log, with a cursor; the scripts log each chunk's index range in
+              `money:entries` ("start:count") in `money:dm:{period}:log` (entries are never trimmed);
   closed      nothing more to do: re-runs return the recorded result.
 A job killed at any instant (kill -9) leaves a consistent ledger; re-running it finishes the period.
 The rate is fixed when a period starts: a re-run with another rate uses the recorded one.
@@ -22,7 +23,6 @@ update (at-least-once); they are never lost.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -32,7 +32,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from money import events, keys
+from money import entries, events, keys
 from money.participation import (
     check_period_id,
     last_completed_period_id,
@@ -78,9 +78,26 @@ end
 return redis.call('HGET', KEYS[1], 'phase')
 """
 
+# Lua helpers: commands over long argument lists in slices (Lua's unpack stops near 8000 values), and
+# the chunk's ledger entries appended with one RPUSH, whose index range is logged for the audit phase.
+_HELPERS = """
+local function sliced(cmd, key, args, step)
+  for i = 1, #args, step do redis.call(cmd, key, unpack(args, i, math.min(i + step - 1, #args))) end
+end
+local function append_entries(entries_key, log_key, list)
+  local len = 0
+  for i = 1, #list, 4000 do len = redis.call('RPUSH', entries_key, unpack(list, i, math.min(i + 3999, #list))) end
+  redis.call('RPUSH', log_key, string.format('%.0f:%d', len - #list, #list))
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return string.format('%d%03d', t[1], math.floor(t[2] / 1000))
+end
+"""
+
 # Exact integer math in Lua doubles for balances up to MAX_CENTS (1e15): never multiply balance * rate.
 # KEYS: state, accounts, bal, pool, entries, log   ARGV: count, period
-_ASSESS = """
+_ASSESS = _HELPERS + """
 local st = redis.call('HMGET', KEYS[1], 'phase', 'cursor', 'rate')
 if st[1] ~= 'assess' then return {st[1] or 'missing', 0} end
 local rate = tonumber(st[3])
@@ -91,31 +108,37 @@ if #accts == 0 then
   return {'split', 0}
 end
 local vals = redis.call('HMGET', KEYS[3], unpack(accts))
-local total, n, fa, fc = 0, 0, {}, {}
+local tail = '|' .. ARGV[2] .. '|' .. now_ms() .. '|'
+local total, n, kv, ents = 0, 0, {}, {}
 for i, a in ipairs(accts) do
   local b = tonumber(vals[i] or '0')
   if b > 0 then
-    local q = math.floor(b / 1000000)
-    local rem = b - q * 1000000
-    if rem < 0 then q = q - 1; rem = rem + 1000000 end
-    local f = q * rate + math.floor(rem * rate / 1000000)
+    local f
+    if b < 9000000000 then  -- b * rate < 2^53: exact
+      f = math.floor(b * rate / 1000000)
+    else
+      local q = math.floor(b / 1000000)
+      local rem = b - q * 1000000
+      if rem < 0 then q = q - 1; rem = rem + 1000000 end
+      f = q * rate + math.floor(rem * rate / 1000000)
+    end
     if f > 0 then
-      local fs = string.format('%.0f', f)
-      redis.call('HINCRBY', KEYS[3], a, '-' .. fs)
-      redis.call('XADD', KEYS[5], '*', 't', 'dm-fee', 'dr', a, 'cr', 'pool', 'c', fs, 'ref', ARGV[2])
-      total = total + f
       n = n + 1
-      fa[n] = a
-      fc[n] = fs
+      kv[2 * n - 1] = a
+      kv[2 * n] = b - f  -- Valkey/Redis 7 turn integral Lua numbers into exact integer arguments
+      -- tostring gives 14 significant digits: exact below 1e14, formatted beyond
+      ents[n] = 'dm-fee|' .. a .. '|pool|' .. (f < 1e14 and f or string.format('%.0f', f)) .. tail
+      total = total + f
     end
   end
 end
 if n > 0 then
+  sliced('HSET', KEYS[3], kv, 4000)
+  append_entries(KEYS[5], KEYS[6], ents)
   local ts = string.format('%.0f', total)
   redis.call('INCRBY', KEYS[4], ts)
   redis.call('HINCRBY', KEYS[1], 'fees', ts)
   redis.call('HINCRBY', KEYS[1], 'accounts', n)
-  redis.call('RPUSH', KEYS[6], cjson.encode({t = 'fee', a = fa, c = fc}))
 end
 redis.call('HSET', KEYS[1], 'cursor', accts[#accts])
 return {'assess', n}
@@ -145,19 +168,25 @@ return phase
 """
 
 # KEYS: state, recipients, bal, accounts, pool, entries, log   ARGV: count, period
-_DISTRIBUTE = """
+_DISTRIBUTE = _HELPERS + """
 local st = redis.call('HMGET', KEYS[1], 'phase', 'di', 'share', 'participants')
 if st[1] ~= 'distribute' then return {st[1], 0} end
-local di, share, n = tonumber(st[2]), st[3], tonumber(st[4])
-local shn = tonumber(share)
+local di, share, n = tonumber(st[2]), tonumber(st[3]), tonumber(st[4])
 local who = redis.call('LRANGE', KEYS[2], di, di + tonumber(ARGV[1]) - 1)
-for _, a in ipairs(who) do
-  if redis.call('HINCRBY', KEYS[3], a, share) == shn then redis.call('ZADD', KEYS[4], 0, a) end
-  redis.call('XADD', KEYS[6], '*', 't', 'dm-share', 'dr', 'pool', 'cr', a, 'c', share, 'ref', ARGV[2])
-end
 if #who > 0 then
-  redis.call('DECRBY', KEYS[5], string.format('%.0f', shn * #who))
-  redis.call('RPUSH', KEYS[7], cjson.encode({t = 'share', a = who, c = share}))
+  local vals = redis.call('HMGET', KEYS[3], unpack(who))
+  local tail = '|' .. ARGV[2] .. '|' .. now_ms() .. '|'
+  local kv, ents, new = {}, {}, {}
+  for i, a in ipairs(who) do
+    kv[2 * i - 1] = a
+    kv[2 * i] = string.format('%.0f', tonumber(vals[i] or '0') + share)
+    ents[i] = 'dm-share|pool|' .. a .. '|' .. st[3] .. tail
+    if not vals[i] then new[#new + 1] = 0; new[#new + 1] = a end
+  end
+  sliced('HSET', KEYS[3], kv, 4000)
+  if #new > 0 then sliced('ZADD', KEYS[4], new, 4000) end
+  append_entries(KEYS[6], KEYS[7], ents)
+  redis.call('DECRBY', KEYS[5], string.format('%.0f', share * #who))
 end
 di = di + #who
 local phase = 'distribute'
@@ -260,7 +289,7 @@ async def _audit_phase(r: aioredis.Redis, pid: str, k: _Keys, audit: Any,
                 await r.hset(k.state, "summary", 1)
             ai = int(st.get("ai", 0))
             while blob := await r.lindex(k.log, ai):
-                evs = await _log_events(r, pid, json.loads(blob))
+                evs = await _log_events(r, pid, blob)
                 await asyncio.to_thread(audit.append_many_sync, evs)
                 ai += 1
                 await r.hset(k.state, "ai", ai)
@@ -277,13 +306,13 @@ async def _audit_phase(r: aioredis.Redis, pid: str, k: _Keys, audit: Any,
             await r.delete(k.lock)
 
 
-async def _log_events(r: aioredis.Redis, pid: str, blob: dict[str, Any]) -> list[events.AuditEvent]:
-    """Audit events of one log chunk: {"t": "fee", "a": [...], "c": [...]} or {"t": "share", "a", "c"}."""
-    accounts = blob["a"] if isinstance(blob["a"], list) else []  # cjson encodes an empty list as {}
-    refs = await events.public_refs(r, accounts)
-    if blob["t"] == "fee":
-        return [events.demurrage_fee(refs[a], pid, int(c)) for a, c in zip(accounts, blob["c"], strict=True)]
-    return [events.demurrage_share(refs[a], pid, int(blob["c"])) for a in accounts]
+async def _log_events(r: aioredis.Redis, pid: str, blob: str) -> list[events.AuditEvent]:
+    """Audit events of one chunk: `blob` is "start:count", the chunk's range in `money:entries`."""
+    start, count = (int(x) for x in blob.split(":"))
+    chunk = await entries.read(r, start, start + count - 1)
+    refs = await events.public_refs(r, [e.debit if e.type == "dm-fee" else e.credit for e in chunk])
+    return [events.demurrage_fee(refs[e.debit], pid, e.cents) if e.type == "dm-fee"
+            else events.demurrage_share(refs[e.credit], pid, e.cents) for e in chunk]
 
 
 async def demurrage_scheduler(r: aioredis.Redis, settings: Any, audit: Any) -> None:

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 
+from money.entries import Entry
 from voter_registry.model import Voter
 
 Ref = dict[str, str]
@@ -82,18 +83,17 @@ def demurrage_closed(period: str, pool_cents: int) -> AuditEvent:
     return AuditEvent("demurrage-closed", None, None, {"period": period, "pool_cents": pool_cents})
 
 
-async def from_entry(r: aioredis.Redis, fields: dict[str, str]) -> AuditEvent | None:
-    """The audit event of one `money:entries` stream entry (payment, mint, award); None for others."""
-    kind, cents = fields.get("t"), int(fields.get("c", "0"))
-    if kind == "payment":
-        refs = await public_refs(r, [fields["dr"], fields["cr"]])
-        return payment(refs[fields["dr"]], refs[fields["cr"]], cents)
-    if kind == "mint":
-        by = fields.get("by", "")
-        refs = await public_refs(r, [fields["cr"], *([by] if by else [])])
-        by_ref = refs[by] if by and refs[by]["name"] != UNREGISTERED else None
-        return mint(by_ref, refs[fields["cr"]], cents)
-    if kind == "award":
-        refs = await public_refs(r, [fields["cr"]])
-        return award(refs[fields["cr"]], cents, int(fields["k"]))
+async def from_entry(r: aioredis.Redis, e: Entry) -> AuditEvent | None:
+    """The audit event of one ledger entry (payment, mint, award); None for demurrage entries, which
+    the period job logs in order with its summary."""
+    if e.type == "payment":
+        refs = await public_refs(r, [e.debit, e.credit])
+        return payment(refs[e.debit], refs[e.credit], e.cents)
+    if e.type == "mint":
+        refs = await public_refs(r, [e.credit, *([e.extra] if e.extra else [])])
+        by_ref = refs[e.extra] if e.extra and refs[e.extra]["name"] != UNREGISTERED else None
+        return mint(by_ref, refs[e.credit], e.cents)
+    if e.type == "award":
+        refs = await public_refs(r, [e.credit])
+        return award(refs[e.credit], e.cents, int(e.extra))
     return None

@@ -9,11 +9,11 @@ ACCOUNTS = "money:accounts"  # zset, score 0: every account that ever held money
 POOL = "money:pool"  # string: the demurrage pool, cents
 MINTED = "money:minted"  # string: cents ever minted (sovereign mints + activation awards)
 BURNED = "money:burned"  # string: cents ever destroyed (nothing burns yet; kept for the invariant)
-ENTRIES = "money:entries"  # stream: one entry per movement: t, dr (debit), cr (credit), c (cents), ref
+ENTRIES = "money:entries"  # list: one entry per movement, "type|debit|credit|cents|ref|unix_ms|extra"
 REFS = "money:refs"  # hash: idempotency ref -> "signature|result"
 AWARDED = "money:awarded"  # hash: regn_num -> k, the voters who got the activation reward
 ACTIVATIONS = "money:activations"  # string: k of the last rewarded activation
-OUTBOX = "money:outbox"  # list: entry ids committed but not yet on the audit log
+OUTBOX = "money:outbox"  # list: entries committed but not yet on the audit log
 
 POOL_ACCOUNT = "pool"  # name of the pool in entries and balances.json
 MINT_ACCOUNT = "mint"  # the debit side of mints and awards (the only account allowed below zero)

@@ -1,7 +1,7 @@
 """The ledger of delegate money: balances, payments, mints and activation awards, all in integer cents.
 
 Storage (asyncio Redis, `money:*`, see money/keys.py): balances in the hash `money:bal`; every movement
-is one entry of the stream `money:entries` with a debit account `dr` and a credit account `cr`. Each
+is one entry of the list `money:entries` with a debit and a credit account (money/entries.py). Each
 operation is ONE Lua script, so it is atomic: two simultaneous payments can never overdraw an account,
 and `sum(balances) + pool == minted - burned` holds between any two commands (design: money.md).
 
@@ -11,8 +11,8 @@ result without moving money again. Reusing a ref for a different operation raise
 
 Audit: a Ledger built with `audit=AuditLog(...)` appends the event (money/events.py: `payment`, `mint`,
 `award`, voters by public name, never phone) after the script commits and before the method returns,
-so the caller confirms to the voter only once the event is on disk. The script also pushes the entry id
-to `money:outbox` and the id is removed after the append: `flush_outbox()` (run at server start)
+so the caller confirms to the voter only once the event is on disk. The script also pushes the entry
+to `money:outbox` and it is removed after the append: `flush_outbox()` (run at server start)
 appends the events of any movement whose process died between the commit and the append. Without an
 audit log, the caller appends `money.events` itself.
 """
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
-from money import events, keys
+from money import entries, events, keys
 from money.errors import IdempotencyConflict, InsufficientFunds, InvariantViolation, SameAccount
 from money.keys import check_account, check_cents
 
@@ -34,8 +34,17 @@ class AuditSink(Protocol):
     async def append(self, event_type: str, actor: Any, subject: Any, data: dict[str, Any]) -> int: ...
 
 
+# Shared: one ledger entry string (money/entries.py); every argument a string.
+_ENTRY = """
+local function entry(kind, dr, cr, cents, ref, extra)
+  local t = redis.call('TIME')
+  return table.concat({kind, dr, cr, cents, ref, string.format('%d%03d', t[1], math.floor(t[2] / 1000)), extra},
+                      '|')
+end
+"""
+
 # Shared prologue: idempotency by ref. Returns early with {'replay', result} or {'conflict'}.
-_REF_CHECK = """
+_REF_CHECK = _ENTRY + """
 local sig = ARGV[1]
 local ref = ARGV[2]
 local prev = redis.call('HGET', KEYS[4], ref)
@@ -53,7 +62,8 @@ local bal = tonumber(redis.call('HGET', KEYS[1], payer) or '0')
 if bal < cents then return {'insufficient', bal} end
 local nb = redis.call('HINCRBY', KEYS[1], payer, -cents)
 if redis.call('HINCRBY', KEYS[1], payee, cents) == cents then redis.call('ZADD', KEYS[2], 0, payee) end
-local id = redis.call('XADD', KEYS[3], '*', 't', 'payment', 'dr', payer, 'cr', payee, 'c', ARGV[6], 'ref', ref)
+local id = entry('payment', payer, payee, ARGV[6], ref, '')
+redis.call('RPUSH', KEYS[3], id)
 redis.call('HSET', KEYS[4], ref, sig .. '|' .. string.format('%.0f', nb))
 if ARGV[3] == '1' then redis.call('RPUSH', KEYS[5], id) end
 return {'ok', nb, id}
@@ -65,15 +75,15 @@ local to, cents = ARGV[4], tonumber(ARGV[5])
 local nb = redis.call('HINCRBY', KEYS[1], to, cents)
 if nb == cents then redis.call('ZADD', KEYS[2], 0, to) end
 redis.call('INCRBY', KEYS[6], cents)
-local id = redis.call('XADD', KEYS[3], '*', 't', 'mint', 'dr', 'mint', 'cr', to, 'c', ARGV[5], 'ref', ref,
-                      'by', ARGV[6])
+local id = entry('mint', 'mint', to, ARGV[5], ref, ARGV[6])
+redis.call('RPUSH', KEYS[3], id)
 redis.call('HSET', KEYS[4], ref, sig .. '|' .. string.format('%.0f', nb))
 if ARGV[3] == '1' then redis.call('RPUSH', KEYS[5], id) end
 return {'ok', nb, id}
 """
 
 # KEYS: bal, accounts, entries, awarded, activations, minted, outbox   ARGV: regn, x, audit
-_AWARD = """
+_AWARD = _ENTRY + """
 local regn, x = ARGV[1], tonumber(ARGV[2])
 if x <= 0 or redis.call('HEXISTS', KEYS[4], regn) == 1 then return false end
 local k = tonumber(redis.call('GET', KEYS[5]) or '0') + 1
@@ -83,8 +93,8 @@ redis.call('HSET', KEYS[4], regn, k)
 local cents = (x - k + 1) * 100
 if redis.call('HINCRBY', KEYS[1], regn, cents) == cents then redis.call('ZADD', KEYS[2], 0, regn) end
 redis.call('INCRBY', KEYS[6], cents)
-local id = redis.call('XADD', KEYS[3], '*', 't', 'award', 'dr', 'mint', 'cr', regn,
-                      'c', string.format('%.0f', cents), 'ref', 'award:' .. regn, 'k', k)
+local id = entry('award', 'mint', regn, string.format('%.0f', cents), 'award:' .. regn, tostring(k))
+redis.call('RPUSH', KEYS[3], id)
 if ARGV[3] == '1' then redis.call('RPUSH', KEYS[7], id) end
 return {k, cents, id}
 """
@@ -191,8 +201,8 @@ class Ledger:
         if self.audit is None:
             return 0
         n = 0
-        for entry_id in await self.r.lrange(keys.OUTBOX, 0, -1):
-            await self._publish(entry_id)
+        for raw in await self.r.lrange(keys.OUTBOX, 0, -1):
+            await self._publish(raw)
             n += 1
         return n
 
@@ -207,15 +217,13 @@ class Ledger:
             await self._publish(res[2])
         return int(res[1])
 
-    async def _publish(self, entry_id: str) -> None:
+    async def _publish(self, raw_entry: str) -> None:
         """Append the audit event of one entry, then drop it from the outbox."""
         assert self.audit is not None
-        rows = await self.r.xrange(keys.ENTRIES, entry_id, entry_id)
-        if rows:
-            ev = await events.from_entry(self.r, rows[0][1])
-            if ev is not None:
-                await self.audit.append(ev.type, ev.actor, ev.subject, ev.data)
-        await self.r.lrem(keys.OUTBOX, 1, entry_id)
+        ev = await events.from_entry(self.r, entries.parse(raw_entry))
+        if ev is not None:
+            await self.audit.append(ev.type, ev.actor, ev.subject, ev.data)
+        await self.r.lrem(keys.OUTBOX, 1, raw_entry)
 
 
 def _ref(ref: object) -> str:

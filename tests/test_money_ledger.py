@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
 from audit.log import AuditLog
-from money import keys
+from money import entries, keys
 from money.errors import (
     IdempotencyConflict,
     InsufficientFunds,
@@ -42,9 +43,11 @@ async def test_pay_moves_money_and_returns_new_balance(r: aioredis.Redis) -> Non
     assert await ledger.balance("1001") == 7_475
     assert await ledger.balance("1002") == 2_525
     assert await ledger.balance("1003") == 0
-    entries = await r.xrange(keys.ENTRIES)
-    assert [e[1]["t"] for e in entries] == ["mint", "payment"]
-    assert entries[1][1] | {} == {"t": "payment", "dr": "1001", "cr": "1002", "c": "2525", "ref": "p1"}
+    mint, pay = await entries.read(r)
+    assert (mint.type, mint.debit, mint.credit, mint.cents, mint.ref, mint.extra) == (
+        "mint", "mint", "1001", 10_000, "m1", "9")
+    assert (pay.type, pay.debit, pay.credit, pay.cents, pay.ref) == ("payment", "1001", "1002", 2_525, "p1")
+    assert 0 <= time.time() * 1000 - pay.unix_ms < 60_000
     await ledger.check_invariant()
 
 
@@ -68,11 +71,11 @@ async def test_refused_payments_leave_state_unchanged(
 ) -> None:
     ledger = Ledger(r)
     await ledger.mint("1001", 1_000, by="9", ref="m1")
-    before = await r.hgetall(keys.BAL), await r.xlen(keys.ENTRIES)
+    before = await r.hgetall(keys.BAL), await r.llen(keys.ENTRIES)
     with pytest.raises(error) as info:
         await ledger.pay(payer, payee, cents, ref="p1")
     assert info.value.reason  # a sentence the IVR can speak
-    assert (await r.hgetall(keys.BAL), await r.xlen(keys.ENTRIES)) == before
+    assert (await r.hgetall(keys.BAL), await r.llen(keys.ENTRIES)) == before
     await ledger.check_invariant()
 
 
@@ -92,7 +95,7 @@ async def test_retried_ref_pays_once(r: aioredis.Redis) -> None:
     results = await asyncio.gather(*(ledger.pay("1001", "1002", 300, ref="call-7:pay") for _ in range(5)))
     assert results == [700] * 5
     assert await ledger.balance("1002") == 300
-    assert await r.xlen(keys.ENTRIES) == 2
+    assert await r.llen(keys.ENTRIES) == 2
     with pytest.raises(IdempotencyConflict):
         await ledger.pay("1001", "1002", 301, ref="call-7:pay")
     with pytest.raises(ValueError):
