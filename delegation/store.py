@@ -303,8 +303,8 @@ class DelegationStore:
 
 def _snapshot_of(bill_key: str, closed_at: str | None, voters: set[str], std: dict[str, str],
                  per_bill: dict[str, str], votes: dict[str, str]) -> dict[str, Any]:
-    eff = {v: json.loads(ts) for v, ts in std.items()}
-    eff.update({v: json.loads(ts) for v, ts in per_bill.items()})
+    eff = tally_mod.apply_scopes({v: json.loads(ts) for v, ts in std.items()},
+                                 {v: json.loads(ts) for v, ts in per_bill.items()})
     return {
         "bill": bill_key,
         "closed_at": closed_at,

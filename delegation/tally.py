@@ -64,6 +64,15 @@ def effective_delegates(truster: str, trustees: Sequence[str] | str, max_rank: i
     return out[:max_rank]
 
 
+def apply_scopes(standing: Mapping[str, Sequence[str]],
+                 per_bill: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """R6, most specific wins: a per-bill delegation replaces the standing one on that bill; an empty
+    per-bill list is an explicit "no delegation on this bill". Returns truster -> trustees (non-empty)."""
+    eff = {v: list(ts) for v, ts in standing.items()}
+    eff.update({v: list(ts) for v, ts in per_bill.items()})
+    return {v: ts for v, ts in eff.items() if ts}
+
+
 # --- result -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
