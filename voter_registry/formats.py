@@ -19,10 +19,12 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO
@@ -222,10 +224,12 @@ class RowStream:
     """Iterate `Row | Reject` over all sources in order; `bytes_done` / `bytes_total` give progress.
 
     fmt: "iowa", "ncsbe", or None to detect each file's layout from its first line.
+    part: (k, n) to yield only the rows whose registration number falls in partition k of n
+    (`partition_of`), for n parallel importers that never touch the same voter; None for all rows.
     Raises FormatError (while iterating) when a file's header lacks the required columns.
     """
 
-    def __init__(self, srcs: list[Source], fmt: str | None = None) -> None:
+    def __init__(self, srcs: list[Source], fmt: str | None = None, part: tuple[int, int] | None = None) -> None:
         if fmt is not None and fmt not in FORMATS:
             raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
         self.srcs = srcs
@@ -233,6 +237,7 @@ class RowStream:
         self.bytes_total = sum(s.size for s in srcs)
         self.bytes_done = 0
         self.formats: dict[str, str] = {}
+        self.part = part if part and part[1] > 1 else None
         self._base = 0
         self._raw: BinaryIO | None = None
 
@@ -251,16 +256,21 @@ class RowStream:
                 self._raw = raw
                 if fmt == "ncsbe":
                     text = io.TextIOWrapper(raw, encoding="latin-1", newline="")
-                    yield from _parse_ncsbe(src.name, csv.reader(text, delimiter="\t"))
+                    yield from _parse_ncsbe(src.name, csv.reader(text, delimiter="\t"), self.part)
                 else:
                     text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="voter_latin1_fallback", newline="")
-                    yield from _parse_iowa(src.name, csv.reader(text))
+                    yield from _parse_iowa(src.name, csv.reader(text), self.part)
                 self._raw = None
             self._base += src.size
             self.bytes_done = self._base
 
 
-def _parse_iowa(name: str, reader: Iterator[list[str]]) -> Iterator[Row | Reject]:
+def partition_of(key: str, n: int) -> int:
+    """Partition (0..n-1) of a registration-number cell: a stable hash (CRC-32), the same in every process."""
+    return zlib.crc32(key.strip().encode("utf-8", "surrogateescape")) % n
+
+
+def _parse_iowa(name: str, reader: Iterator[list[str]], part: tuple[int, int] | None) -> Iterator[Row | Reject]:
     first = next(reader, None)
     if first is None:
         return
@@ -283,11 +293,14 @@ def _parse_iowa(name: str, reader: Iterator[list[str]]) -> Iterator[Row | Reject
         ncols = len(IOWA_COLUMNS)
         exact = False  # election-history columns may follow PRECINCT
     conv = _iowa_converter(idx)
-    if not has_header:
-        yield _checked(name, reader.line_num, first, ncols, exact, conv)  # type: ignore[attr-defined]
-    for row in reader:
-        if row:
-            yield _checked(name, reader.line_num, row, ncols, exact, conv)  # type: ignore[attr-defined]
+    i_regn = idx["REGN_NUM"]
+    rows = chain([first], reader) if not has_header else reader
+    for row in rows:
+        if not row:
+            continue
+        if part is not None and partition_of(row[i_regn] if i_regn < len(row) else "", part[1]) != part[0]:
+            continue
+        yield _checked(name, reader.line_num, row, ncols, exact, conv)  # type: ignore[attr-defined]
 
 
 def _checked(
@@ -392,7 +405,7 @@ def _iowa_converter(idx: dict[str, int]) -> Callable[[str, int, list[str]], Row 
 _HOUSE = re.compile(r"^(\d+[A-Z]?(?:\s+\d/\d)?|\d+-\d+)\s+(.*)$")
 
 
-def _parse_ncsbe(name: str, reader: Iterator[list[str]]) -> Iterator[Row | Reject]:
+def _parse_ncsbe(name: str, reader: Iterator[list[str]], part: tuple[int, int] | None) -> Iterator[Row | Reject]:
     first = next(reader, None)
     if first is None:
         return
@@ -425,5 +438,10 @@ def _parse_ncsbe(name: str, reader: Iterator[list[str]]) -> Iterator[Row | Rejec
         )
 
     for row in reader:
-        if row:
-            yield _checked(name, reader.line_num, row, ncols, True, convert)  # type: ignore[attr-defined]
+        if not row:
+            continue
+        if part is not None:
+            key = row[i_cid] + "-" + row[i_reg] if len(row) == ncols else row[0]
+            if partition_of(key, part[1]) != part[0]:
+                continue
+        yield _checked(name, reader.line_num, row, ncols, True, convert)  # type: ignore[attr-defined]

@@ -16,8 +16,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import heapq
 import json
+import multiprocessing as mp
 import os
+import pickle
+import queue
 import socket
 import sys
 import time
@@ -33,7 +37,16 @@ import hiredis
 import redis
 from redis.commands.core import CoreCommands
 
-from voter_registry.formats import FORMATS, FormatError, Reject, Row, RowStream, normalize_district, sources
+from voter_registry.formats import (
+    FORMATS,
+    FormatError,
+    Reject,
+    Row,
+    RowStream,
+    Source,
+    normalize_district,
+    sources,
+)
 from voter_registry.model import Voter
 from voter_registry.store import ACTIVE, META, PHONE, VOTER
 
@@ -56,8 +69,7 @@ NEW_PHONES_INLINE = 10_000  # up to this many new phones are also returned in Im
 NEW_PHONES_TTL_S = 30 * 24 * 3600
 _FIELDS = tuple(f.name for f in fields(Voter))
 
-# Fetch the stored hashes of a batch of voters in one command (one round trip, one reply to parse).
-_READ_SCRIPT = "local out = {} for i, k in ipairs(KEYS) do out[i] = redis.call('HGETALL', k) end return out"
+SEEN = "_i"  # hash field "{generation}:{LAST_UPDATED_DATE as YYYYMMDD}" of the import that last saw the row
 
 
 class ImportAborted(RuntimeError):
@@ -138,8 +150,7 @@ class _Wire:
     several batches in flight. redis-py's pipeline spends ~10 us of Python per command, too slow for 20 M.
     """
 
-    def __init__(self, r: redis.Redis) -> None:
-        kw = r.connection_pool.connection_kwargs
+    def __init__(self, kw: dict[str, Any]) -> None:
         if kw.get("path"):
             self.sock = socket.socket(socket.AF_UNIX)
             self.sock.connect(kw["path"])
@@ -248,17 +259,19 @@ def _pairs(flat: list[str]) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------------- import
 
 
-class _Run:
-    """One import: state of the batches, counters, the rejects writer."""
+_COUNTS = ("rows", "imported", "new", "changed", "unchanged", "superseded", "rejected", "warnings", "filtered")
 
-    def __init__(self, r: redis.Redis, gen: int, district: str | None, rejects: Any, summary: ImportSummary):
-        self.r = r
+
+class _Run:
+    """The rows of one partition of an import: batches, counters, the rejects writer."""
+
+    def __init__(self, conn: dict[str, Any], gen: int, district: str | None, rejects: Any) -> None:
         self.gen = gen
         self.sgen = str(gen)
         self.district = district
         self.rejects = rejects
-        self.s = summary
-        self.wire = _Wire(r)
+        self.n = dict.fromkeys(_COUNTS, 0)
+        self.wire = _Wire(conn)
         self.k_active = gen_key(gen, "active")
         self.k_phones = gen_key(gen, "phones")
 
@@ -267,60 +280,64 @@ class _Run:
 
     def feed(self, items: Iterable[Row | Reject], tick: Any) -> None:
         batch: list[Row] = []
+        n = self.n
         for item in items:
-            self.s.rows += 1
+            n["rows"] += 1
             if isinstance(item, Reject):
-                self.s.rejected += 1
+                n["rejected"] += 1
                 self.reject(item.source, item.line, item.regn_num, "rejected", item.reason)
                 continue
             if item.warning:
-                self.s.warnings += 1
+                n["warnings"] += 1
                 self.reject(item.source, item.line, item.voter.regn_num, "imported", item.warning)
             if self.district is not None and item.voter.district != self.district:
-                self.s.filtered += 1
+                n["filtered"] += 1
                 continue
             batch.append(item)
             if len(batch) >= BATCH_ROWS:
                 self.apply(batch)
                 batch = []
-                tick()
+                tick(n["rows"])
         if batch:
             self.apply(batch)
         self.wire.wait()
-        tick()
+        tick(n["rows"])
 
     def apply(self, rows: list[Row]) -> None:
         """Write one batch; the previous batch's transaction runs on the server meanwhile."""
         latest: dict[str, Row] = {}
+        n = self.n
         for row in rows:
             regn = row.voter.regn_num
             prev = latest.get(regn)
             if prev is None:
                 latest[regn] = row
                 continue
-            self.s.superseded += 1
+            n["superseded"] += 1
             older, newer = (prev, row) if row.updated >= prev.updated else (row, prev)
             latest[regn] = newer
             self.reject(older.source, older.line, regn, "superseded",
                         f"duplicate REGN_NUM; line {newer.line} has a later or equal LAST_UPDATED_DATE")
         regns = list(latest)
         keys = [VOTER + x for x in regns]
-        self.wire.send(hiredis.pack_command(("EVAL", _READ_SCRIPT, len(keys), *keys)), 1)
-        olds = self.wire.wait()[-1][0]
+        pack = hiredis.pack_command
+        self.wire.send(b"".join([pack(("HGETALL", k)) for k in keys]), len(keys))
+        olds = self.wire.wait()[-1]
         b = CommandBatch()
         add_active: list[str] = []
         drop_active: list[str] = []
         add_phones: list[str] = []
-        s = self.s
+        mine = self.sgen + ":"
         for regn, key, flat in zip(regns, keys, olds, strict=True):
             row = latest[regn]
             v = row.voter
-            new = _compact(v)
             old = _pairs(flat) if flat else None
-            if old is not None and old.get("_gen") == self.sgen:
+            new = _compact(v)
+            stamp = mine + row.updated
+            if old and old.get(SEEN, "").startswith(mine):
                 # The same REGN_NUM in an earlier batch of this import: keep the later LAST_UPDATED_DATE.
-                s.superseded += 1
-                if old.get("_upd", "") > row.updated:
+                n["superseded"] += 1
+                if old[SEEN] > stamp:
                     self.reject(row.source, row.line, regn, "superseded",
                                 "duplicate REGN_NUM; an earlier row has a later LAST_UPDATED_DATE")
                     continue
@@ -328,17 +345,17 @@ class _Run:
                             "duplicate REGN_NUM; replaces an earlier row with an older or equal LAST_UPDATED_DATE")
                 if old.get("status") == "active" and v.status != "active":
                     drop_active.append(regn)
-                s.imported -= 1
-            if old is None:
-                s.new += 1
-                self._write(b, key, v, new, row.updated, None)
+                n["imported"] -= 1
+            if not old:
+                n["new"] += 1
+                self._write(b, key, v, new, stamp, None)
             elif {k: x for k, x in old.items() if k[0] != "_" and x} == new:
-                s.unchanged += 1
-                b.hset(key, mapping={"_gen": self.sgen, "_upd": row.updated})
+                n["unchanged"] += 1
+                b.execute_command("HSET", key, SEEN, stamp)
             else:
-                s.changed += 1
-                self._write(b, key, v, new, row.updated, old)
-            s.imported += 1
+                n["changed"] += 1
+                self._write(b, key, v, new, stamp, old)
+            n["imported"] += 1
             if v.status == "active":
                 add_active.append(regn)
                 if v.phone:
@@ -351,7 +368,7 @@ class _Run:
             b.sadd(self.k_phones, *add_phones)
         self.wire.send(*b.payload())
 
-    def _write(self, b: CommandBatch, key: str, v: Voter, new: dict[str, str], upd: str,
+    def _write(self, b: CommandBatch, key: str, v: Voter, new: dict[str, str], stamp: str,
                old: dict[str, str] | None) -> None:
         """Replace a voter's hash, index entries and household membership."""
         regn = v.regn_num
@@ -362,10 +379,58 @@ class _Run:
             if before.phone and before.phone != v.phone:
                 b.srem(PHONE + before.phone, regn)
             b.delete(key)
-        b.execute_command("HSET", key, *chain.from_iterable(new.items()), "_upd", upd, "_gen", self.sgen)
+        b.execute_command("HSET", key, *chain.from_iterable(new.items()), SEEN, stamp)
         index_voter(b, v)
         if v.phone:
             b.sadd(PHONE + v.phone, regn)
+
+
+def _die_with_parent() -> None:
+    """Worker initializer: get SIGKILL when the importing process dies, so that a killed import has no
+    orphans still writing (Linux prctl PR_SET_PDEATHSIG; elsewhere workers stop at their next batch)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _work(conn: dict[str, Any], srcs: list[Source], fmt: str | None, part: tuple[int, int], gen: int,
+          district: str | None, rejects_path: str, progress: Any, parent: int) -> tuple[dict[str, int], dict]:
+    """Import partition `part` of the delivery; returns (counts, formats). Runs in a worker process
+    (or inline for one partition)."""
+    stream = RowStream(srcs, fmt, part)
+    with open(rejects_path, "w", newline="", encoding="utf-8") as fh:
+        run = _Run(conn, gen, district, csv.writer(fh))
+
+        def tick(rows: int) -> None:
+            if os.getppid() != parent and parent != os.getpid():
+                raise ImportAborted("the importing process died")
+            if progress is not None:
+                progress[2 * part[0]] = rows
+                progress[2 * part[0] + 1] = stream.position()
+
+        try:
+            run.feed(stream, tick)
+        finally:
+            run.wire.close()
+    return run.n, stream.formats
+
+
+def _merge_rejects(parts: list[Path], out: Path, order: dict[str, int]) -> None:
+    """Concatenate the workers' rejects files in file order (source, then line)."""
+    handles = [open(p, newline="", encoding="utf-8") for p in parts]  # noqa: SIM115 -- closed below
+    try:
+        readers = [csv.reader(h) for h in handles]
+        with open(out, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(("source", "line", "regn_num", "action", "reason"))
+            w.writerows(heapq.merge(*readers, key=lambda x: (order.get(x[0], 0), int(x[1]))))
+    finally:
+        for h in handles:
+            h.close()
+        for p in parts:
+            p.unlink(missing_ok=True)
 
 
 def _lock(r: redis.Redis) -> str:
@@ -407,7 +472,7 @@ def _cleanup(r: redis.Redis, gen: int) -> int:
     """Mark inactive the voters that left the roll at commit `gen` (`vr:gone:{gen}`); idempotent."""
     gone = f"vr:gone:{gen}"
     n = 0
-    wire = _Wire(r)
+    wire = _Wire(_conn(r))
     try:
         chunk: list[str] = []
         for regn in r.sscan_iter(gone, count=1000):
@@ -427,8 +492,8 @@ def _cleanup(r: redis.Redis, gen: int) -> int:
 
 def _deactivate(r: redis.Redis, wire: _Wire, regns: list[str]) -> int:
     keys = [VOTER + x for x in regns]
-    wire.send(hiredis.pack_command(("EVAL", _READ_SCRIPT, len(keys), *keys)), 1)
-    olds = wire.wait()[-1][0]
+    wire.send(b"".join([hiredis.pack_command(("HGETALL", k)) for k in keys]), len(keys))
+    olds = wire.wait()[-1]
     flags = r.smismember(ACTIVE, regns)
     b = CommandBatch()
     n = 0
@@ -446,25 +511,25 @@ def _deactivate(r: redis.Redis, wire: _Wire, regns: list[str]) -> int:
     return n
 
 
-def _commit(r: redis.Redis, run: _Run, s: ImportSummary) -> None:
+def _commit(r: redis.Redis, gen: int, s: ImportSummary) -> None:
     """Switch the roll in service to this generation (one transaction), then mark the leavers inactive."""
-    gen = run.gen
+    k_active, k_phones = gen_key(gen, "active"), gen_key(gen, "phones")
     gone = f"vr:gone:{gen}"
-    s.active = int(r.scard(run.k_active))
+    s.active = int(r.scard(k_active))
     s.inactive = s.imported - s.active
     # Leaving the roll: on it now and not in this generation; plus anything an interrupted run wrote as
     # active (RECHECK) that this generation does not confirm.
-    s.deactivated = int(r.sdiffstore(gone, [ACTIVE, run.k_active]))
+    s.deactivated = int(r.sdiffstore(gone, [ACTIVE, k_active]))
     if r.exists(RECHECK):
-        r.sdiffstore(gone + ":recheck", [RECHECK, run.k_active])
+        r.sdiffstore(gone + ":recheck", [RECHECK, k_active])
         r.sunionstore(gone, [gone, gone + ":recheck"])
         r.delete(gone + ":recheck")
     k_new = new_phones_key(gen)
-    s.new_phones_count = int(r.sdiffstore(k_new, [run.k_phones, ACTIVE_PHONES]))
+    s.new_phones_count = int(r.sdiffstore(k_new, [k_phones, ACTIVE_PHONES]))
     s.new_phones_key = k_new
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with r.pipeline(transaction=True) as p:
-        for src, dst in ((run.k_active, ACTIVE), (run.k_phones, ACTIVE_PHONES)):
+        for src, dst in ((k_active, ACTIVE), (k_phones, ACTIVE_PHONES)):
             p.delete(dst)
             p.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end",
                    2, src, dst)
@@ -482,20 +547,106 @@ def _commit(r: redis.Redis, run: _Run, s: ImportSummary) -> None:
         s.new_phones = set(r.smembers(k_new))
 
 
-def _progress(stream: RowStream, s: ImportSummary, enabled: bool) -> tuple[Any, Any]:
+def _conn(r: redis.Redis) -> dict[str, Any]:
+    """The connection settings of `r`, to open more connections (in worker processes too)."""
+    return dict(r.connection_pool.connection_kwargs)
+
+
+def default_workers() -> int:
+    """Worker processes used when not told: one per CPU, at most 8 (the Redis server needs a core too)."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _fork_parts(conn: dict[str, Any], srcs: list[Source], fmt: str | None, gen: int, district: str | None,
+                parts: list[Path], workers: int, show: Any) -> list[tuple[dict[str, int], dict]]:
+    """One forked process per partition (arguments are inherited, not pickled); results via a queue.
+    The first failure kills the others: their partitions would not be committed anyway."""
+    ctx = mp.get_context("fork")
+    shared = ctx.Array("q", 2 * workers, lock=False)
+    results = ctx.Queue()
+    parent = os.getpid()
+
+    def child(k: int) -> None:
+        _die_with_parent()
+        try:
+            results.put((k, _work(conn, srcs, fmt, (k, workers), gen, district, str(parts[k]), shared, parent)))
+        except BaseException as e:  # noqa: BLE001 -- reported to the parent, which re-raises it
+            results.put((k, e if _picklable(e) else ImportAborted(f"{type(e).__name__}: {e}")))
+
+    procs = [ctx.Process(target=child, args=(k,), daemon=True) for k in range(workers)]
+    for proc in procs:
+        proc.start()
+    got: dict[int, Any] = {}
+    try:
+        while len(got) < workers:
+            try:
+                k, res = results.get(timeout=0.25)
+            except queue.Empty:
+                show(shared)
+                if any(not p.is_alive() and p.exitcode != 0 for p in procs):
+                    raise ImportAborted("a worker process died") from None
+                continue
+            if isinstance(res, BaseException):
+                raise res
+            got[k] = res
+        show(shared)
+        return [got[k] for k in range(workers)]
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+
+
+def _picklable(e: BaseException) -> bool:
+    try:
+        pickle.dumps(e)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def _run_parts(conn: dict[str, Any], srcs: list[Source], fmt: str | None, gen: int, district: str | None,
+               base: Path, workers: int, progress: bool) -> tuple[list[dict[str, int]], dict[str, str]]:
+    """Run the partitions (inline for one, else in forked worker processes) under a progress bar."""
     from tqdm import tqdm
 
-    bar = tqdm(total=stream.bytes_total, unit="B", unit_scale=True, disable=not enabled, file=sys.stderr,
+    total = sum(x.size for x in srcs)
+    bar = tqdm(total=total, unit="B", unit_scale=True, disable=not progress, file=sys.stderr,
                desc="import-voters", smoothing=0.1)
     t0 = time.monotonic()
+    parts = [base.with_name(f"{base.name}.rejects.part{k}.csv") for k in range(workers)]
 
-    def tick() -> None:
-        bar.n = min(stream.position(), stream.bytes_total)
-        rate = s.rows / max(time.monotonic() - t0, 1e-6)
-        bar.set_postfix_str(f"{s.rows:,} rows, {rate:,.0f} rows/s", refresh=False)
+    def show(state: Any) -> None:
+        rows = sum(state[0::2])
+        bar.n = min(sum(state[1::2]) // max(workers, 1) if workers > 1 else state[1], total)
+        bar.set_postfix_str(f"{rows:,} rows, {rows / max(time.monotonic() - t0, 1e-6):,.0f} rows/s",
+                            refresh=False)
         bar.refresh()
 
-    return bar, tick
+    try:
+        if workers == 1:
+            state = [0, 0]
+
+            class _Inline:
+                def __setitem__(self, i: int, x: int) -> None:
+                    state[i] = x
+                    if i == 1:
+                        show(state)
+
+            results = [_work(conn, srcs, fmt, (0, 1), gen, district, str(parts[0]), _Inline(), os.getpid())]
+        else:
+            results = _fork_parts(conn, srcs, fmt, gen, district, parts, workers, show)
+        formats: dict[str, str] = {}
+        for _, f in results:
+            formats.update(f)
+        order = {x.name: i for i, x in enumerate(srcs)}
+        _merge_rejects(parts, Path(str(base) + ".rejects.csv"), order)
+        return [n for n, _ in results], formats
+    finally:
+        bar.close()
+        for p in parts:
+            p.unlink(missing_ok=True)
 
 
 def import_voters(
@@ -507,21 +658,24 @@ def import_voters(
     out_dir: Path,
     audit: Any = None,
     progress: bool = True,
+    workers: int | None = None,
 ) -> ImportSummary:
     """Import voter files as the new roll; returns the summary (also written to `out_dir`).
 
     r: blocking client (`decode_responses=True`). paths: files, zip archives or directories, read in
     order as one delivery. fmt: "iowa" | "ncsbe" | None (detected per file). district: keep only that
-    Congressional district ("3"). out_dir: gets `<stamp>.summary.json` and `<stamp>.rejects.csv`
+    Congressional district ("3"). out_dir: gets `<stamp>-g<gen>.summary.json` and `.rejects.csv`
     (source, line, regn_num, action, reason for every row not imported as is). audit: an
-    `audit.log.AuditLog`; a `voter-roll-imported` event is appended after the commit.
+    `audit.log.AuditLog`; a `voter-roll-imported` event is appended after the commit. workers: processes
+    that each import the voters of one partition of registration numbers (default `default_workers()`).
 
     Raises FormatError (unreadable file), ImportLocked, NothingToImport, redis.RedisError: in each case
     nothing was committed and the previous roll is still in service (a re-run picks up cleanly).
     """
     t0 = time.monotonic()
     srcs = sources([Path(p) for p in paths])
-    stream = RowStream(srcs, fmt)
+    if fmt is not None and fmt not in FORMATS:
+        raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     dist = normalize_district(district) if district else None
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -536,23 +690,16 @@ def import_voters(
         s.generation = gen
         base = out_dir / f"{stamp}-g{gen}"
         s.summary_path, s.rejects_path = str(base) + ".summary.json", str(base) + ".rejects.csv"
-        with open(s.rejects_path, "w", newline="", encoding="utf-8") as fh:
-            rejects = csv.writer(fh)
-            rejects.writerow(("source", "line", "regn_num", "action", "reason"))
-            run = _Run(r, gen, dist, rejects, s)
-            bar, tick = _progress(stream, s, progress)
-            try:
-                run.feed(stream, tick)
-            finally:
-                bar.close()
-                run.wire.close()
-        s.formats = dict(stream.formats)
+        counts, s.formats = _run_parts(_conn(r), srcs, fmt, gen, dist, base, workers or default_workers(),
+                                       progress)
+        for name in _COUNTS:
+            setattr(s, name, sum(c[name] for c in counts))
         if s.imported == 0:
             raise NothingToImport(
                 f"no valid row to import ({s.rows} rows read, {s.rejected} rejected, {s.filtered} in other"
                 " districts); the roll in service is unchanged"
             )
-        _commit(r, run, s)
+        _commit(r, gen, s)
         s.status = "committed"
     except (ImportAborted, FormatError, redis.RedisError, OSError) as e:
         s.status, s.error = "aborted", str(e)
@@ -604,6 +751,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--district", default=None, help="keep only this Congressional district")
     p.add_argument("--out-dir", type=Path, default=None, help="summary and rejects (default var/imports)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU, max 8)")
     return p.parse_args(argv)
 
 
@@ -625,7 +773,7 @@ def main(argv: list[str]) -> int:
     out_dir = args.out_dir or settings.var_dir / "imports"
     try:
         s = import_voters(r, args.files, args.format, args.district, out_dir=out_dir, audit=audit,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, workers=args.workers)
     except (ImportAborted, FormatError, redis.RedisError, OSError) as e:
         print(f"import-voters: {e}\nthe roll in service is unchanged", file=sys.stderr)
         return 1

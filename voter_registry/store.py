@@ -1,8 +1,9 @@
 """Read access to the imported voter roll (Redis keys owned by voter_registry.importer).
 
 Keys:
-- `vr:v:{regn_num}` hash: `Voter.to_dict()` plus the importer's bookkeeping fields `_upd` (the row's
-  LAST_UPDATED_DATE, "YYYYMMDD") and `_gen` (the import generation that last saw the row).
+- `vr:v:{regn_num}` hash: `Voter.to_dict()` without its empty fields (read back as empty), plus the
+  importer's bookkeeping field `_i` = "{generation}:{LAST_UPDATED_DATE as YYYYMMDD}" of the import that
+  last saw the row.
 - `vr:phone:{e164}` set of regn_nums registered with that number (a household may be several).
 - `vr:active` set of regn_nums of the roll in service (eligible voters).
 - `vr:meta` hash: generation, last import time and counts.
