@@ -25,7 +25,6 @@ credits the subject; demurrage-fee debits the subject. Fees go to the pool, shar
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -70,9 +69,10 @@ class Replay:
             self.named.add(subject)
         handler = _HANDLERS.get(etype)
         if handler is not None:
-            # a malformed event changes nothing; the chain check already vouched for the bytes
-            with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):
+            try:  # noqa: SIM105 -- contextlib.suppress costs a microsecond per event here
                 handler(self, seq, actor, subject, data)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                pass  # a malformed event changes nothing; the chain check already vouched for the bytes
 
     def _delegate(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
         if not actor or not subject:
