@@ -288,14 +288,20 @@ async def _audit_phase(r: aioredis.Redis, pid: str, k: _Keys, audit: Any,
                 await asyncio.to_thread(audit.append_many_sync, [ev])
                 await r.hset(k.state, "summary", 1)
             ai = int(st.get("ai", 0))
-            while blob := await r.lindex(k.log, ai):
-                evs = await _log_events(r, pid, blob)
-                await asyncio.to_thread(audit.append_many_sync, evs)
+            evs = await _log_events(r, pid, await r.lindex(k.log, ai))
+            while evs is not None:
+                # write chunk ai (thread) while reading the names of chunk ai + 1
+                writing = asyncio.create_task(asyncio.to_thread(audit.append_many_sync, evs))
+                try:
+                    following = await _log_events(r, pid, await r.lindex(k.log, ai + 1))
+                finally:
+                    await writing
                 ai += 1
                 await r.hset(k.state, "ai", ai)
                 await r.eval(_LOCK, 1, k.lock, token, AUDIT_LOCK_S)
                 if progress:
                     progress("audit", len(evs))
+                evs = following
             await asyncio.to_thread(audit.append_many_sync,
                                     [events.demurrage_closed(pid, int(st.get("remainder", 0)))])
         await r.hset(k.state, mapping={"phase": "closed", "closed": datetime.now(UTC).isoformat()})
@@ -306,8 +312,11 @@ async def _audit_phase(r: aioredis.Redis, pid: str, k: _Keys, audit: Any,
             await r.delete(k.lock)
 
 
-async def _log_events(r: aioredis.Redis, pid: str, blob: str) -> list[events.AuditEvent]:
-    """Audit events of one chunk: `blob` is "start:count", the chunk's range in `money:entries`."""
+async def _log_events(r: aioredis.Redis, pid: str, blob: str | None) -> list[events.AuditEvent] | None:
+    """Audit events of one chunk: `blob` is "start:count", the chunk's range in `money:entries`;
+    None when there is no such chunk."""
+    if blob is None:
+        return None
     start, count = (int(x) for x in blob.split(":"))
     chunk = await entries.read(r, start, start + count - 1)
     refs = await events.public_refs(r, [e.debit if e.type == "dm-fee" else e.credit for e in chunk])
