@@ -633,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=settings.emulator_port)
     parser.add_argument("--webhook-url", default=f"http://{settings.host}:{settings.port}/webhooks/telnyx")
-    parser.add_argument("--key", type=Path, default=settings.var_dir / "emulator_ed25519.pem")
+    parser.add_argument("--key", type=Path, default=settings.var_dir / "emulator_ed25519.key")
     parser.add_argument("--time-scale", type=float, default=1.0)
     args = parser.parse_args(argv)
     run_emulator(args.host, args.port, args.webhook_url, args.key, args.time_scale)

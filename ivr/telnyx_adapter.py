@@ -104,7 +104,6 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any]], Event | None]] = {
     "call.answered": lambda p: CallAnswered(),
     "call.transcription": _transcription,
     "call.gather.ended": _gather_ended,
-    "call.dtmf.received": lambda p: _digits(p.get("digit")),
     "call.speak.ended": _speak_ended,
     "call.hangup": _hangup,
 }
@@ -116,9 +115,11 @@ def parse_webhook(body: Any) -> Inbound | None:
     body: the decoded JSON object (a dict), or the raw JSON as bytes/str.
     Events: call.initiated -> CallStarted; call.answered -> CallAnswered; call.transcription (final,
     non-empty) -> SpeechHeard; call.gather.ended valid -> DigitsPressed, timeout -> Silence, others None;
-    call.dtmf.received -> DigitsPressed; call.speak.ended completed -> SpeechEnded; call.hangup ->
-    CallEnded(hangup_cause). Note Telnyx sends call.dtmf.received for every key, also during a gather
-    that then ends with the same keys: tell the two apart by `Inbound.event_type`.
+    call.speak.ended completed -> SpeechEnded; call.hangup -> CallEnded(hangup_cause).
+
+    call.dtmf.received -> None: Telnyx sends it for every key, also during a gather that then ends with
+    the same keys in call.gather.ended, so passing both on would make the dialogue act twice on one key
+    press. Every input the dialogue waits for is a gather (`Prompt`), so nothing is lost.
     """
     try:
         if isinstance(body, bytes | bytearray | str):
@@ -128,12 +129,7 @@ def parse_webhook(body: Any) -> Inbound | None:
             return None
         event_type, event_id, payload = data.get("event_type"), data.get("id"), data.get("payload")
         parser = _PARSERS.get(event_type) if isinstance(event_type, str) else None
-        if (
-            parser is None
-            or not isinstance(payload, Mapping)
-            or not isinstance(event_id, str)
-            or not event_id
-        ):
+        if parser is None or not isinstance(payload, Mapping) or not isinstance(event_id, str) or not event_id:
             return None
         call_id = payload.get("call_control_id")
         if not isinstance(call_id, str) or not call_id:

@@ -161,7 +161,9 @@ async def test_call_flow_sends_the_right_webhooks_in_order(edge: Edge) -> None:
     parsed = [parse_webhook(b) for b in edge.receiver.bodies]
     assert parsed[0].event == CallStarted("+15155550123", "+15155550100", "B", True)
     assert parsed[1].event == CallAnswered() and parsed[1].client_state == "greeting"
+    assert parsed[4] is None  # call.dtmf.received: the key comes once, in call.gather.ended
     assert parsed[5].event == DigitsPressed("1") and parsed[5].client_state == "menu"
+    assert [e for e in edge.receiver.events() if isinstance(e, DigitsPressed)] == [DigitsPressed("1")]
     assert parsed[-1].event == CallEnded("normal_clearing") and parsed[-1].client_state == "bye"
     assert edge.receiver.bodies[-1]["data"]["payload"]["hangup_source"] == "callee"
     assert len({b["data"]["id"] for b in edge.receiver.bodies}) == len(edge.receiver.bodies)
@@ -366,7 +368,7 @@ def tiny_ivr(commands: CallCommands) -> Callable[[Inbound], Any]:
             case Silence() if n < 2:
                 asked[inbound.call_id] = 2
                 await send(inbound.call_id, Prompt("Please press a key."), client_state="2", command_id="p2")
-            case DigitsPressed(digits=d) if inbound.event_type == "call.gather.ended":
+            case DigitsPressed(digits=d):
                 await send(inbound.call_id, Say(f"You pressed {d}."), client_state="3", command_id="say")
                 await send(inbound.call_id, Hangup(), client_state="3", command_id="bye")
             case Silence():
