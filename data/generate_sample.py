@@ -69,6 +69,8 @@ SHARED_LINE = 0.30  # multi-voter households with one shared phone number ...
 SHARED_LINE_MEMBER = 0.80  # ... given to each member with this probability
 OWN_PHONE = 0.26  # otherwise each voter has their own number with this probability
 JR_PAIR = 0.02  # family households with a grown son: the son is JR of the father
+MIDDLE_FULL, MIDDLE_INITIAL = 0.84, 0.08  # the rest have no middle name
+LOCAL_SURNAME = 0.30  # households taking a surname already in their ZIP (related households nearby)
 DUPLICATE_ROWS = 0.002  # share of voters with an older duplicate row in the Iowa files
 CHUNK = 20_000  # households generated per batch (bounded memory)
 
@@ -208,6 +210,7 @@ def _iter_households(n: int, seed: int, district: str | None) -> Iterator[list[t
     statuses, stw = zip(*STATUSES, strict=True)
     parties, pwt = zip(*PARTIES, strict=True)
     regn = 100_000_000 + rng.randrange(0, 500_000_000)
+    local_names: dict[str, list[str]] = {}
     # Iowa area codes by town: the first listed is the main one.
     made = 0
     while made < n:
@@ -222,6 +225,12 @@ def _iter_households(n: int, seed: int, district: str | None) -> Iterator[list[t
         nh = len(hh_sizes)
         hh_places = rng.choices(pw.items, cum_weights=pw.cum, k=nh)
         hh_last = rng.choices(sur.items, cum_weights=sur.cum, k=nh)
+        for h, place in enumerate(hh_places):  # families stay: towns keep their surnames
+            seen = local_names.setdefault(place.zip, [])
+            if seen and rng.random() < LOCAL_SURNAME:
+                hh_last[h] = seen[int(rng.random() * len(seen))]
+            elif len(seen) < 400:
+                seen.append(hh_last[h])
         # Persons: [sex, birth_year, first, middle, last, suffix, jr_of_index]
         people: list[list] = []
         hh_members: list[list[int]] = []
@@ -260,7 +269,7 @@ def _iter_households(n: int, seed: int, district: str | None) -> Iterator[list[t
             for idx, f, m in zip(idxs, firsts, middles, strict=True):
                 people[idx][2] = f
                 u = rng.random()
-                people[idx][3] = m if u < 0.74 else (m[0] if u < 0.87 else "")
+                people[idx][3] = m if u < MIDDLE_FULL else (m[0] if u < MIDDLE_FULL + MIDDLE_INITIAL else "")
         missing = [p for p in people if not p[4]]
         for p, last in zip(missing, rng.choices(sur.items, cum_weights=sur.cum, k=len(missing)),
                            strict=True):
