@@ -5,7 +5,8 @@ HTML: `/` bills with live tallies; `/bills/{bill}` tally, participation, top inf
 `/voters/{regn_num}` a delegate's public record (their votes, the weight they carry).
 JSON: `/public/bills.json` [{bill, title, yes, no, abstain, not_cast, closed_at}];
 `/public/bills/{bill}/tally.json`; `/public/bills/{bill}/snapshot.json` (the issue's snapshot shape).
-Redis comes from `request.app.state.redis`; optional `app.state.tally_config` (delegation.live.TallyConfig).
+Redis comes from `request.app.state.redis`; optional `app.state.tally_config` (delegation.live.TallyConfig),
+else `app.state.settings.active_days`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ def _live(request: Request) -> LiveTallies:
     state = request.app.state
     live = getattr(state, "delegation_live", None)
     if live is None:
-        live = state.delegation_live = LiveTallies(getattr(state, "tally_config", None) or TallyConfig())
+        config = getattr(state, "tally_config", None)
+        if config is None:
+            settings = getattr(state, "settings", None)
+            config = TallyConfig(active_days=getattr(settings, "active_days", 30))
+        live = state.delegation_live = LiveTallies(config)
     return live
 
 

@@ -284,9 +284,46 @@ class DelegationStore:
         """Explain how `voter`'s power is used on the bill (R11): the chain to the guru and the guru's
         choice, or why it is not cast. Raises UnknownVoter, UnknownBill."""
         await self._require_voter(voter)
-        res = (await self.tally(bill_key)).resolution(voter)
+        bill = await self.bills.require(bill_key)
+        if bill.closed_at or self.cap is not None:
+            res = (await self.tally(bill_key)).resolution(voter)  # frozen state / the cap needs everyone
+        else:
+            res = (await self._local_tally(voter, bill_key)).resolution(voter)
         return AuditPath(voter, bill_key, list(res.chain), res.guru, res.choice, res.reason,
                          res.loops_back_to_voter)
+
+    async def _local_tally(self, voter: str, bill_key: str) -> tally_mod.TallyResult:
+        """The tally restricted to the voters reachable from `voter` along delegations. A voter's resolution
+        depends on nothing else (see delegation.engine), so this explains their path without reading the
+        whole district."""
+        seen: set[str] = set()
+        frontier = [voter]
+        eligible: set[str] = set()
+        dls: dict[str, list[str]] = {}
+        votes: dict[str, str] = {}
+        while frontier:
+            async with self.r.pipeline(transaction=False) as p:
+                for v in frontier:
+                    p.sismember(ACTIVE_SET, v)
+                    p.hget(f"dl:bd:{bill_key}", v)
+                    p.hget("dl:std", v)
+                    p.hget(f"dl:v:{bill_key}", v)
+                rows = await p.execute()
+            seen.update(frontier)
+            nxt: list[str] = []
+            for i, v in enumerate(frontier):
+                active, per_bill, std, choice = rows[4 * i: 4 * i + 4]
+                if not active:
+                    continue
+                eligible.add(v)
+                if choice:
+                    votes[v] = choice
+                ts = json.loads(per_bill) if per_bill is not None else json.loads(std) if std else []
+                if ts:
+                    dls[v] = ts
+                nxt.extend(t for t in ts[: self.max_rank] if t not in seen and t not in nxt)
+            frontier = nxt
+        return tally_mod.compute(eligible, dls, votes, max_rank=self.max_rank)
 
     async def close_bill(self, bill_key: str, at: str | None = None) -> dict[str, Any]:
         """Close the bill at `at` (UTC ISO-8601, default now) and freeze its snapshot (R9). Idempotent:

@@ -115,7 +115,11 @@ async def _run_store(url: str, events: list[tuple], snap_path) -> tuple[dict, di
             except Exception as exc:  # refusals (self-delegation) must leave no trace
                 assert type(exc).__name__ == "SelfDelegation"
         got = await live.result(r, b.key)
-        full = (await store.tally(b.key)).counts()
+        full_res = await store.tally(b.key)
+        full = full_res.counts()
+        for v in VOTERS:  # the audit path read from the voter's own neighbourhood equals the full one
+            path, want = await store.audit_path(v, b.key), full_res.resolution(v)
+            assert (path.chain, path.guru, path.reason) == (list(want.chain), want.guru, want.reason)
         snap = await store.snapshot(b.key)
         snap_path.write_text(json.dumps(snap))
         return {k: got[k] for k in ("yes", "no", "abstain", "not_cast", "weights")}, full, snap
