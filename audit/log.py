@@ -218,6 +218,8 @@ class AuditLog:
             self._offset = start + len(blob)
             self.seq, self.last_hash = seq, prev
             self._add_leaves(lines)
+            if any(p.type == b'"bill-closed"' for p in batch):
+                self._publish_head_locked()  # issue 6: a signed head at every bill close
             return list(range(first, seq + 1))
 
     def _add_leaves(self, lines: list[bytes]) -> None:
@@ -314,16 +316,23 @@ class AuditLog:
         return self._signer
 
     def publish_head(self) -> dict:
-        """Sign and record a tree head over the whole log now (e.g. at every bill close); returns it.
+        """Sign and record a tree head over the whole log now; returns it. Appending a `bill-closed`
+        event does this by itself (a head at every bill close).
 
         Shape: `{"tree_size", "root_hash", "timestamp", "signature"}` (see audit.treehead).
         """
+        with self._locked():
+            return self._publish_head_locked()
+
+    def _publish_head_locked(self) -> dict:
         from audit.treehead import append_head, sign_head
 
-        with self._locked():
-            head = sign_head(self.signer, self.seq, self.tree.root(self.seq), utc_now())
+        head = sign_head(self.signer, self.seq, self.tree.root(self.seq), utc_now())
+        try:
             append_head(self.heads_path, head)
-            return head
+        except OSError:  # the events are durable; a missing head is re-signed next minute
+            log.exception("audit: could not record a tree head")
+        return head
 
     def ensure_publisher(self) -> None:
         """Start the background tree-head publisher on the running loop if configured and not running."""
