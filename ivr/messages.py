@@ -42,7 +42,8 @@ class SpeechHeard:
 
 @dataclass(frozen=True, slots=True)
 class DigitsPressed:
-    """DTMF from `call.gather.ended` (status valid) or `call.dtmf.received`: "0"-"9", "*", "#"."""
+    """DTMF from `call.gather.ended` (status valid): "0"-"9", "*", "#". (`call.dtmf.received` repeats
+    the keys a gather reports, so it is not turned into a second event.)"""
 
     digits: str
 

@@ -101,6 +101,11 @@ def example_caller(r: redis.Redis) -> tuple[str, str] | None:
     return None
 
 
+def _shown(path: Path) -> str:
+    """A path relative to the project when it lies inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def main(argv: list[str]) -> int:
     """Entry point of `serve`."""
     parser = argparse.ArgumentParser(prog="run_delegate_network serve")
@@ -123,6 +128,6 @@ def main(argv: list[str]) -> int:
         print("\nIn a second terminal, place a call as a sample voter:\n"
               f'  ./run_delegate_network call --from {phone} --say "delegate" --say "{name}" --say "yes" '
               '--say "vote" --say "list" --say "h r 1" --say "yes" --say "yes" --say "goodbye"\n'
-              f"Then read the audit log: tail {Path(settings.audit_log_path).relative_to(ROOT)}\n", flush=True)
+              f"Then read the audit log: tail {_shown(settings.audit_log_path)}\n", flush=True)
     asyncio.run(stack.serve())
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import redis.asyncio as aioredis
 
 from delegation.store import DelegationStore
 from ivr.simulator import Phone
-from tests.e2e import BOB, JANE, JOHN, Stack, running_stack
+from tests.e2e import BOB, JANE, JOHN, ROLL, Stack, running_stack
 
 
 @pytest.fixture
@@ -74,7 +73,9 @@ async def test_delegate_vote_audit_recall_audit_in_one_call(stack: Stack, r: aio
             if (e.get("actor") or {}).get("regn_num") == JOHN.regn_num]
     assert mine == [("delegate", JANE.regn_num), ("vote", None), ("recall", JANE.regn_num)]
     text = stack.audit_path.read_text()
-    assert not re.search(r"\+?1?\d{10}", text.replace(" ", "")), "a phone number reached the public audit log"
+    for v in ROLL:
+        if v.phone:
+            assert v.phone not in text and v.phone[2:] not in text, "a phone number reached the public audit log"
     assert await store.delegate_of(JOHN.regn_num) is None and await store.vote_of(JOHN.regn_num, "119-hr-1234") == "no"
 
 

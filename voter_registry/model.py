@@ -35,8 +35,8 @@ class Voter:
 
     @property
     def spoken_name(self) -> str:
-        """ "John Q Doe Jr" in title case, the way the IVR reads a name."""
-        parts = [self.first, self.middle[:1] if len(self.middle) == 1 else self.middle, self.last, self.suffix]
+        """ "John Q Doe Jr" in title case (middle name as its initial), the way the IVR reads a name."""
+        parts = [self.first, self.middle[:1], self.last, self.suffix]
         return " ".join(p.title() for p in parts if p)
 
     @property
