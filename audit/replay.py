@@ -107,10 +107,14 @@ class Replay:
             del self.delegations[(actor, scope)]  # back to the standing delegation
 
     def _vote(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
-        if actor and d["choice"] in _CHOICES:
+        choice, bill = d["choice"], d["bill"]
+        if actor and choice in _CHOICES:
             tent = bool(d.get("tentative")) and actor not in self.promoted
-            self.votes.setdefault(d["bill"], {})[actor] = (d["choice"], tent)
-            self.bills.setdefault(d["bill"], {})
+            votes = self.votes.get(bill)
+            if votes is None:
+                votes = self.votes[bill] = {}
+                self.bills.setdefault(bill, {})
+            votes[actor] = (choice, tent)
 
     def _promoted(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
         who = subject or actor

@@ -174,6 +174,7 @@ def _check_strict(lines: list[bytes], replay: Replay | None) -> LogCheck:
 def _check_fast(lines: list[bytes], replay: Replay | None) -> LogCheck:
     sha = hashlib.sha256
     scan = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner, without loads() overhead
+    parsed: dict[bytes, Any] = {}  # data bytes -> parsed value; the replay only reads data
     feed = replay.feed if replay is not None else None
     wanted = REPLAY_TYPES
     leaves: list[bytes] = []
@@ -202,24 +203,30 @@ def _check_fast(lines: list[bytes], replay: Replay | None) -> LogCheck:
             continue
         k = ln.rfind(b',"type":"')
         etype = ln[k + 9:-2].decode()
-        d0 = ln.find(b',"data":')
-        actor = None if ln[9:13] == b"null" else _regn(ln, 9)
-        subject = None if ln[j + 11:j + 15] == b"null" else _regn(ln, j + 11)
+        if ln[9:13] == b"null":
+            actor = None
+        else:
+            r = ln.find(b'"regn_num":"', 9) + 12
+            actor = ln[r:ln.index(b'"', r)].decode()
+        if ln[j + 11:j + 15] == b"null":
+            subject = None
+        else:
+            r = ln.find(b'"regn_num":"', j) + 12
+            subject = ln[r:ln.index(b'"', r)].decode()
         if etype in wanted:
-            try:
-                d = scan(ln[d0 + 8:i].decode(), 0)[0]
-            except (ValueError, StopIteration) as e:
-                raise CanonicalFormError(n, f"data is not JSON: {e}") from e
+            raw = ln[ln.find(b',"data":') + 8:i]
+            d = parsed.get(raw)
+            if d is None:  # most events share a few data values (votes, standing delegations): parse once
+                try:
+                    d = scan(raw.decode(), 0)[0]
+                except (ValueError, StopIteration) as e:
+                    raise CanonicalFormError(n, f"data is not JSON: {e}") from e
+                if len(parsed) < 100_000:
+                    parsed[raw] = d
         else:
             d = {}
         feed(n, etype, actor, subject, d)
     return LogCheck(n, leaves, prev.decode())
-
-
-def _regn(ln: bytes, start: int) -> str:
-    """The regn_num string of the {"name","regn_num"} object starting at `start`."""
-    r = ln.find(b'"regn_num":"', start) + 12
-    return ln[r:ln.index(b'"', r)].decode()
 
 
 def _why_not_canonical(ln: bytes) -> str:
