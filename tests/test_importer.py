@@ -298,3 +298,15 @@ def test_killed_import_new_voters_rechecked_at_next_commit(rsync: redis.Redis, t
     s = run(rsync, tmp_path, write_iowa(tmp_path / "v2.csv", FAMILY))  # 7777 is not in this delivery
     assert s.deactivated == 0 and rsync.hget("vr:v:7777", "status") == "inactive"
     assert SyncVoterStore(rsync).count_active() == 3
+
+
+def test_new_phones_are_numbers_no_previous_voter_had(rsync: redis.Redis, tmp_path: Path) -> None:
+    first = run(rsync, tmp_path, write_iowa(tmp_path / "v1.csv", FAMILY))
+    assert first.new_phones == {"+15155550123"}
+    v2 = [*FAMILY,
+          iowa_row("1005", "Carl", "Doe", PHONENO="5155550123"),         # joins a known household
+          iowa_row("1006", "Dana", "Roe", PHONENO="3195550111"),         # a number never seen
+          iowa_row("1007", "Ed", "Roe", PHONENO="3195550112", VOTERSTATUS="Inactive")]  # not active
+    s = run(rsync, tmp_path, write_iowa(tmp_path / "v2.csv", v2))
+    assert s.new_phones == {"+13195550111"} and s.new_phones_count == 1
+    assert rsync.smembers(s.new_phones_key) == {"+13195550111"} and rsync.ttl(s.new_phones_key) > 0

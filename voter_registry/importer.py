@@ -61,7 +61,6 @@ except ImportError:  # pragma: no cover - only while the matcher package is miss
         return None
 
 
-ACTIVE_PHONES = "vr:active_phones"  # phones of the voters in vr:active: "new phone" = not in here
 RECHECK = "vr:recheck"  # regns an interrupted import may have written as active: rechecked at the next commit
 LOCK = "vr:import:lock"
 BATCH_ROWS = 2000
@@ -274,6 +273,9 @@ class _Run:
         self.wire = _Wire(conn)
         self.k_active = gen_key(gen, "active")
         self.k_phones = gen_key(gen, "phones")
+        self.k_assoc = gen_key(gen, "assoc")
+        # With no roll in service every phone is new: the new-association set is not needed.
+        self.track_assoc = bool(self.wire.call("EXISTS", ACTIVE))
 
     def reject(self, source: str, line: int, regn: str, action: str, reason: str) -> None:
         self.rejects.writerow((source, line, regn, action, reason))
@@ -321,14 +323,16 @@ class _Run:
         regns = list(latest)
         keys = [VOTER + x for x in regns]
         pack = hiredis.pack_command
-        self.wire.send(b"".join([pack(("HGETALL", k)) for k in keys]), len(keys))
-        olds = self.wire.wait()[-1]
+        self.wire.send(b"".join([pack(("HGETALL", k)) for k in keys] + [pack(("SMISMEMBER", ACTIVE, *regns))]),
+                       len(keys) + 1)
+        *olds, on_roll = self.wire.wait()[-1]
         b = CommandBatch()
         add_active: list[str] = []
         drop_active: list[str] = []
         add_phones: list[str] = []
+        add_assoc: list[str] = []
         mine = self.sgen + ":"
-        for regn, key, flat in zip(regns, keys, olds, strict=True):
+        for regn, key, flat, was_on in zip(regns, keys, olds, on_roll, strict=True):
             row = latest[regn]
             v = row.voter
             old = _pairs(flat) if flat else None
@@ -358,14 +362,17 @@ class _Run:
             n["imported"] += 1
             if v.status == "active":
                 add_active.append(regn)
-                if v.phone:
-                    add_phones.append(v.phone)
+                if v.phone and not (was_on and old and old.get("phone") == v.phone):
+                    add_phones.append(v.phone)  # may be new: checked against the old roll at the commit
+                    add_assoc.append(regn)
         if drop_active:
             b.srem(self.k_active, *drop_active)
         if add_active:
             b.sadd(self.k_active, *add_active)
         if add_phones:
             b.sadd(self.k_phones, *add_phones)
+        if add_assoc and self.track_assoc:
+            b.sadd(self.k_assoc, *add_assoc)
         self.wire.send(*b.payload())
 
     def _write(self, b: CommandBatch, key: str, v: Voter, new: dict[str, str], stamp: str,
@@ -511,6 +518,44 @@ def _deactivate(r: redis.Redis, wire: _Wire, regns: list[str]) -> int:
     return n
 
 
+def _filter_new_phones(r: redis.Redis, candidates: str, assoc: str) -> None:
+    """Keep in `candidates` only the phones that were on no registration of the previous roll.
+
+    Candidates are the phones of active rows whose voter was not on the roll with that phone (`assoc`
+    holds those voters), so there are few on a re-import. A candidate is known when one of its
+    registrations is on the previous roll (`vr:active`, not yet replaced) and not in `assoc`. A voter
+    who had the number and changed it in this import is no longer in the household set, so such a
+    number may be reported new although it was not: callers must check `by_phone` anyway.
+    On a first import the old roll is empty and nothing is checked.
+    """
+    if not r.exists(ACTIVE):
+        return
+    chunk: list[str] = []
+    for p in r.sscan_iter(candidates, count=1000):
+        chunk.append(p)
+        if len(chunk) >= 1000:
+            _drop_known(r, candidates, assoc, chunk)
+            chunk = []
+    if chunk:
+        _drop_known(r, candidates, assoc, chunk)
+
+
+def _drop_known(r: redis.Redis, candidates: str, assoc: str, phones: list[str]) -> None:
+    with r.pipeline(transaction=False) as p:
+        for x in phones:
+            p.smembers(PHONE + x)
+        households = p.execute()
+    regns = sorted({x for h in households for x in h})
+    if not regns:
+        return
+    on_roll = r.smismember(ACTIVE, regns)
+    moved = r.smismember(assoc, regns)
+    old = {x for x, a, b in zip(regns, on_roll, moved, strict=True) if a and not b}
+    known = [x for x, h in zip(phones, households, strict=True) if old.intersection(h)]
+    if known:
+        r.srem(candidates, *known)
+
+
 def _commit(r: redis.Redis, gen: int, s: ImportSummary) -> None:
     """Switch the roll in service to this generation (one transaction), then mark the leavers inactive."""
     k_active, k_phones = gen_key(gen, "active"), gen_key(gen, "phones")
@@ -525,11 +570,12 @@ def _commit(r: redis.Redis, gen: int, s: ImportSummary) -> None:
         r.sunionstore(gone, [gone, gone + ":recheck"])
         r.delete(gone + ":recheck")
     k_new = new_phones_key(gen)
-    s.new_phones_count = int(r.sdiffstore(k_new, [k_phones, ACTIVE_PHONES]))
+    _filter_new_phones(r, k_phones, gen_key(gen, "assoc"))
+    r.delete(gen_key(gen, "assoc"))
     s.new_phones_key = k_new
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with r.pipeline(transaction=True) as p:
-        for src, dst in ((k_active, ACTIVE), (k_phones, ACTIVE_PHONES)):
+        for src, dst in ((k_active, ACTIVE), (k_phones, k_new)):
             p.delete(dst)
             p.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end",
                    2, src, dst)
@@ -543,6 +589,7 @@ def _commit(r: redis.Redis, gen: int, s: ImportSummary) -> None:
         p.hdel(META, "importing")
         p.execute()
     _cleanup(r, gen)
+    s.new_phones_count = int(r.scard(k_new))
     if 0 < s.new_phones_count <= NEW_PHONES_INLINE:
         s.new_phones = set(r.smembers(k_new))
 
