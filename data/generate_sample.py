@@ -22,9 +22,11 @@ import csv
 import random
 import sys
 import time
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
+from functools import cache
 from pathlib import Path
 
 from data import sample_tables as tables
@@ -103,6 +105,20 @@ ACCENTED = {"MUNOZ": "MUÑOZ", "PENA": "PEÑA", "NUNEZ": "NÚÑEZ", "IBANEZ": "I
             "RAMON": "RAMÓN", "ANDRES": "ANDRÉS", "JESUS": "JESÚS"}
 ACCENTED_SHARE = 0.3
 REFERENCE_DATE = date(tables.REFERENCE_YEAR, 10, 1)  # "today" of the sample: output never depends on clock
+_TODAY = REFERENCE_DATE.toordinal()
+_EARLIEST_REGN = date(1975, 1, 1).toordinal()  # Iowa's statewide registration law (auditors, 1975)
+_JAN1 = {y: date(y, 1, 1).toordinal() for y in range(1900, tables.REFERENCE_YEAR + 1)}
+
+
+def _pick(w: tables.Weighted, rnd: Callable[[], float]) -> object:
+    """One weighted draw (what `random.choices(k=1)` does, without its per-call overhead)."""
+    return w.items[bisect_right(w.cum, rnd() * w.cum[-1], 0, len(w.cum) - 1)]
+
+
+@cache
+def _fmt_date(ordinal: int) -> str:
+    """Proleptic ordinal -> "MM/DD/YYYY" (the Iowa file's date format); cached, days repeat a lot."""
+    return date.fromordinal(ordinal).strftime("%m/%d/%Y")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +132,9 @@ class Extra:
     unit_num: str
     party: str
     gender: str
-    birthdate: date
-    eff_date: date
-    updated: date
+    birthdate: int  # dates as proleptic ordinals (`date.toordinal`)
+    eff_date: int
+    updated: int
     precinct: str
     state_house: int
     county_id: int
@@ -207,11 +223,11 @@ def _iter_households(n: int, seed: int, district: str | None) -> Iterator[list[t
     years = tables.birth_years()
     phones = _Phones()
     sizes, sw = zip(*HOUSEHOLD_SIZES, strict=True)
-    statuses, stw = zip(*STATUSES, strict=True)
-    parties, pwt = zip(*PARTIES, strict=True)
+    status_w = tables.Weighted.of([(s.lower(), w) for s, w in STATUSES])
+    party_w = tables.Weighted.of(list(PARTIES))
+    rnd = rng.random
     regn = 100_000_000 + rng.randrange(0, 500_000_000)
     local_names: dict[str, list[str]] = {}
-    # Iowa area codes by town: the first listed is the main one.
     made = 0
     while made < n:
         hh_sizes = rng.choices(sizes, sw, k=CHUNK)
@@ -237,7 +253,7 @@ def _iter_households(n: int, seed: int, district: str | None) -> Iterator[list[t
         for h, size in enumerate(hh_sizes):
             family = size == 1 or rng.random() < SHARED_SURNAME
             head_sex = "M" if rng.random() < 0.5 else "F"
-            head_year = rng.choices(years[head_sex].items, cum_weights=years[head_sex].cum)[0]
+            head_year = _pick(years[head_sex], rnd)
             members = [len(people)]
             people.append([head_sex, head_year, "", "", hh_last[h], "", -1])
             for j in range(1, size):
@@ -247,9 +263,9 @@ def _iter_households(n: int, seed: int, district: str | None) -> Iterator[list[t
                     y = min(max(y, tables.OLDEST_BIRTH_YEAR), tables.YOUNGEST_BIRTH_YEAR)
                 else:  # grown child, or another adult
                     sex = "M" if rng.random() < 0.5 else "F"
-                    y = head_year + rng.randint(22, 38)
+                    y = head_year + 22 + int(rnd() * 17)
                     if y > tables.YOUNGEST_BIRTH_YEAR or not family:
-                        y = rng.choices(years[sex].items, cum_weights=years[sex].cum)[0]
+                        y = _pick(years[sex], rnd)
                 last = hh_last[h] if family else ""
                 jr = -1
                 if family and j >= 2 and sex == "M" and head_sex == "M" and y > head_year + 15 \
@@ -287,40 +303,41 @@ def _iter_households(n: int, seed: int, district: str | None) -> Iterator[list[t
         # Addresses, phones, statuses; emit.
         for h, members in enumerate(hh_members):
             place: tables.Place = hh_places[h]
-            pre, sname, stype = rng.choice(_streets(place, seed))
-            house = str(rng.randint(1, 40) * 100 + rng.randrange(1, 100))
+            streets = _streets(place, seed)
+            pre, sname, stype = streets[int(rnd() * len(streets))]
+            house = str((1 + int(rnd() * 40)) * 100 + 1 + int(rnd() * 99))
             unit_type = unit_num = ""
-            if place.population > 5000 and rng.random() < 0.22:
-                unit_type, unit_num = "APT", str(rng.randint(1, 4) * 100 + rng.randint(1, 24))
+            if place.population > 5000 and rnd() < 0.22:
+                unit_type, unit_num = "APT", str((1 + int(rnd() * 4)) * 100 + 1 + int(rnd() * 24))
             street = " ".join(x for x in (pre, sname, stype) if x)
-            npa = place.area_codes[0] if len(place.area_codes) == 1 or rng.random() < 0.8 \
-                else place.area_codes[1]
-            shared = phones.take(npa) if len(members) > 1 and rng.random() < SHARED_LINE else None
-            status_h = rng.choices(statuses, stw, k=len(members))
+            codes = place.area_codes
+            npa = codes[0] if len(codes) == 1 or rnd() < 0.8 else codes[1]
+            shared = phones.take(npa) if len(members) > 1 and rnd() < SHARED_LINE else None
             mail = None
-            if rng.random() < 0.03:
-                mail = (f"PO BOX {rng.randint(1, 2999)}", place.city, "IA", place.zip)
-            ward = rng.randint(1, 1 + int(place.population // 2500))
+            if rnd() < 0.03:
+                mail = (f"PO BOX {1 + int(rnd() * 2999)}", place.city, "IA", place.zip)
+            ward = 1 + int(rnd() * (1 + int(place.population // 2500)))
             precinct = f"{place.city[:4].replace(' ', '')}-{ward:02d}"
+            house_district = 1 + (place.county_id * 7 + len(place.city)) % 100
             out = []
-            for k, idx in enumerate(members):
+            for idx in members:
                 sex, y, first, middle, last, suffix, _ = people[idx]
-                if shared and rng.random() < SHARED_LINE_MEMBER:
-                    phone = shared
-                elif rng.random() < OWN_PHONE:
-                    phone = phones.take(npa)
+                if shared and rnd() < SHARED_LINE_MEMBER:
+                    phone = "+1" + shared
+                elif rnd() < OWN_PHONE:
+                    phone = "+1" + phones.take(npa)
                 else:
                     phone = None
-                bd = date(y, 1, 1) + timedelta(days=rng.randrange(365))
-                eff_start = max(bd.replace(day=1) + timedelta(days=18 * 366), date(1975, 1, 1))
-                eff = eff_start + timedelta(days=rng.randrange(max(1, (REFERENCE_DATE - eff_start).days)))
-                upd = eff + timedelta(days=rng.randrange(max(1, (REFERENCE_DATE - eff).days)))
+                # Dates as proleptic ordinals (fast); registered at 18 or later, not before 1975.
+                bd = _JAN1[y] + int(rnd() * 365)
+                eff_start = max(bd + 18 * 365 + 5, _EARLIEST_REGN)
+                eff = eff_start + int(rnd() * max(1, _TODAY - eff_start))
+                upd = eff + int(rnd() * max(1, _TODAY - eff))
                 regn += 1
                 v = Voter(str(regn), first, middle, last, suffix, house, street, place.city, place.zip,
-                          place.county, y, "+1" + phone if phone else None, status_h[k].lower(),
-                          place.district)
-                e = Extra(pre, sname, stype, unit_type, unit_num, rng.choices(parties, pwt)[0], sex, bd, eff,
-                          upd, precinct, 1 + (place.county_id * 7 + len(place.city)) % 100, place.county_id, mail)
+                          place.county, y, phone, _pick(status_w, rnd), place.district)
+                e = Extra(pre, sname, stype, unit_type, unit_num, _pick(party_w, rnd), sex, bd, eff, upd,
+                          precinct, house_district, place.county_id, mail)
                 out.append((v, e))
             made += len(out)
             yield out
@@ -346,11 +363,7 @@ def _iter_rows(n: int, seed: int, district: str | None) -> Iterator[list[tuple[V
     return _iter_households(n, seed, None if district is None else str(district))
 
 
-def _fmt_date(d: date) -> str:
-    return d.strftime("%m/%d/%Y")
-
-
-def _iowa_row(v: Voter, e: Extra, updated: date | None = None) -> list[str]:
+def _iowa_row(v: Voter, e: Extra, updated: int | None = None) -> list[str]:
     mail = e.mail or ("", "", "", "")
     return [
         v.regn_num, v.first, v.middle, v.last, v.suffix, _fmt_date(e.eff_date), _fmt_date(updated or e.updated),
