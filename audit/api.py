@@ -10,6 +10,7 @@
   "tree_size", "leaf_hash", "proof": [hex], "root_hash", "event", "head"}`.
 - `GET /public/audit/consistency?first=M&second=N`: `{"first", "second", "first_root", "second_root",
   "proof": [hex]}` (RFC 9162 2.1.4).
+- `GET /public/audit/heads`: every signed tree head so far, oldest first, JSON Lines.
 - `GET /public/audit/pubkey`: the operator's Ed25519 public key, base64 of the raw 32 bytes, text/plain.
 Errors: 400 for parameters out of range (with the reason), 416 for an unsatisfiable range.
 """
@@ -97,6 +98,18 @@ async def audit_head(request: Request) -> dict[str, Any]:
     audit.ensure_publisher()
     head = await asyncio.to_thread(_current_head, audit)
     return {"head": head, "public_key": audit.signer.public_key_b64}
+
+
+@router.get("/public/audit/heads")
+async def audit_heads(request: Request) -> Response:
+    """Every signed tree head so far, oldest first, as JSON Lines (for consistency checking)."""
+    audit = _log(request)
+    try:
+        body = await asyncio.to_thread(audit.heads_path.read_bytes)
+    except FileNotFoundError:
+        body = b""
+    cut = body.rfind(b"\n") + 1  # complete lines only
+    return Response(body[:cut], media_type="application/x-ndjson", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/public/audit/pubkey", response_class=PlainTextResponse)

@@ -254,6 +254,7 @@ class AuditLog:
             self._offset, self.seq, self.last_hash = 0, 0, ZERO_HASH
             self._known_leaves = 0
             self._leaves = bytearray()
+            self.tree = MerkleTree(self.leaf, lambda: self.seq)  # cached subtrees may be stale
         pos = self._offset
         sha = hashlib.sha256
         carry = b""
@@ -271,7 +272,13 @@ class AuditLog:
                 carry = buf
                 continue
             carry = buf[cut + 1:]
-            lines = buf[:cut].split(b"\n")
+            body = buf[:cut]
+            count = body.count(b"\n") + 1
+            if seq + count <= self._known_leaves:  # leaf hashes already in the side file
+                seq += count
+                last_line = body[body.rfind(b"\n") + 1:]
+                continue
+            lines = body.split(b"\n")
             for ln in lines:
                 seq += 1
                 if seq > self._known_leaves:

@@ -377,13 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     live = args.against_live.rstrip("/") if args.against_live else None
     try:
-        if _is_url(args.source):
-            origin = _base(args.source)
-            data = _get(f"{origin}/public/audit.log")
-        else:
-            origin = None
-            data = Path(args.source).read_bytes()
-        heads, pubkey = _gather_heads(args, live or origin)
+        origin = _base(args.source) if _is_url(args.source) else None
+        heads, pubkey = _gather_heads(args, origin, live)  # heads first: the log fetched next covers them
+        data = _get(f"{origin}/public/audit.log") if origin else Path(args.source).read_bytes()
     except (OSError, ValueError) as e:
         print(f"verify-audit: cannot read: {e}", file=sys.stderr)
         return 2
@@ -424,28 +420,33 @@ def _live_head(base: str) -> dict[str, Any]:
     return doc if "head" in doc else {"head": doc, "public_key": doc.get("public_key")}
 
 
-def _gather_heads(args: argparse.Namespace, service: str | None) -> tuple[list[dict[str, Any]], str | None]:
+def _gather_heads(args: argparse.Namespace, origin: str | None,
+                  live: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """(heads to check against the log, operator public key) from the options, files and services.
+
+    Heads: --head; else `<stem>.heads` next to a local log; else all heads of the origin service.
+    Key: --pubkey; else `audit_operator.pub` next to a local log; else the service's published key.
+    """
     pubkey = args.pubkey
     heads: list[dict[str, Any]] = []
     if args.head:
         heads = load_heads(Path(args.head).read_bytes())
-    elif not _is_url(args.source):
+        if pubkey is None and Path(args.head).suffix == ".json":
+            doc = json.loads(Path(args.head).read_bytes() or b"{}")
+            pubkey = doc.get("public_key") if isinstance(doc, dict) else None
+    elif origin is None:
         side = Path(args.source).with_suffix(".heads")
         if side.exists():
             heads = load_heads(side.read_bytes())
-    if pubkey is None and not _is_url(args.source):
+    else:
+        heads = load_heads(_get(f"{origin}/public/audit/heads"))
+    if pubkey is None and origin is None:
         pub = Path(args.source).parent / "audit_operator.pub"
         if pub.exists():
             pubkey = pub.read_text().strip()
-    if service:
-        doc = _live_head(service)
-        if not heads and doc.get("head"):
-            heads = [doc["head"]]
-        if pubkey is None:
-            pubkey = doc.get("public_key") or _get(f"{service}/public/audit/pubkey").decode().strip()
-    if pubkey is None and args.head:
-        doc = json.loads(Path(args.head).read_bytes() or b"{}") if Path(args.head).suffix == ".json" else {}
-        pubkey = doc.get("public_key") if isinstance(doc, dict) else None
+    service = origin or live
+    if pubkey is None and service:
+        pubkey = _get(f"{service}/public/audit/pubkey").decode().strip()
     return heads, pubkey
 
 
@@ -457,7 +458,15 @@ def _check_live_consistency(check: LogCheck, live: str) -> int:
         print("TAMPERED: live head signature does not verify", file=sys.stderr)
         return 1
     size = int(head["tree_size"])
-    if check.count == 0 or size < check.count:
+    if check.count == 0:
+        return 0
+    if size <= check.count:  # the live head is older than our copy: its root must match our prefix
+        if check.root(size).hex() != head["root_hash"]:
+            line = find_first_difference(check, live, head, size)
+            print(f"TAMPERED: {RootMismatch(head['root_hash'], check.root(size).hex(), size, line)}\n"
+                  f"first bad line: {line}", file=sys.stderr)
+            return 1
+        print(f"consistent with the live head (tree_size {size})")
         return 0
     proof = json.loads(_get(f"{live}/public/audit/consistency?first={check.count}&second={size}"))
     try:
