@@ -22,6 +22,7 @@ import asyncio
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import jellyfish
@@ -88,6 +89,7 @@ class MatchResult:
     facts: tuple[dict[str, str], ...] = ()
     asked: tuple[str, ...] = ()
     complete: bool = True
+    need: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (for per-call state in Redis); inverse of `from_dict`."""
@@ -96,7 +98,7 @@ class MatchResult:
             "candidates": [{"regn_num": c.regn_num, "name": c.name, "score": round(c.score, 4)}
                            for c in self.candidates],
             "question": self.question, "kind": self.kind, "facts": [dict(f) for f in self.facts],
-            "asked": list(self.asked), "complete": self.complete,
+            "asked": list(self.asked), "complete": self.complete, "need": self.need,
         }
 
     @classmethod
@@ -108,7 +110,7 @@ class MatchResult:
                              for c in d.get("candidates", [])),
             question=d.get("question"), kind=d.get("kind"),
             facts=tuple({str(k): str(v) for k, v in f.items()} for f in d.get("facts", [])),
-            asked=tuple(d.get("asked", [])), complete=bool(d.get("complete", True)),
+            asked=tuple(d.get("asked", [])), complete=bool(d.get("complete", True)), need=int(d.get("need", 1)),
         )
 
     def refine(self, answer_text: str) -> MatchResult:
@@ -128,6 +130,12 @@ class MatchResult:
         cands = tuple(self.candidates[i] for i in keep)
         facts = tuple(self.facts[i] for i in keep)
         asked = (*self.asked, self.kind)
+        need = self.need - 1 if self.kind in IDENTITY_KINDS else self.need
+        if len(keep) == 1 and need > 0:  # a weakly heard name: one more fact only the voter knows
+            kind = identity_question(facts, asked)
+            if kind is None:
+                return MatchResult("not_found", asked=asked)
+            return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, asked, need=need)
         if len(keep) == 1 and (self.complete or self.kind != "city"):
             return MatchResult("unique", cands, facts=facts, asked=asked)
         if len(keep) == 1:  # the town picked one of an incomplete list: confirm with a personal detail
@@ -138,7 +146,7 @@ class MatchResult:
         kind = best_question(facts, asked)
         if kind is None:
             return MatchResult("not_found", asked=asked)
-        return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, asked, complete=self.complete)
+        return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, asked, complete=self.complete, need=need)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -270,15 +278,39 @@ def best_question(facts: tuple[dict[str, str], ...] | list[dict[str, str]], aske
     return best[2] if best else None
 
 
+IDENTITY_KINDS = ("birth_year", "street", "middle", "house")
+
+
+def identity_question(facts: tuple[dict[str, str], ...], asked: tuple[str, ...] = ()) -> str | None:
+    """A question whose answer only the voter knows (birth year, street, middle initial), splitting the
+    candidates when it can; None when every such question was asked or has no answer on file."""
+    if len(facts) > 1:
+        kind = best_question(facts, (*asked, "city", "first", "suffix", "spell_last", "middle", "house"))
+        if kind is not None:
+            return kind
+    for kind in IDENTITY_KINDS:
+        key = "house" if kind == "house" else kind
+        if kind not in asked and all(f.get(key) for f in facts):
+            return kind
+    return None
+
+
 # --------------------------------------------------------------------------------------------------------
 # vocabulary of the roll (names and places), refreshed when the index changes
 
+# leading sounds a recogniser or a spelling swaps (GERARDO/JERARDO, CELIA/KELIA, PHIL/FIL)
+_LEAD_SWAPS = ({"J", "K"}, {"S", "K"}, {"J", "S"}, {"F", "P"}, {"F", "T"})
+
+
 @dataclass
 class Vocab:
-    """Sound key -> spellings on the roll, for surnames and given names, plus one-deletion neighbours."""
+    """Sound key -> spellings on the roll (commonest first), for surnames or given names, with the keys one
+    deletion away, so that a misheard spelling finds the roll's keys one sound-class edit from its own."""
 
     by_key: dict[str, list[str]] = field(default_factory=dict)
+    spellings: set[str] = field(default_factory=set)
     deletes: dict[str, set[str]] = field(default_factory=dict)
+    _cache: dict[tuple[str, int], list[tuple[str, float]]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, counts: dict[str, str]) -> Vocab:
@@ -288,35 +320,47 @@ class Vocab:
                         reverse=True)
         for _, s in ranked:
             k = sound_key(s)
+            cs = clean(s)
+            v.spellings.add(cs)
             if k:
-                v.by_key.setdefault(k, []).append(s)
-        for k in v.by_key:
+                v.by_key.setdefault(k, []).append(cs)
+        for k, lst in v.by_key.items():
+            del lst[40:]  # the commonest spellings are enough to judge a key
             for i in range(len(k)):
                 v.deletes.setdefault(k[:i] + k[i + 1:], set()).add(k)
         return v
 
     def keys_for(self, said: str, extra: int = 3, min_sim: float = 0.84) -> list[tuple[str, float]]:
         """Sound keys on the roll that `said` may be: its own key, then up to `extra` keys one class-edit
-        away with a spelling at least `min_sim` similar. Each with the best spelling similarity."""
+        away (same leading sound) with a spelling at least `min_sim` similar. Each with that similarity."""
+        hit = self._cache.get((said, extra))
+        if hit is not None:
+            return hit
         k = sound_key(said)
         if not k:
             return []
         out = [(k, 1.0)]
-        near: set[str] = set(self.deletes.get(k, ())) | {k[:i] + k[i + 1:] for i in range(len(k))}
-        for i in range(len(k)):
-            near |= self.deletes.get(k[:i] + k[i + 1:], set())
-        near.discard(k)
         cs = clean(said)
-        scored: list[tuple[float, str]] = []
-        for nk in near:
-            spellings = self.by_key.get(nk)
-            if not spellings:
-                continue
-            sim = max(jellyfish.jaro_winkler_similarity(cs, clean(s)) for s in spellings[:30])
-            if sim >= min_sim:
-                scored.append((sim, nk))
-        scored.sort(reverse=True)
-        out += [(nk, sim) for sim, nk in scored[:extra]]
+        if extra and cs in self.spellings:
+            extra = 1  # the spelling is on the roll: a misspelling is less likely
+        if extra:
+            near: set[str] = set(self.deletes.get(k, ())) | {k[:i] + k[i + 1:] for i in range(1, len(k))}
+            for i in range(len(k)):
+                near |= self.deletes.get(k[:i] + k[i + 1:], set())
+            near.discard(k)
+            scored: list[tuple[float, str]] = []
+            for nk in near:
+                spellings = self.by_key.get(nk)
+                if not spellings or (nk[0] != k[0] and {nk[0], k[0]} not in _LEAD_SWAPS):
+                    continue
+                sim = max(map(partial(jellyfish.jaro_winkler_similarity, cs), spellings))
+                if sim >= min_sim:
+                    scored.append((sim, nk))
+            scored.sort(reverse=True)
+            out += [(nk, sim) for sim, nk in scored[:extra]]
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[(said, extra)] = out
         return out
 
 
@@ -508,12 +552,25 @@ class MatcherCore:
             sure = False
             for r in said.readings:
                 s, ok = _name_score(r, said.suffix, rec)
+                if ok and (r.penalty >= 0.05 or not self._spelling_fits(r, rec)):
+                    ok = False  # a reversed reading or another roll spelling: ask before confirming
                 s -= r.penalty
                 if s > best:
                     best, sure = s, ok
             rec.name, rec.sure = best, sure
             rec.place = _place_score(rec, said, places, caller)
             rec.total = rec.name + 0.25 * (rec.place - 0.5)
+
+    def _spelling_fits(self, r: sp.NameReading, rec: _Rec) -> bool:
+        """A name heard as a different spelling that is itself on the roll may be that other person:
+        the match is then not sure (SMITH said, SMYTH found: ask before confirming)."""
+        said_last, said_first = clean(r.last), clean(r.first)
+        last_parts = {clean(rec.last), *(clean(p) for p in rec.last.replace("-", " ").split())}
+        if said_last not in last_parts and said_last in self.last.spellings:
+            return False
+        given = {clean(rec.first), clean(rec.middle)}
+        nickname = bool(given & {clean(n) for n in related_names(r.first)})
+        return said_first in given or nickname or said_first not in self.given.spellings
 
     # -- decision ---------------------------------------------------------------------------------------
     def _decide(self, recs: dict[str, _Rec], said: sp.Spoken, places: list[PlaceMatch], caller: Voter | None,
@@ -563,11 +620,14 @@ class MatcherCore:
         if best.sure and place_ok and clear_lead and not namesakes and complete and not widened:
             return MatchResult("unique", cands[:1], facts=facts[:1])
         if not best.sure and not any(x.sure for x in everyone):
-            # a name heard only approximately: have it spelled before anyone is confirmed
+            # a name heard only approximately: confirm with facts only the voter knows, twice when weak
             if best.name < NAME_OK + 0.03 and len(everyone) > 3:
                 return MatchResult("not_found")
-            kind = "spell_last"
-            return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, complete=complete)
+            kind = identity_question(facts)
+            if kind is None:
+                return MatchResult("not_found")
+            need = 2 if best.name < 0.92 else 1
+            return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, complete=complete, need=need)
         if best.sure and not others and not place_ok:
             kind = "city"
             if widened and not place_said:

@@ -45,6 +45,7 @@ _CLASS = str.maketrans({
 _VOWELS = set("AEIOUYWH")
 
 
+@lru_cache(maxsize=200_000)
 def clean(name: str) -> str:
     """Upper-case letters only: "O'Brien-Smith" -> "OBRIENSMITH"."""
     return re.sub(r"[^A-Z]", "", name.upper())
@@ -61,11 +62,12 @@ def _rewrite(name: str) -> str:
 def skeleton(name: str) -> str:
     """The whole sound-class string with each vowel group as "*": "SMITH" -> "SN*T", "MARY" -> "N*L*".
 
-    Finer than `sound_key` (not truncated, vowel positions kept): equal skeletons sound alike.
+    Finer than `sound_key`: not truncated, vowel positions kept, and L/R, M/N kept apart (merging them
+    too makes ERIN sound like ELLEN): equal skeletons sound alike.
     """
     out: list[str] = []
     for ch in _rewrite(name):
-        c = "" if ch in "HW" else "*" if ch in _VOWELS else ch.translate(_CLASS)
+        c = "" if ch in "HW" else "*" if ch in _VOWELS else ch if ch in "LRMN" else ch.translate(_CLASS)
         if c and (not out or out[-1] != c):
             out.append(c)
     return "".join(out)

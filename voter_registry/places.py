@@ -35,20 +35,31 @@ class PlaceMatch:
     score: float
 
 
-def _similarity(said: str, name: str) -> float:
-    """Place-name similarity: letters (Jaro-Winkler) or sound keys word by word."""
-    a, b = clean(said), clean(name)
-    if not a or not b:
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """A place name prepared for comparison: letters, sound keys word by word and joined."""
+
+    name: str
+    letters: str
+    words: str
+    joined: str
+
+    @classmethod
+    def of(cls, name: str) -> _Form:
+        return cls(name, clean(name), " ".join(sound_key(w) for w in name.split()), sound_key(name))
+
+
+def _similarity(a: _Form, b: _Form) -> float:
+    """Place-name similarity: letters (Jaro-Winkler), raised when the words sound alike."""
+    if not a.letters or not b.letters:
         return 0.0
-    if a == b:
+    if a.letters == b.letters:
         return 1.0
-    jw = jellyfish.jaro_winkler_similarity(a, b)
-    ka = " ".join(sound_key(w) for w in said.split())
-    kb = " ".join(sound_key(w) for w in name.split())
-    if ka == kb:
+    jw = jellyfish.jaro_winkler_similarity(a.letters, b.letters)
+    if a.words == b.words:
         return max(jw, 0.9 + 0.05 * jw)
     # ASR often splits or joins words ("des moines" / "demoins"): compare the joined keys too
-    if sound_key(a) == sound_key(b) and abs(len(a) - len(b)) <= 3:
+    if a.joined == b.joined and abs(len(a.letters) - len(b.letters)) <= 3:
         return max(jw, 0.85 + 0.05 * jw)
     return jw
 
@@ -62,6 +73,8 @@ class PlaceTable:
     zip_places: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
     version: int = -1
     _cache: dict[str, tuple[PlaceMatch, ...]] = field(default_factory=dict)
+    _forms: list[_Form] = field(default_factory=list)
+    _county_forms: list[_Form] = field(default_factory=list)
 
     @classmethod
     def from_hash(cls, raw: dict[str, str]) -> PlaceTable:
@@ -85,6 +98,8 @@ class PlaceTable:
             if zip_:
                 t.zip_places[zip_].add((city, county))
         t.version = len(raw)
+        t._forms = [_Form.of(c) for c in t.city_counties]
+        t._county_forms = [_Form.of(c) for c in t.county_count]
         return t
 
     def resolve_city(self, said: str) -> tuple[PlaceMatch, ...]:
@@ -103,17 +118,19 @@ class PlaceTable:
         if said in self.city_counties:
             return (PlaceMatch("city", said, tuple(self.city_counties[said]), 1.0),)
         out: list[PlaceMatch] = []
-        n = len(clean(said))
-        for city, counties in self.city_counties.items():
-            if abs(len(clean(city)) - n) > 4:
+        f = _Form.of(said)
+        n, head = len(f.letters), f.joined[:1]
+        for c in self._forms:
+            # a recogniser keeps the length and the leading sound of a town name nearly always
+            if abs(len(c.letters) - n) > 4 or (c.letters[:1] != f.letters[:1] and c.joined[:1] != head):
                 continue
-            s = _similarity(said, city)
+            s = _similarity(f, c)
             if s >= 0.75:
-                out.append(PlaceMatch("city", city, tuple(counties), s))
-        for county in self.county_count:
-            s = _similarity(said, county)
+                out.append(PlaceMatch("city", c.name, tuple(self.city_counties[c.name]), s))
+        for c in self._county_forms:
+            s = _similarity(f, c)
             if s >= 0.85:  # people name their county as their place, too
-                out.append(PlaceMatch("county", county, (county,), s - 0.02))
+                out.append(PlaceMatch("county", c.name, (c.name,), s - 0.02))
         out.sort(key=lambda m: -m.score)
         return tuple(out[:8])
 
@@ -122,7 +139,9 @@ class PlaceTable:
         said = " ".join(said.upper().split())
         if said in self.county_count:
             return (PlaceMatch("county", said, (said,), 1.0),)
-        out = [PlaceMatch("county", c, (c,), s) for c in self.county_count if (s := _similarity(said, c)) >= 0.8]
+        f = _Form.of(said)
+        out = [PlaceMatch("county", c.name, (c.name,), s)
+               for c in self._county_forms if (s := _similarity(f, c)) >= 0.8]
         return tuple(sorted(out, key=lambda m: -m.score)[:4])
 
     def resolve_zip(self, zip_: str) -> tuple[PlaceMatch, ...]:

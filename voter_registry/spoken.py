@@ -158,10 +158,22 @@ def _phone(words: list[str]) -> tuple[str, list[str]]:
     return best
 
 
+def _join_digit_runs(words: list[str]) -> list[str]:
+    """Digits said one by one become one number: "5 0 3 0 9" -> "50309" (a ZIP or house number)."""
+    out: list[str] = []
+    for w in words:
+        if len(w) == 1 and w.isdigit() and out and out[-1].isdigit() and len(out[-1]) < 5:
+            out[-1] += w
+        else:
+            out.append(w)
+    return out
+
+
 def parse(text: str) -> Spoken:
     """Parse a transcript; never raises. Unknown words stay in the name or the city text."""
     words = join_spelled(words_to_digits(normalize(text or "")))
     phone, words = _phone(words)
+    words = _join_digit_runs(words)
     # split at connectors: the name comes first, then place phrases
     segments: list[tuple[str, list[str]]] = [("", [])]
     for w in words:
@@ -172,12 +184,14 @@ def parse(text: str) -> Spoken:
     name_words = [w for w in segments[0][1] if w not in FILLER or w in SUFFIXES]
     suffix = ""
     # "the third", "junior": suffix words at the end of the name
-    while name_words and name_words[-1] in SUFFIXES and len(name_words) > 1:
+    while name_words and name_words[-1] in SUFFIXES and len(name_words) > 2:
         suffix = suffix or SUFFIXES[name_words.pop()]
     name_words = [w for w in name_words if not w.isdigit()]
     city = county = zip_ = street = house = ""
     for conn, seg in segments[1:]:
-        seg = [w for w in seg if w not in ("the", "city", "town", "of", "in", "who", "lives", "live", "living")]
+        seg = [w for w in seg if w not in ("the", "of", "in", "who", "lives", "live", "living")]
+        while len(seg) > 1 and seg[0] in ("city", "town"):  # "the city of ames"; keep "iowa city"
+            seg = seg[1:]
         if not seg:
             continue
         if "county" in seg:  # "of polk county", "in the county of polk"
