@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,16 @@ class CommandBatch(CoreCommands):
         """Queue one command (options such as `keys=` are redis-py hints, not sent)."""
         self.parts.append(hiredis.pack_command(args))
 
+    def zadd(self, name: str, mapping: dict[str, float], **flags: Any) -> None:  # type: ignore[override]
+        """ZADD without flags packed directly (the index's hot path); with flags, redis-py's own."""
+        if flags:
+            super().zadd(name, mapping, **flags)
+            return
+        args: list[Any] = ["ZADD", name]
+        for member, score in mapping.items():
+            args += (score, member)
+        self.parts.append(hiredis.pack_command(tuple(args)))
+
     def hincrby(self, name: str, key: str, amount: int = 1) -> None:  # type: ignore[override]
         """Add `amount` to the batch's running total for (name, key)."""
         self.incr[(name, key)] += amount
@@ -240,14 +251,15 @@ class CommandBatch(CoreCommands):
         return b"".join([b"*1\r\n$5\r\nMULTI\r\n", *self.parts, b"*1\r\n$4\r\nEXEC\r\n"]), n + 2
 
 
+_GET_FIELDS = attrgetter(*_FIELDS)
+_BIRTH = _FIELDS.index("birth_year")
+
+
 def _compact(v: Voter) -> dict[str, str]:
     """`Voter.to_dict()` without the empty fields (`Voter.from_dict` reads a missing field as empty)."""
-    out = {}
-    for name in _FIELDS:
-        x = getattr(v, name)
-        if x is not None and x != "":
-            out[name] = x if isinstance(x, str) else str(x)
-    return out
+    vals = list(_GET_FIELDS(v))
+    vals[_BIRTH] = str(vals[_BIRTH]) if vals[_BIRTH] else ""
+    return {k: x for k, x in zip(_FIELDS, vals, strict=True) if x}
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:
