@@ -1,9 +1,10 @@
 """Stratified evaluation set for the spoken-name matcher, built from a generated roll.
 
 Each item is what a caller said and who they meant:
-`{"id", "text", "caller", "expect", "expect_any", "stratum", "answers", "noise"}`
+`{"id", "text", "caller", "caller_regn", "expect", "expect_any", "stratum", "answers", "noise"}`
 - text: the transcript ("i want to delegate to bob smith of ames"); caller: E.164 of another voter with
-  a phone in the target's county (the person delegating), or None (unknown number);
+  a phone in the target's county (the person delegating), or None (unknown number); caller_regn: that
+  voter's regn_num (the first registered on the line when a household shares it);
 - expect: the regn_num meant, None for negatives (the matcher must answer not_found);
 - expect_any: every regn_num that is an acceptable answer (the group sharing name and place for
   "ambiguous", the household sharing a phone for "phone"); [] for negatives;
@@ -191,9 +192,10 @@ class _Builder:
         return {"middle": v.middle, "street": _spoken_street(v.street), "birth_year": v.birth_year}
 
 
-def _item(stratum: str, i: int, text: str, caller: str | None, expect: Voter | None,
+def _item(stratum: str, i: int, text: str, caller: Voter | None, expect: Voter | None,
           expect_any: Sequence[Voter], answers: dict[str, object], noise: list[str]) -> dict[str, object]:
-    return {"id": f"{stratum}-{i:04d}", "text": text, "caller": caller,
+    return {"id": f"{stratum}-{i:04d}", "text": text, "caller": caller.phone if caller else None,
+            "caller_regn": caller.regn_num if caller else None,
             "expect": expect.regn_num if expect else None,
             "expect_any": sorted({v.regn_num for v in expect_any}), "stratum": stratum,
             "answers": answers, "noise": noise}
@@ -225,7 +227,8 @@ def make_eval_set(voters: Sequence[Voter], n_per_stratum: int, seed: int, noisy:
     def emit(stratum: str, made: list[tuple[str, Voter | None, Sequence[Voter], str | None, list[str]]]):
         for i, (text, target, ok, caller, noise) in enumerate(made[:n_per_stratum]):
             ans = b.answers(target) if target else {}
-            items.append(_item(stratum, i, text, caller, target, ok, ans, noise))
+            who = roll.by_phone[caller][0] if caller else None
+            items.append(_item(stratum, i, text, who, target, ok, ans, noise))
 
     def simple(v: Voter, **kw: object) -> tuple[str, Voter, list[Voter], str | None, list[str]]:
         noise: list[str] = []

@@ -43,6 +43,7 @@ def test_items_are_well_formed(roll: list, noisy: list[dict]) -> None:
         assert target.status == "active" and it["expect"] in it["expect_any"]
         if it["caller"] is not None:
             assert phones[it["caller"]].county == target.county and it["caller"] != target.phone
+            assert by_regn[it["caller_regn"]].phone == it["caller"]
 
 
 def test_clean_items_say_name_and_town(roll: list) -> None:
