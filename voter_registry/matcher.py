@@ -22,10 +22,11 @@ import asyncio
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import jellyfish
+from rapidfuzz import process as rf_process
+from rapidfuzz.distance import JaroWinkler
 
 from voter_registry import spoken as sp
 from voter_registry.index import BUCKET, GIVEN_NAMES, LAST_NAMES, PLACES, SEP, bucket_key
@@ -311,6 +312,7 @@ class Vocab:
     spellings: set[str] = field(default_factory=set)
     deletes: dict[str, set[str]] = field(default_factory=dict)
     _cache: dict[tuple[str, int], list[tuple[str, float]]] = field(default_factory=dict)
+    _near_cache: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, counts: dict[str, str]) -> Vocab:
@@ -330,6 +332,29 @@ class Vocab:
                 v.deletes.setdefault(k[:i] + k[i + 1:], set()).add(k)
         return v
 
+    def _near(self, k: str) -> tuple[list[str], list[str]]:
+        """Spellings of the roll keys one class-edit from `k` (same or swappable leading sound), with the
+        key each belongs to; cached per key."""
+        hit = self._near_cache.get(k)
+        if hit is not None:
+            return hit
+        near: set[str] = set(self.deletes.get(k, ())) | {k[:i] + k[i + 1:] for i in range(1, len(k))}
+        for i in range(len(k)):
+            near |= self.deletes.get(k[:i] + k[i + 1:], set())
+        near.discard(k)
+        spellings: list[str] = []
+        owners: list[str] = []
+        for nk in sorted(near):
+            lst = self.by_key.get(nk)
+            if not lst or (nk[0] != k[0] and {nk[0], k[0]} not in _LEAD_SWAPS):
+                continue
+            spellings += lst
+            owners += [nk] * len(lst)
+        if len(self._near_cache) > 50_000:
+            self._near_cache.clear()
+        self._near_cache[k] = (spellings, owners)
+        return spellings, owners
+
     def keys_for(self, said: str, extra: int = 3, min_sim: float = 0.84) -> list[tuple[str, float]]:
         """Sound keys on the roll that `said` may be: its own key, then up to `extra` keys one class-edit
         away (same leading sound) with a spelling at least `min_sim` similar. Each with that similarity."""
@@ -344,20 +369,14 @@ class Vocab:
         if extra and cs in self.spellings:
             extra = 1  # the spelling is on the roll: a misspelling is less likely
         if extra:
-            near: set[str] = set(self.deletes.get(k, ())) | {k[:i] + k[i + 1:] for i in range(1, len(k))}
-            for i in range(len(k)):
-                near |= self.deletes.get(k[:i] + k[i + 1:], set())
-            near.discard(k)
-            scored: list[tuple[float, str]] = []
-            for nk in near:
-                spellings = self.by_key.get(nk)
-                if not spellings or (nk[0] != k[0] and {nk[0], k[0]} not in _LEAD_SWAPS):
-                    continue
-                sim = max(map(partial(jellyfish.jaro_winkler_similarity, cs), spellings))
-                if sim >= min_sim:
-                    scored.append((sim, nk))
-            scored.sort(reverse=True)
-            out += [(nk, sim) for sim, nk in scored[:extra]]
+            spellings, owners = self._near(k)
+            best: dict[str, float] = {}
+            for _, sim, i in rf_process.extract(cs, spellings, scorer=JaroWinkler.normalized_similarity,
+                                                score_cutoff=min_sim, limit=None):
+                nk = owners[i]
+                best[nk] = max(best.get(nk, 0.0), sim)
+            ranked = sorted(best.items(), key=lambda kv: -kv[1])
+            out += ranked[:extra]
         if len(self._cache) > 50_000:
             self._cache.clear()
         self._cache[(said, extra)] = out

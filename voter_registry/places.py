@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jellyfish
+from rapidfuzz import process as rf_process
+from rapidfuzz.distance import JaroWinkler
 
 from voter_registry.index import PLACES, SEP
 from voter_registry.phonetic import clean, sound_key
@@ -75,6 +77,9 @@ class PlaceTable:
     _cache: dict[str, tuple[PlaceMatch, ...]] = field(default_factory=dict)
     _forms: list[_Form] = field(default_factory=list)
     _county_forms: list[_Form] = field(default_factory=list)
+    _letters: list[str] = field(default_factory=list)
+    _by_words: dict[str, list[int]] = field(default_factory=dict)
+    _by_joined: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
     def from_hash(cls, raw: dict[str, str]) -> PlaceTable:
@@ -99,6 +104,10 @@ class PlaceTable:
                 t.zip_places[zip_].add((city, county))
         t.version = len(raw)
         t._forms = [_Form.of(c) for c in t.city_counties]
+        t._letters = [f.letters for f in t._forms]
+        for i, f in enumerate(t._forms):
+            t._by_words.setdefault(f.words, []).append(i)
+            t._by_joined.setdefault(f.joined, []).append(i)
         t._county_forms = [_Form.of(c) for c in t.county_count]
         return t
 
@@ -119,11 +128,16 @@ class PlaceTable:
             return (PlaceMatch("city", said, tuple(self.city_counties[said]), 1.0),)
         out: list[PlaceMatch] = []
         f = _Form.of(said)
-        n, head = len(f.letters), f.joined[:1]
-        for c in self._forms:
-            # a recogniser keeps the length and the leading sound of a town name nearly always
-            if abs(len(c.letters) - n) > 4 or (c.letters[:1] != f.letters[:1] and c.joined[:1] != head):
-                continue
+        head = f.joined[:1]
+        # letters first (one C++ pass over every town), then the sound-aware score on the few nearest,
+        # plus the towns whose words sound the same
+        near = {i for _, _, i in rf_process.extract(f.letters, self._letters, scorer=JaroWinkler.normalized_similarity,
+                                                   score_cutoff=0.7, limit=12)}
+        near |= set(self._by_words.get(f.words, ())) | set(self._by_joined.get(f.joined, ()))
+        for i in near:
+            c = self._forms[i]
+            if c.letters[:1] != f.letters[:1] and c.joined[:1] != head and c.words != f.words:
+                continue  # a recogniser keeps the leading sound of a town name nearly always
             s = _similarity(f, c)
             if s >= 0.75:
                 out.append(PlaceMatch("city", c.name, tuple(self.city_counties[c.name]), s))
