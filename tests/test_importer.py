@@ -160,9 +160,9 @@ def test_malformed_rows_are_reported_with_line_numbers(rsync: redis.Redis, tmp_p
     assert store.get("1004") is None
 
 
-@pytest.mark.parametrize("batch", [1000, 1])  # same batch, and across batches
+@pytest.mark.parametrize(("batch", "workers"), [(1000, 1), (1, 1), (1, 3)])  # same batch, across batches
 def test_duplicates_keep_the_latest_last_updated_date(
-    rsync: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+    rsync: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int, workers: int
 ) -> None:
     monkeypatch.setattr(importer, "BATCH_ROWS", batch)
     rows = [
@@ -171,7 +171,7 @@ def test_duplicates_keep_the_latest_last_updated_date(
         iowa_row("2002", "Newer", "Row", LAST_UPDATED_DATE="2024-06-01"),
         iowa_row("2002", "Older", "Row", LAST_UPDATED_DATE="2023-06-01"),
     ]
-    s = run(rsync, tmp_path, write_iowa(tmp_path / "dups.csv", rows))
+    s = run(rsync, tmp_path, write_iowa(tmp_path / "dups.csv", rows), workers=workers)
     store = SyncVoterStore(rsync)
     assert store.get("2001").first == "NEW" and not store.is_active("2001")  # type: ignore[union-attr]
     assert store.get("2002").first == "NEWER" and store.is_active("2002")  # type: ignore[union-attr]
@@ -287,6 +287,15 @@ def test_killed_import_leaves_previous_roll_and_rerun_completes(rsync: redis.Red
     assert s.status == "committed" and store.count_active() == 30000 and s.imported == 30000
     assert store.get("100001").first == "NEW1" and store.is_active("100400")  # type: ignore[union-attr]
     assert not rsync.keys("vr:gen:*") and not rsync.exists(importer.RECHECK)
+    # The index agrees with the hashes: every voter filed under its new name, no old name left behind.
+    voters = store.get_many(str(100000 + i) for i in range(30000))
+    with rsync.pipeline(transaction=False) as p:
+        for v in voters.values():
+            for k in bucket_keys(v):
+                p.zscore(k, member(v))
+        assert None not in p.execute()
+    stale = [m for k in rsync.scan_iter(match="vr:ix:n:*", count=1000) for m in rsync.zrange(k, 0, -1) if "|OLD" in m]
+    assert stale == []
 
 
 def test_killed_import_new_voters_rechecked_at_next_commit(rsync: redis.Redis, tmp_path: Path) -> None:
@@ -310,3 +319,19 @@ def test_new_phones_are_numbers_no_previous_voter_had(rsync: redis.Redis, tmp_pa
     s = run(rsync, tmp_path, write_iowa(tmp_path / "v2.csv", v2))
     assert s.new_phones == {"+13195550111"} and s.new_phones_count == 1
     assert rsync.smembers(s.new_phones_key) == {"+13195550111"} and rsync.ttl(s.new_phones_key) > 0
+
+
+def test_cli_prints_summary_and_refuses_bad_files(rsync: redis.Redis, tmp_path: Path) -> None:
+    url = "redis://{host}:{port}/{db}".format(**rsync.connection_pool.connection_kwargs)
+    env = {**os.environ, "REDIS_URL": url, "VAR_DIR": str(tmp_path / "var"), "AUDIT_LOG": str(tmp_path / "a.log")}
+    cmd = [sys.executable, "-m", "infra.cli", "import-voters", "--no-progress", "--workers", "2"]
+    ok = subprocess.run([*cmd, str(write_iowa(tmp_path / "roll.csv", FAMILY))], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "committed" in ok.stdout and "rejected 0" in ok.stdout
+    assert list((tmp_path / "var" / "imports").glob("*.summary.json"))
+    assert json.loads((tmp_path / "a.log").read_text().splitlines()[-1])["type"] == "voter-roll-imported"
+    bad = subprocess.run([*cmd, str(tmp_path / "missing.csv")], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 1 and "unchanged" in bad.stderr
+    assert SyncVoterStore(rsync).count_active() == 3
