@@ -186,11 +186,12 @@ def parse(text: str) -> Spoken:
     # "the third", "junior": suffix words at the end of the name
     while name_words and name_words[-1] in SUFFIXES and len(name_words) > 2:
         suffix = suffix or SUFFIXES[name_words.pop()]
-    name_words = [w for w in name_words if not w.isdigit()]
     city = county = zip_ = street = house = ""
+    zip_ = next((w for w in name_words if w.isdigit() and len(w) == 5), "")  # "john doe 5 0 3 0 9"
+    name_words = [w for w in name_words if not w.isdigit()]
     for conn, seg in segments[1:]:
         seg = [w for w in seg if w not in ("the", "of", "in", "who", "lives", "live", "living")]
-        while len(seg) > 1 and seg[0] in ("city", "town"):  # "the city of ames"; keep "iowa city"
+        while seg and seg[0] in ("city", "town"):  # "the city of ames"; keep "iowa city"
             seg = seg[1:]
         if not seg:
             continue
