@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,8 +44,11 @@ from money.participation import (
 
 log = logging.getLogger(__name__)
 
-ASSESS_CHUNK = 5000  # accounts per script: ~10-20 ms of Redis time, short enough for other clients
+# Accounts per script (~10-20 ms of Redis time, short enough for other clients) and audit events per
+# append; each script and each append costs one fsync (the embedded Valkey runs appendfsync always).
+ASSESS_CHUNK = 5000
 AUDIT_LOCK_S = 30  # the audit phase has one writer at a time; a killed writer's lock expires after this
+# (sooner on the same host: a lock whose holder process is gone is taken over at once)
 
 
 def fee(balance_cents: int, rate_ppm: int) -> int:
@@ -195,10 +200,10 @@ redis.call('HSET', KEYS[1], 'di', di, 'phase', phase)
 return {phase, #who}
 """
 
-# KEYS: lock  ARGV: token, ttl  -- take or refresh the audit-phase lock
+# KEYS: lock  ARGV: token, ttl, stale  -- take or refresh the audit-phase lock (or take over `stale`)
 _LOCK = """
 local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return 0 end
+if cur and cur ~= ARGV[1] and cur ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
 return 1
 """
@@ -227,7 +232,8 @@ async def run_period(
 
     `rate_ppm`: fee per period in parts per million (used only if the period has not started yet).
     `audit`: an `audit.log.AuditLog` (its `append_many_sync` is used per chunk), or None to skip the
-    audit phase (benchmarks only). `progress(phase, n)`: called after each chunk with the number of
+    audit phase (benchmarks only). `chunk`: accounts per script and audit events per append.
+    `progress(phase, n)`: called after each chunk with the number of
     accounts or recipients handled. Safe to re-run and to run concurrently with payments and with
     another runner. Raises PeriodError for a malformed id, ValueError for a rate outside 0..10**6."""
     pid = check_period_id(period_id)
@@ -251,7 +257,7 @@ async def run_period(
         if progress:
             progress("distribute", int(n))
     while phase == "audit":
-        phase = await _audit_phase(r, pid, k, audit, progress)
+        phase = await _audit_phase(r, pid, k, audit, chunk, progress)
     st = await r.hgetall(k.state)
     return PeriodResult(period=pid, rate_ppm=int(st["rate"]), accounts=int(st["accounts"]),
                         fees_cents=int(st["fees"]), participants=int(st.get("participants", 0)),
@@ -270,12 +276,12 @@ async def _split(r: aioredis.Redis, pid: str, k: _Keys) -> str:
     return await r.eval(_SPLIT, 4, k.state, k.recipients, cand, keys.POOL)
 
 
-async def _audit_phase(r: aioredis.Redis, pid: str, k: _Keys, audit: Any,
+async def _audit_phase(r: aioredis.Redis, pid: str, k: _Keys, audit: Any, chunk: int,
                        progress: Callable[[str, int], None] | None) -> str:
     """Append the period's audit events from `money:dm:{pid}:log` (cursor `ai`), then close the period.
     One writer at a time (lock `...:auditlock`); returns the phase after this pass."""
-    token = secrets.token_hex(8)
-    if not await r.eval(_LOCK, 1, k.lock, token, AUDIT_LOCK_S):
+    token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    if not await r.eval(_LOCK, 1, k.lock, token, AUDIT_LOCK_S, _dead_holder(await r.get(k.lock))):
         await asyncio.sleep(0.5)  # another runner is writing; wait for it to finish or die
         return await r.hget(k.state, "phase")
     try:
@@ -288,20 +294,20 @@ async def _audit_phase(r: aioredis.Redis, pid: str, k: _Keys, audit: Any,
                 await asyncio.to_thread(audit.append_many_sync, [ev])
                 await r.hset(k.state, "summary", 1)
             ai = int(st.get("ai", 0))
-            evs = await _log_events(r, pid, await r.lindex(k.log, ai))
-            while evs is not None:
-                # write chunk ai (thread) while reading the names of chunk ai + 1
+            evs, used = await _log_events(r, pid, k.log, ai, chunk)
+            while used:
+                # write one batch (thread) while reading the names of the next one
                 writing = asyncio.create_task(asyncio.to_thread(audit.append_many_sync, evs))
                 try:
-                    following = await _log_events(r, pid, await r.lindex(k.log, ai + 1))
+                    following = await _log_events(r, pid, k.log, ai + used, chunk)
                 finally:
                     await writing
-                ai += 1
+                ai += used
                 await r.hset(k.state, "ai", ai)
-                await r.eval(_LOCK, 1, k.lock, token, AUDIT_LOCK_S)
+                await r.eval(_LOCK, 1, k.lock, token, AUDIT_LOCK_S, "")
                 if progress:
                     progress("audit", len(evs))
-                evs = following
+                evs, used = following
             await asyncio.to_thread(audit.append_many_sync,
                                     [events.demurrage_closed(pid, int(st.get("remainder", 0)))])
         await r.hset(k.state, mapping={"phase": "closed", "closed": datetime.now(UTC).isoformat()})
@@ -312,16 +318,37 @@ async def _audit_phase(r: aioredis.Redis, pid: str, k: _Keys, audit: Any,
             await r.delete(k.lock)
 
 
-async def _log_events(r: aioredis.Redis, pid: str, blob: str | None) -> list[events.AuditEvent] | None:
-    """Audit events of one chunk: `blob` is "start:count", the chunk's range in `money:entries`;
-    None when there is no such chunk."""
-    if blob is None:
-        return None
-    start, count = (int(x) for x in blob.split(":"))
-    chunk = await entries.read(r, start, start + count - 1)
-    refs = await events.public_refs(r, [e.debit if e.type == "dm-fee" else e.credit for e in chunk])
-    return [events.demurrage_fee(refs[e.debit], pid, e.cents) if e.type == "dm-fee"
-            else events.demurrage_share(refs[e.credit], pid, e.cents) for e in chunk]
+def _dead_holder(holder: str | None) -> str:
+    """`holder` if it names a process of this host that no longer exists (killed), else ""."""
+    host, _, rest = (holder or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return ""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return holder or ""
+    except PermissionError:
+        return ""
+    return ""
+
+
+async def _log_events(r: aioredis.Redis, pid: str, log_key: str, ai: int,
+                      batch: int) -> tuple[list[events.AuditEvent], int]:
+    """Audit events of the logged chunks from index `ai` on, about `batch` events (one fsync);
+    returns (events, chunks used). Each log item is "start:count", a range in `money:entries`."""
+    out: list[events.AuditEvent] = []
+    used = 0
+    for blob in await r.lrange(log_key, ai, ai + batch - 1):
+        start, count = (int(x) for x in blob.split(":"))
+        if out and len(out) + count > batch:
+            break
+        chunk = await entries.read(r, start, start + count - 1)
+        refs = await events.public_refs(r, [e.debit if e.type == "dm-fee" else e.credit for e in chunk])
+        out.extend(events.demurrage_fee(refs[e.debit], pid, e.cents) if e.type == "dm-fee"
+                   else events.demurrage_share(refs[e.credit], pid, e.cents) for e in chunk)
+        used += 1
+    return out, used
 
 
 async def demurrage_scheduler(r: aioredis.Redis, settings: Any, audit: Any) -> None:
