@@ -170,8 +170,8 @@ def test_negatives_are_not_found(m: SyncMatcher) -> None:
 def test_inactive_voters_never_returned(m: SyncMatcher, rsync: redis.Redis) -> None:
     res = m.match("john doe of sioux city")
     assert "1011" not in ids(res)
-    # a voter whose hash says inactive is dropped even while still in the index
-    rsync.hset("vr:v:1009", "status", "inactive")
+    # a voter off the roll in service is dropped even while still in the index
+    rsync.srem("vr:active", "1009")
     assert m.match("emily nguyen of oskaloosa").decision == "not_found"
 
 
@@ -213,7 +213,9 @@ def test_phone_number_said_aloud(m: SyncMatcher) -> None:
 async def test_async_matcher(r) -> None:  # noqa: ANN001
     pipe = r.pipeline(transaction=False)
     for v in ROLL:
-        await pipe.hset(f"vr:v:{v.regn_num}", mapping=v.to_dict())
+        pipe.hset(f"vr:v:{v.regn_num}", mapping=v.to_dict())
+        if v.status == "active":
+            pipe.sadd("vr:active", v.regn_num)
         index_voter(pipe, v)
     await pipe.execute()
     res = await Matcher(r).match("john q doe of centerville")

@@ -43,6 +43,7 @@ MAX_ASK = 24  # candidates carried into a question (their voter hashes are read 
 SCOPE_LIMIT = 400  # members read per bucket range
 STATE_LIMIT = 120  # members read per statewide bucket range
 VOCAB_REFRESH_S = 30.0
+ACTIVE = "vr:active"  # the roll in service (importer contract): only its members are ever returned
 
 Cmd = tuple[Any, ...]
 
@@ -610,11 +611,12 @@ class MatcherCore:
         close = [x for x in pool if x.total >= top.total - 0.12]
         complete = len(close) <= MAX_ASK and not (self.truncated and not in_place)
         close = close[:MAX_ASK]
-        replies = yield [("HGETALL", f"vr:v:{x.regn}") for x in close]
+        replies = yield [("SMISMEMBER", ACTIVE, *(x.regn for x in close)),
+                         *(("HGETALL", f"vr:v:{x.regn}") for x in close)]
         alive: list[_Rec] = []
-        for x, h in zip(close, replies, strict=True):
-            if not h or h.get("status") != "active":
-                continue  # the index may lag a status change: the voter hash decides
+        for x, on_roll, h in zip(close, replies[0], replies[1:], strict=True):
+            if not h or not on_roll:
+                continue  # the index may lag the roll in service: `vr:active` decides, as in VoterStore
             x.facts = _facts(h)
             alive.append(x)
         if said.street or said.house:
@@ -669,10 +671,10 @@ class MatcherCore:
         regns = sorted(regns or ())[:MAX_ASK]
         if not regns:
             return MatchResult("not_found")
-        hashes = yield [("HGETALL", f"vr:v:{x}") for x in regns]
+        replies = yield [("SMISMEMBER", ACTIVE, *regns), *(("HGETALL", f"vr:v:{x}") for x in regns)]
         recs: list[_Rec] = []
-        for regn, h in zip(regns, hashes, strict=True):
-            if not h or h.get("status") != "active":
+        for regn, on_roll, h in zip(regns, replies[0], replies[1:], strict=True):
+            if not h or not on_roll:
                 continue
             rec = _Rec(h.get("county", ""), h.get("city", ""), h.get("first", ""), h.get("middle", ""),
                        h.get("last", ""), h.get("suffix", ""), regn)
