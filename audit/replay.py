@@ -176,13 +176,19 @@ class Replay:
         """The eligible voter set as documented above."""
         return (self.named | self.roll) - self.inactive
 
-    def inputs(self, bill: str) -> tuple[set[str], dict[str, list[str]], dict[str, str]]:
-        """(voters, delegations after scopes, votes) for `bill`: the shapes of delegation.tally.compute."""
-        dls: dict[str, list[str]] = {}
+    def _standing_lists(self) -> dict[str, list[str]]:
+        """voter -> ranked standing delegates that count (not tentative); shared by every bill's inputs."""
+        out: dict[str, list[str]] = {}
         for voter, ranks in self.standing.items():
             chosen = [t for _, (t, tent) in sorted(ranks.items()) if not tent]
             if chosen:
-                dls[voter] = chosen
+                out[voter] = chosen
+        return out
+
+    def inputs(self, bill: str, standing: dict[str, list[str]] | None = None,
+               eligible: set[str] | None = None) -> tuple[set[str], dict[str, list[str]], dict[str, str]]:
+        """(voters, delegations after scopes, votes) for `bill`: the shapes of delegation.tally.compute."""
+        dls = dict(self._standing_lists() if standing is None else standing)
         for (voter, scope), ranks in self.delegations.items():
             if scope == bill:
                 chosen = [t for _, (t, tent) in sorted(ranks.items()) if not tent]
@@ -191,13 +197,14 @@ class Replay:
                 else:
                     dls.pop(voter, None)
         votes = {v: c for v, (c, tent) in self.votes.get(bill, {}).items() if not tent}
-        return self.eligible(), dls, votes
+        return (self.eligible() if eligible is None else eligible), dls, votes
 
-    def tally(self, bill: str) -> dict[str, int]:
+    def tally(self, bill: str, standing: dict[str, list[str]] | None = None,
+              eligible: set[str] | None = None) -> dict[str, int]:
         """{"yes", "no", "abstain", "not_cast"} for `bill` from the current state."""
         if self._tally is None:
             self._tally = _default_tally()
-        voters, dls, votes = self.inputs(bill)
+        voters, dls, votes = self.inputs(bill, standing, eligible)
         res = self._tally(voters, dls, votes)
         out = {"yes": res.yes, "no": res.no, "abstain": res.abstain, "not_cast": res.not_cast}
         if self.eligible_hint is not None and not self.roll:
@@ -206,7 +213,9 @@ class Replay:
 
     def tallies(self) -> dict[str, dict[str, int]]:
         """Every bill seen: frozen at close, or from the final state when still open; sorted by key."""
-        return {b: self.closed[b] if b in self.closed else self.tally(b) for b in sorted(self.bills)}
+        standing, eligible = self._standing_lists(), self.eligible()
+        return {b: self.closed[b] if b in self.closed else self.tally(b, standing, eligible)
+                for b in sorted(self.bills)}
 
 
 _HANDLERS: dict[str, Callable[[Replay, int, str | None, str | None, dict], None]] = {
