@@ -7,8 +7,11 @@ ignored), queues it for its call and answers at once; the call's worker does the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from infra.settings import Settings
+from ivr import metrics
 from ivr.effects import Effects
 from ivr.runner import CallQueues, CallRunner
 from ivr.signature import BadSignature, verify
@@ -40,6 +44,7 @@ class Wiring:
     telnyx_api_key: str
     telnyx_public_key: str
     http_client: httpx.AsyncClient | None = None
+    background: bool = True  # tree heads, bill closing, demurrage scheduler
 
 
 def build_effects(r: aioredis.Redis, settings: Settings, audit: Any) -> Effects:
@@ -71,22 +76,30 @@ def create_app(w: Wiring) -> FastAPI:
         runner = CallRunner(r, build_effects(r, w.settings, audit), commands.send)
         app.state.redis, app.state.audit, app.state.settings = r, audit, w.settings
         app.state.queues = CallQueues(runner.handle)
+        tasks = await _start_background(r, w, audit) if w.background else []
         try:
             yield
         finally:
+            for t in tasks:
+                t.cancel()
             await app.state.queues.drain()
             await client.close()
-            close = getattr(audit, "aclose", None) or getattr(audit, "close", None)
-            if close is not None:
-                res = close()
-                if hasattr(res, "__await__"):
-                    await res
+            await audit.aclose()
             await r.aclose()
 
     app = FastAPI(title="The Delegate Network", lifespan=lifespan)
 
     @app.post("/webhooks/telnyx", include_in_schema=False)
     async def telnyx_webhook(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            resp = await _webhook(request)
+        finally:
+            metrics.WEBHOOK_SECONDS.observe(time.perf_counter() - started)
+        metrics.WEBHOOKS.labels(str(resp.status_code)).inc()
+        return resp
+
+    async def _webhook(request: Request) -> Response:
         raw = await request.body()
         if len(raw) > MAX_WEBHOOK_BYTES:
             return JSONResponse({"error": "body too large"}, status_code=413)
@@ -118,16 +131,39 @@ def create_app(w: Wiring) -> FastAPI:
             return JSONResponse({"status": "not ready", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    _mount_routers(app)
+    from audit.api import router as audit_router
+    from delegation.pages import router as pages_router
+    from money.api import router as money_router
+
+    for router in (pages_router, audit_router, money_router, metrics.router):
+        app.include_router(router)
     return app
 
 
-def _mount_routers(app: FastAPI) -> None:
-    """Public pages and endpoints owned by other packages (each reads app.state.redis / app.state.audit)."""
-    import importlib
+async def _start_background(r: aioredis.Redis, w: Wiring, audit: Any) -> list[asyncio.Task[None]]:
+    """Tree heads every minute, bills closing at their floor vote, demurrage periods; and the audit events
+    of ledger movements committed just before a crash (the ledger's outbox)."""
+    from money.demurrage import demurrage_scheduler
+    from money.ledger import Ledger
 
-    for module in ("delegation.pages", "audit.api", "money.api"):
+    with contextlib.suppress(Exception):
+        await Ledger(r, audit).flush_outbox()
+    audit.ensure_publisher()
+    return [asyncio.create_task(demurrage_scheduler(r, w.settings, audit)),
+            asyncio.create_task(_bill_closer(w.redis_url, audit))]
+
+
+async def _bill_closer(url: str, audit: Any, every_s: float = 30.0) -> None:
+    """Close each bill when its House floor vote time has passed (R9), then sign a tree head over the log."""
+    import redis
+
+    from delegation.bills_import import close_due
+
+    r = redis.Redis.from_url(url, decode_responses=True)
+    while True:
         try:
-            app.include_router(importlib.import_module(module).router)
-        except ModuleNotFoundError as exc:  # a package not built yet must not stop the phone line
-            log.warning("router %s not mounted: %s", module, exc)
+            if await asyncio.to_thread(close_due, r, None, audit):
+                await asyncio.to_thread(audit.publish_head)
+        except Exception:
+            log.exception("closing due bills failed")
+        await asyncio.sleep(every_s)

@@ -8,11 +8,13 @@ the append changes nothing; the audit log is the system of record from which the
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from ivr import metrics
 from ivr.messages import (
     AuditFor,
     AuditReport,
@@ -45,13 +47,13 @@ RECENT_BILLS = 3
 
 def person(v: Voter) -> Person:
     """The dialogue's view of a voter: public name, first name, street; never the phone."""
-    street = " ".join(w.title() for w in v.street.split())
+    street = " ".join(w.capitalize() for w in v.street.split())
     return Person(v.regn_num, v.first, v.public_name, street, v.county)
 
 
 def bill_info(b: Any) -> BillInfo:
     """The dialogue's view of a `delegation.bills.Bill`."""
-    return BillInfo(b.key, b.spoken_number, b.name, b.closed_at is not None)
+    return BillInfo(b.key, b.spoken_number, b.name.rstrip(". "), b.closed_at is not None)
 
 
 @dataclass
@@ -75,11 +77,18 @@ class Effects:
         handler = getattr(self, "_" + type(req).__name__, None)
         if handler is None:
             return EffectFailed(f"no handler for {type(req).__name__}")
+        started = time.perf_counter()
         try:
-            return await handler(req)
+            result = await handler(req)
         except Exception as exc:  # a store or disk failure must not crash the call
             log.exception("effect %s failed", type(req).__name__)
+            metrics.ERRORS.labels(type(req).__name__).inc()
             return EffectFailed(str(exc))
+        if isinstance(req, FindVoter):
+            metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
+        if isinstance(result, Recorded) and result.ok:
+            metrics.ACTIONS.labels(type(req).__name__.removeprefix("Record").lower()).inc()
+        return result
 
     async def _IdentifyCaller(self, req: IdentifyCaller) -> CallerIdentified:  # noqa: N802
         from voter_registry.auditors import auditor_for

@@ -13,6 +13,7 @@ GOODBYE = "Thank you for calling the Delegate Network. Goodbye."
 STILL_THERE = "Are you still there? "
 NOT_UNDERSTOOD = "Sorry, I did not understand. "
 APOLOGY = "Sorry, that could not be completed just now, and nothing was changed. Please try again later."
+APOLOGY_RETRY = "Sorry, we had a problem on our side. "
 YES_OR_NO = "Please say yes or no, or press 1 for yes and 2 for no."
 
 HELP = {

@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from ivr import metrics, prompts
 from ivr.dialogue import CallState, step
 from ivr.messages import (
     Answer,
@@ -52,10 +54,17 @@ class CallRunner:
         self.r, self.effects, self.send = r, effects, send
 
     async def handle(self, inbound: Inbound) -> None:
-        """Process one webhook event to completion. Duplicates (same `data.id`) are ignored."""
+        """Process one webhook event to completion. Duplicates (same `data.id`) are ignored; events of one
+        call are serialised across worker processes by a Redis lock (`ivr:lock:{call}`)."""
         if not await self.r.set(f"ivr:evt:{inbound.event_id}", 1, nx=True, ex=DEDUPE_TTL_S):
             log.info("duplicate event %s ignored", inbound.event_id)
             return
+        started = time.perf_counter()
+        async with self.r.lock(f"ivr:lock:{inbound.call_id}", timeout=60, blocking_timeout=60):
+            await self._handle(inbound)
+        metrics.EVENT_SECONDS.observe(time.perf_counter() - started)
+
+    async def _handle(self, inbound: Inbound) -> None:
         key = f"call:{inbound.call_id}"
         raw = await self.r.get(key)
         ev = inbound.event
@@ -63,6 +72,7 @@ class CallRunner:
             if not isinstance(ev, CallStarted):
                 return  # unknown or already finished call: nothing to do (hang-up is terminal)
             state = CallState(call_id=inbound.call_id)
+            metrics.CALLS_IN_PROGRESS.inc()
         else:
             state = CallState.from_json(json.loads(raw))
         if isinstance(ev, Silence) and inbound.client_state not in (None, state.token):
@@ -70,16 +80,33 @@ class CallRunner:
             return
         if isinstance(ev, CallEnded):
             await self.r.delete(key)  # nothing half-done survives a hang-up
+            metrics.CALLS_IN_PROGRESS.dec()
             log.info("call %s ended (%s) in node %s", inbound.call_id, ev.cause, state.node)
             return
         outbox: list[tuple[Any, str, str]] = []
         state = await self._advance(state, ev, outbox)
         if state.node == "ended":
             await self.r.delete(key)
+            metrics.CALLS_IN_PROGRESS.dec()
         else:
             await self.r.set(key, json.dumps(state.to_json()), ex=STATE_TTL_S)
         for cmd, token, cid in outbox:
-            await self.send(inbound.call_id, cmd, client_state=token, command_id=cid)
+            try:
+                await self.send(inbound.call_id, cmd, client_state=token, command_id=cid)
+            except Exception:  # the carrier stayed down through the client's retries
+                metrics.ERRORS.labels("telnyx_command").inc()
+                log.exception("command %s on call %s failed", type(cmd).__name__, inbound.call_id)
+                await self._apologise(inbound.call_id, state)
+                return
+
+    async def _apologise(self, call_id: str, state: CallState) -> None:
+        """Say a short apology rather than leave the caller in silence, and ask again."""
+        cid = command_id(call_id, state.version, 999, "apology")
+        try:
+            await self.send(call_id, Prompt(prompts.APOLOGY_RETRY + state.last_prompt), client_state=state.token,
+                            command_id=cid)
+        except Exception:
+            log.warning("apology on call %s could not be sent either", call_id)
 
     async def _advance(self, state: CallState, ev: Any, outbox: list[tuple[Any, str, str]]) -> CallState:
         pending = [ev]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import redis
 import uvicorn
+from fastapi import FastAPI
 
 from infra.redis_client import redis_url
 from infra.settings import ROOT, Settings, get_settings
@@ -36,23 +37,38 @@ class Stack:
         await asyncio.gather(*(s.serve() for s in servers))
 
 
-def build_stack(settings: Settings, url: str) -> Stack:
-    """App + emulator wired together: without TELNYX_API_KEY the real SDK talks to our local emulator,
-    which signs its webhooks with a locally generated Ed25519 key whose public half the app trusts."""
-    emulator_server = None
+def wiring_for(settings: Settings, url: str) -> Wiring:
+    """Telnyx itself when TELNYX_API_KEY is set; otherwise the local emulator on EMULATOR_PORT, whose
+    webhooks are signed with a locally generated Ed25519 key (`var/emulator_ed25519.key`)."""
     if settings.telnyx_api_key:
         base_url = settings.telnyx_base_url or "https://api.telnyx.com/v2"
-        wiring = Wiring(settings, url, base_url, settings.telnyx_api_key, settings.telnyx_public_key)
-    else:
+        return Wiring(settings, url, base_url, settings.telnyx_api_key, settings.telnyx_public_key)
+    from ivr.signature import load_or_create_keypair
+
+    _, public = load_or_create_keypair(settings.var_dir / "emulator_ed25519.key")
+    return Wiring(settings, url, f"http://127.0.0.1:{settings.emulator_port}/v2", "emulator-key", public)
+
+
+def app_factory() -> FastAPI:
+    """The app for `uvicorn --factory ivr.server:app_factory --workers N` (several worker processes);
+    settings from the environment and `.env`. In emulator mode start the emulator separately
+    (`python -m ivr.emulator`)."""
+    settings = get_settings()
+    return create_app(wiring_for(settings, redis_url(settings)))
+
+
+def build_stack(settings: Settings, url: str) -> Stack:
+    """App + emulator (when there is no TELNYX_API_KEY) as uvicorn servers in one process."""
+    wiring = wiring_for(settings, url)
+    emulator_server = None
+    if not settings.telnyx_api_key:
         from ivr.emulator import create_emulator
         from ivr.signature import load_or_create_keypair
 
-        private, public = load_or_create_keypair(settings.var_dir / "emulator_ed25519.key")
-        webhook_url = f"http://{settings.host}:{settings.port}/webhooks/telnyx"
-        emulator = create_emulator(webhook_url, private)
+        private, _ = load_or_create_keypair(settings.var_dir / "emulator_ed25519.key")
+        emulator = create_emulator(f"http://{settings.host}:{settings.port}/webhooks/telnyx", private)
         emulator_server = uvicorn.Server(uvicorn.Config(emulator, host="127.0.0.1", port=settings.emulator_port,
                                                         log_level="warning"))
-        wiring = Wiring(settings, url, f"http://127.0.0.1:{settings.emulator_port}/v2", "emulator-key", public)
     app_server = uvicorn.Server(uvicorn.Config(create_app(wiring), host=settings.host, port=settings.port,
                                                log_level=settings.log_level.lower()))
     return Stack(app_server, emulator_server, wiring)
