@@ -14,9 +14,9 @@ vote, a delegation, a recall) therefore touches only `upstream(v)`, the voters w
 v (v's own new trustees do not change who reaches v). `update` clears that region, re-resolves it with the
 nodes outside as fixed boundary (their round and layer are kept for this), and moves the weights.
 
-The full tally (`BillTally.rebuild`) resolves first choices with numpy pointer jumping (each voter's
-pointer doubles its reach per step), then runs the breadth-first backup rounds only on the unresolved
-voters whose first-choice chain meets a voter with backups.
+The full tally (`BillTally.rebuild`) is vectorised: first choices by numpy pointer jumping (each voter's
+pointer doubles its reach per step), then each backup round as a layer-by-layer breadth-first search over
+arrays of ranked trustees.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ class Graph:
         self.std: list[tuple[int, ...]] = []
         self.rev: dict[int, list[int]] = {}  # trustee -> trusters (any rank) of standing delegations
         self.multi: set[int] = set()  # voters with standing backups (rank >= 2)
-        self.first = np.zeros(0, dtype=np.int64)  # first-choice standing trustee, -1 for none
+        # rank[k][u]: standing trustee of rank k+1 of u, -1 for none (numpy, for the full tally)
+        self.rank = [np.zeros(0, dtype=np.int32) for _ in range(max_rank)]
         self.elig = np.zeros(0, dtype=bool)
         self.eligible_count = 0
 
@@ -60,7 +61,7 @@ class Graph:
             if i >= len(self.elig):
                 extra = max(1024, len(self.elig))
                 self.elig = np.concatenate([self.elig, np.zeros(extra, dtype=bool)])
-                self.first = np.concatenate([self.first, np.full(extra, NONE, dtype=np.int64)])
+                self.rank = [np.concatenate([a, np.full(extra, NONE, dtype=np.int32)]) for a in self.rank]
         return i
 
     def set_eligible(self, regns: Iterable[str]) -> None:
@@ -88,7 +89,8 @@ class Graph:
                 if not lst:
                     del self.rev[t]
         self.std[truster] = trustees
-        self.first[truster] = trustees[0] if trustees else NONE
+        for k, arr in enumerate(self.rank):
+            arr[truster] = trustees[k] if k < len(trustees) else NONE
         if len(trustees) > 1:
             self.multi.add(truster)
         else:
@@ -288,69 +290,106 @@ class BillTally:
 
     # --- full tally ----------------------------------------------------------------------------------
 
+    def _rank_arrays(self, n: int) -> list[np.ndarray]:
+        """Effective trustees by rank on this bill as arrays of length n (-1 none), per-bill scopes applied."""
+        out = []
+        for k, arr in enumerate(self.g.rank):
+            a = np.full(n, NONE, dtype=np.int32)
+            m = min(n, len(arr))
+            a[:m] = arr[:m]
+            for u, ds in self.over.items():
+                if u < n:
+                    a[u] = ds[k] if k < len(ds) else NONE
+            out.append(a)
+        return out
+
     def rebuild(self) -> None:
-        """Full tally from the current graph and votes: numpy for first choices, then backup rounds."""
+        """Full tally from the current graph and votes, vectorised: numpy pointer jumping resolves first
+        choices (round 1); each backup round is a layer-by-layer breadth-first search over edge arrays."""
         self._grow()
         n = len(self.guru)
         g = self.g
-        elig = np.zeros(n, dtype=bool)
-        elig[: min(n, len(g.elig))] = g.elig[:n]
+        elig = np.zeros(n + 1, dtype=bool)
+        elig[: min(n, len(g.elig))] = g.elig[: min(n, len(g.elig))]
         voter = np.zeros(n + 1, dtype=bool)
-        vids = np.fromiter((v for v in self.votes if v < n and elig[v]), dtype=np.int64)
-        voter[vids] = True
+        voter[np.fromiter(self.votes.keys(), dtype=np.int64, count=len(self.votes))] = True
+        voter &= elig
+        ranks = self._rank_arrays(n)
         sentinel = n
-        first = np.full(n + 1, sentinel, dtype=np.int64)
-        m = min(n, len(g.first))
-        first[:m] = np.where(g.first[:m] >= 0, g.first[:m], sentinel)
-        for u, ds in self.over.items():
-            first[u] = ds[0] if ds else sentinel
-        first[n] = sentinel
-        ok = np.zeros(n + 1, dtype=bool)
-        ok[:n] = elig
-        first = np.where(ok[first] & ok, first, sentinel)  # edges only between eligible voters
-        first[voter] = np.nonzero(voter)[0]
+        # round 1: first choices between eligible voters; direct voters point to themselves
+        first = np.append(ranks[0], NONE)
+        first = np.where((first >= 0) & elig, first, sentinel)
+        first = np.where(elig[first], first, sentinel).astype(np.int32)
+        vpos = np.nonzero(voter)[0].astype(np.int32)
+        first[vpos] = vpos
         first[sentinel] = sentinel
-        # pointer jumping on the delegating voters only
         ptr = first.copy()
-        dist = np.where(voter | (first == sentinel), 0, 1).astype(np.int64)
-        live = np.nonzero(~voter[:n] & (first[:n] != sentinel))[0]
+        dist = (~voter & (first != sentinel)).astype(np.int32)
+        live = np.nonzero(dist[:n])[0]
         bound = len(live) + 1  # no chain is longer than the number of delegating voters
         steps = 0
         while len(live) and (1 << steps) <= bound:
             nxt = ptr[live]
-            dist[live] = dist[live] + dist[nxt]
+            dist[live] += dist[nxt]
             ptr[live] = ptr[nxt]
-            done = voter[ptr[live]] | (ptr[live] == sentinel)
-            live = live[~done]
+            end = ptr[live]
+            live = live[~(voter[end] | (end == sentinel))]
             steps += 1
         resolved = voter[ptr[:n]]
         guru = np.where(resolved, ptr[:n], NONE).astype(np.int32)
         pos = np.where(resolved, np.where(voter[:n], 0, (1 << LAYER_BITS) | dist[:n]), NONE).astype(np.int32)
+        # rounds 2..max_rank: only unresolved eligible voters with some trustee take part
+        cand = np.nonzero(~resolved & elig[:n] & (ranks[0] >= 0))[0].astype(np.int32)
+        for r in range(2, g.max_rank + 1):
+            if not len(cand) or not any((ranks[k][cand] >= 0).any() for k in range(1, r)):
+                break
+            self._backup_round(r, cand, ranks, elig, guru, pos)
+            cand = cand[guru[cand] < 0]
         self.guru, self.pos = guru, pos
-        # backup rounds: unresolved voters whose first-choice chain meets a voter with backups
-        multi = [u for u in g.multi if u not in self.over]
-        multi += [u for u, ds in self.over.items() if len(ds) > 1]
-        region = self._unresolved_upstream([u for u in multi if u < n and guru[u] < 0 and elig[u]])
-        if region:
-            self._resolve(region)
-        counts = np.bincount(self.guru[self.guru >= 0], minlength=n).astype(np.int32)
-        self.weight = counts
+        self.weight = np.bincount(guru[guru >= 0], minlength=n).astype(np.int32)
         self.capw = cap_weight(self.cap, g.eligible_count)
-        self.cast = [0, 0, 0]
-        for v, c in self.votes.items():
-            if v < n and self.weight[v] > 0:
-                self.cast[c] += self._contrib(v)
+        choice = np.fromiter(self.votes.values(), dtype=np.int32, count=len(self.votes))
+        ids = np.fromiter(self.votes.keys(), dtype=np.int64, count=len(self.votes))
+        w = self.weight[ids].astype(np.int64)
+        if self.capw is not None:
+            w = np.minimum(w, self.capw)
+        self.cast = [int(x) for x in np.bincount(choice, weights=w, minlength=3)[:3]]
 
-    def _unresolved_upstream(self, seeds: list[int]) -> list[int]:
-        seen = set(seeds)
-        stack = list(seeds)
-        while stack:
-            x = stack.pop()
-            for u in self.trusters(x):
-                if u not in seen and self.guru[u] < 0:
-                    seen.add(u)
-                    stack.append(u)
-        return list(seen)
+    def _backup_round(self, r: int, cand: np.ndarray, ranks: list[np.ndarray], elig: np.ndarray,
+                      guru: np.ndarray, pos: np.ndarray) -> None:
+        """Round r over the unresolved voters `cand`: breadth-first from everyone resolved (layer 0) along
+        reversed edges of rank <= r; a voter reached at layer L takes its lowest-ranked trustee at L-1."""
+        n = len(guru)
+        src = np.concatenate([cand] * r)
+        dst = np.concatenate([ranks[k][cand] for k in range(r)])
+        rk = np.repeat(np.arange(r, dtype=np.int8), len(cand))
+        ok = dst >= 0
+        ok[ok] = elig[dst[ok]]
+        src, dst, rk = src[ok], dst[ok], rk[ok]
+        order = np.argsort(dst, kind="stable")
+        src, dst, rk = src[order], dst[order], rk[order]
+        done = np.zeros(n, dtype=bool)
+        edges = np.nonzero(guru[dst] >= 0)[0]  # layer 1: trustees resolved before this round
+        layer = 0
+        while len(edges):
+            layer += 1
+            e_src = src[edges]
+            keep = ~done[e_src] & (guru[e_src] < 0)
+            edges, e_src = edges[keep], e_src[keep]
+            if not len(edges):
+                break
+            pick = np.lexsort((rk[edges], e_src))  # per voter, the lowest rank first
+            e_src, first_of = np.unique(e_src[pick], return_index=True)
+            hop = dst[edges[pick][first_of]]
+            guru[e_src] = guru[hop]
+            pos[e_src] = (r << LAYER_BITS) | layer
+            done[e_src] = True
+            # next layer: edges whose trustee was reached in this layer
+            starts = np.searchsorted(dst, e_src, "left")
+            lens = np.searchsorted(dst, e_src, "right") - starts
+            total = int(lens.sum())
+            offsets = np.repeat(np.cumsum(lens) - lens, lens)
+            edges = np.arange(total) - offsets + np.repeat(starts, lens)
 
     # --- results -------------------------------------------------------------------------------------
 
