@@ -18,7 +18,7 @@ import redis
 from data.generate_sample import NCSBE_COLUMNS
 from voter_registry import importer
 from voter_registry.formats import IOWA_COLUMNS, FormatError
-from voter_registry.importer import ImportLocked, NothingToImport, import_voters
+from voter_registry.importer import ImportLocked, NothingToImport, RollShrinks, import_voters
 from voter_registry.index import bucket_keys, member
 from voter_registry.store import SyncVoterStore
 
@@ -335,3 +335,28 @@ def test_cli_prints_summary_and_refuses_bad_files(rsync: redis.Redis, tmp_path: 
                          text=True, timeout=120)
     assert bad.returncode == 1 and "unchanged" in bad.stderr
     assert SyncVoterStore(rsync).count_active() == 3
+
+
+def test_unbalanced_quote_is_reported_with_the_lines_it_swallowed(rsync: redis.Redis, tmp_path: Path) -> None:
+    path = write_iowa(tmp_path / "q.csv", FAMILY)
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace("John", '"John', 1)  # opened on line 2 ...
+    lines[2] = lines[2].replace("Alice", 'Alice"', 1)  # ... closed on line 3
+    path.write_text("\n".join(lines) + "\n")
+    s = run(rsync, tmp_path, path)
+    [bad] = [x for x in rejects(s) if x["action"] == "rejected"]
+    assert bad["line"] == "3" and "spans lines 2-3" in bad["reason"]
+    assert (s.rejected, s.imported) == (1, 1) and SyncVoterStore(rsync).get("1003") is not None
+
+
+def test_a_roll_that_shrinks_a_lot_is_refused_unless_allowed(
+    rsync: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "SHRINK_FLOOR", 1)
+    run(rsync, tmp_path, write_iowa(tmp_path / "full.csv", FAMILY))
+    part = write_iowa(tmp_path / "part.csv", FAMILY[:1])  # a delivery missing two of three voters
+    with pytest.raises(RollShrinks):
+        run(rsync, tmp_path, part)
+    assert SyncVoterStore(rsync).count_active() == 3
+    s = run(rsync, tmp_path, part, max_shrink=None)
+    assert s.deactivated == 2 and SyncVoterStore(rsync).count_active() == 1

@@ -27,7 +27,7 @@ from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from voter_registry.model import Voter
 from voter_registry.phones import to_e164
@@ -270,13 +270,41 @@ def partition_of(key: str, n: int) -> int:
     return zlib.crc32(key.strip().encode("utf-8", "surrogateescape")) % n
 
 
-def _parse_iowa(name: str, reader: Iterator[list[str]], part: tuple[int, int] | None) -> Iterator[Row | Reject]:
-    first = next(reader, None)
+def _records(name: str, reader: Any) -> Iterator[tuple[int, list[str]] | Reject]:
+    """(line, cells) of each CSV record; a record the csv module cannot read, or one that spans several
+    physical lines (an unbalanced quote swallows the lines after it), becomes a Reject naming the lines."""
+    last = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            yield Reject(name, reader.line_num, f"unreadable CSV record ({e})")
+            last = reader.line_num
+            continue
+        line = reader.line_num
+        if line - last > 1 and row:
+            yield Reject(name, line, f"record spans lines {last + 1}-{line} (unbalanced quote?); not imported")
+        elif row:
+            yield line, row
+        last = line
+
+
+def _parse_iowa(name: str, reader: Any, part: tuple[int, int] | None) -> Iterator[Row | Reject]:
+    records = _records(name, reader)
+    first = next(records, None)
+    while isinstance(first, Reject):
+        if part is None or first.line % part[1] == part[0]:
+            yield first
+        first = next(records, None)
     if first is None:
         return
-    has_header = bool(first) and first[0].strip().upper() == "REGN_NUM"
+    first_line, first = first
+    cells = [c.strip().upper() for c in first]
+    has_header = "REGN_NUM" in cells and "LAST_NAME" in cells
     if has_header:
-        cols = [c.strip().upper() for c in first]
+        cols = cells
         idx: dict[str, int] = {}
         for i, c in enumerate(cols):
             key = c if c not in idx else f"MAILING_{c}"  # second CITY/STATE/ZIP_* are the mailing ones
@@ -294,13 +322,15 @@ def _parse_iowa(name: str, reader: Iterator[list[str]], part: tuple[int, int] | 
         exact = False  # election-history columns may follow PRECINCT
     conv = _iowa_converter(idx)
     i_regn = idx["REGN_NUM"]
-    rows = chain([first], reader) if not has_header else reader
-    for row in rows:
-        if not row:
+    for rec in records if has_header else chain([(first_line, first)], records):
+        if isinstance(rec, Reject):
+            if part is None or rec.line % part[1] == part[0]:
+                yield rec
             continue
+        line, row = rec
         if part is not None and partition_of(row[i_regn] if i_regn < len(row) else "", part[1]) != part[0]:
             continue
-        yield _checked(name, reader.line_num, row, ncols, exact, conv)  # type: ignore[attr-defined]
+        yield _checked(name, line, row, ncols, exact, conv)
 
 
 def _checked(
@@ -405,10 +435,16 @@ def _iowa_converter(idx: dict[str, int]) -> Callable[[str, int, list[str]], Row 
 _HOUSE = re.compile(r"^(\d+[A-Z]?(?:\s+\d/\d)?|\d+-\d+)\s+(.*)$")
 
 
-def _parse_ncsbe(name: str, reader: Iterator[list[str]], part: tuple[int, int] | None) -> Iterator[Row | Reject]:
-    first = next(reader, None)
+def _parse_ncsbe(name: str, reader: Any, part: tuple[int, int] | None) -> Iterator[Row | Reject]:
+    records = _records(name, reader)
+    first = next(records, None)
+    while isinstance(first, Reject):
+        if part is None or first.line % part[1] == part[0]:
+            yield first
+        first = next(records, None)
     if first is None:
         return
+    first = first[1]
     cols = [c.strip().lower() for c in first]
     idx = {c: i for i, c in reversed(list(enumerate(cols)))}
     missing = [c for c in NC_REQUIRED if c not in idx]
@@ -437,11 +473,14 @@ def _parse_ncsbe(name: str, reader: Iterator[list[str]], part: tuple[int, int] |
             cell(row, i_status), cell(row, i_reg_dt), cell(row, i_cd),
         )
 
-    for row in reader:
-        if not row:
+    for rec in records:
+        if isinstance(rec, Reject):
+            if part is None or rec.line % part[1] == part[0]:
+                yield rec
             continue
+        line, row = rec
         if part is not None:
             key = row[i_cid] + "-" + row[i_reg] if len(row) == ncols else row[0]
             if partition_of(key, part[1]) != part[0]:
                 continue
-        yield _checked(name, reader.line_num, row, ncols, True, convert)  # type: ignore[attr-defined]
+        yield _checked(name, line, row, ncols, True, convert)

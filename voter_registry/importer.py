@@ -65,6 +65,7 @@ except ImportError:  # pragma: no cover - only while the matcher package is miss
 RECHECK = "vr:recheck"  # regns an interrupted import may have written as active: rechecked at the next commit
 LOCK = "vr:import:lock"
 BATCH_ROWS = 2000
+SHRINK_FLOOR = 1000  # voters that may always leave the roll in one import, whatever the roll's size
 NEW_PHONES_INLINE = 10_000  # up to this many new phones are also returned in ImportSummary.new_phones
 NEW_PHONES_TTL_S = 30 * 24 * 3600
 _FIELDS = tuple(f.name for f in fields(Voter))
@@ -78,6 +79,11 @@ class ImportAborted(RuntimeError):
 
 class ImportLocked(ImportAborted):
     """Another import of this roll is running (its process is alive)."""
+
+
+class RollShrinks(ImportAborted):
+    """The new roll would drop more voters than `max_shrink` allows (a truncated delivery, a missing part
+    file, a wrong --district?); pass `max_shrink=None` (`--allow-shrink`) when that is intended."""
 
 
 class NothingToImport(ImportAborted):
@@ -578,7 +584,7 @@ def _drop_known(r: redis.Redis, candidates: str, assoc: str, phones: list[str]) 
         r.srem(candidates, *known)
 
 
-def _commit(r: redis.Redis, gen: int, s: ImportSummary) -> None:
+def _commit(r: redis.Redis, gen: int, s: ImportSummary, max_shrink: float | None) -> None:
     """Switch the roll in service to this generation (one transaction), then mark the leavers inactive."""
     k_active, k_phones = gen_key(gen, "active"), gen_key(gen, "phones")
     gone = f"vr:gone:{gen}"
@@ -587,6 +593,13 @@ def _commit(r: redis.Redis, gen: int, s: ImportSummary) -> None:
     # Leaving the roll: on it now and not in this generation; plus anything an interrupted run wrote as
     # active (RECHECK) that this generation does not confirm.
     s.deactivated = int(r.sdiffstore(gone, [ACTIVE, k_active]))
+    old_roll = int(r.scard(ACTIVE))
+    if max_shrink is not None and s.deactivated > max(SHRINK_FLOOR, max_shrink * old_roll):
+        r.delete(gone)
+        raise RollShrinks(
+            f"{s.deactivated:,} of the {old_roll:,} voters on the roll would no longer be active (more than"
+            f" {max_shrink:.0%}); check the delivery, or pass --allow-shrink"
+        )
     if r.exists(RECHECK):
         r.sdiffstore(gone + ":recheck", [RECHECK, k_active])
         r.sunionstore(gone, [gone, gone + ":recheck"])
@@ -728,6 +741,7 @@ def import_voters(
     audit: Any = None,
     progress: bool = True,
     workers: int | None = None,
+    max_shrink: float | None = 0.10,
 ) -> ImportSummary:
     """Import voter files as the new roll; returns the summary (also written to `out_dir`).
 
@@ -737,9 +751,11 @@ def import_voters(
     (source, line, regn_num, action, reason for every row not imported as is). audit: an
     `audit.log.AuditLog`; a `voter-roll-imported` event is appended after the commit. workers: processes
     that each import the voters of one partition of registration numbers (default `default_workers()`).
+    max_shrink: refuse to commit (RollShrinks) when more than this share of the roll in service, and more
+    than 1,000 voters, would stop being active; None to allow any change.
 
-    Raises FormatError (unreadable file), ImportLocked, NothingToImport, redis.RedisError: in each case
-    nothing was committed and the previous roll is still in service (a re-run picks up cleanly).
+    Raises FormatError (unreadable file), ImportLocked, NothingToImport, RollShrinks, redis.RedisError: in
+    each case nothing was committed and the previous roll is still in service (a re-run picks up cleanly).
     """
     t0 = time.monotonic()
     srcs = sources([Path(p) for p in paths])
@@ -768,7 +784,7 @@ def import_voters(
                 f"no valid row to import ({s.rows} rows read, {s.rejected} rejected, {s.filtered} in other"
                 " districts); the roll in service is unchanged"
             )
-        _commit(r, gen, s)
+        _commit(r, gen, s, max_shrink)
         s.status = "committed"
     except (ImportAborted, FormatError, redis.RedisError, OSError) as e:
         s.status, s.error = "aborted", str(e)
@@ -821,6 +837,8 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--out-dir", type=Path, default=None, help="summary and rejects (default var/imports)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU, max 8)")
+    p.add_argument("--allow-shrink", action="store_true",
+                   help="commit even when more than 10%% of the roll would stop being active")
     return p.parse_args(argv)
 
 
@@ -842,7 +860,8 @@ def main(argv: list[str]) -> int:
     out_dir = args.out_dir or settings.var_dir / "imports"
     try:
         s = import_voters(r, args.files, args.format, args.district, out_dir=out_dir, audit=audit,
-                          progress=not args.no_progress, workers=args.workers)
+                          progress=not args.no_progress, workers=args.workers,
+                          max_shrink=None if args.allow_shrink else 0.10)
     except (ImportAborted, FormatError, redis.RedisError, OSError) as e:
         print(f"import-voters: {e}\nthe roll in service is unchanged", file=sys.stderr)
         return 1
