@@ -249,6 +249,19 @@ def test_audit_event_with_counts(rsync: redis.Redis, tmp_path: Path) -> None:
     assert events[-1]["type"] == "voter-roll-imported"
     assert events[-1]["data"] == {"file": "roll.csv", "rows": 3, "active": 3, "inactive": 0, "rejected": 0}
     assert "555" not in (tmp_path / "audit.log").read_text()
+    assert [e["type"] for e in events] == ["voter-roll-imported"]  # a first import names nobody
+    # A re-import says who left and who joined the roll, for the replay's eligibility.
+    v2 = [iowa_row("1001", "John", "Doe", MIDDLE_NAME="Q", NAME_SUFFIX="Jr", VOTERSTATUS="Inactive"),
+          FAMILY[1], FAMILY[2], iowa_row("1004", "Eve", "Stone")]
+    log = AuditLog(tmp_path / "audit.log")
+    run(rsync, tmp_path, write_iowa(tmp_path / "v2.csv", v2), audit=log)
+    log.close()
+    events = [json.loads(x) for x in (tmp_path / "audit.log").read_text().splitlines()][1:]
+    assert [(e["type"], e["subject"], e["data"]) for e in events[1:]] == [
+        ("voter-status", {"regn_num": "1001", "name": "John Q Doe Jr of Ames"}, {"status": "inactive"}),
+        ("voter-status", {"regn_num": "1004", "name": "Eve Stone of Ames"}, {"status": "active"}),
+    ]
+    assert not rsync.keys("vr:left:*") and not rsync.keys("vr:came:*")
 
 
 def _big_roll(path: Path, n: int, first: str) -> Path:

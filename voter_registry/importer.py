@@ -496,6 +496,8 @@ def _recover(r: redis.Redis) -> None:
     pending = r.hget(META, "cleanup")
     if pending:
         _cleanup(r, int(pending))
+    for key in [*r.scan_iter(match="vr:left:*", count=1000), *r.scan_iter(match="vr:came:*", count=1000)]:
+        r.delete(key)  # voter-status events of a run killed before writing them (the roll itself is fine)
     for key in r.scan_iter(match="vr:gen:*", count=1000):
         if key.endswith(":active"):
             # Voters that run wrote as active were never on the roll in service; recheck them at our commit.
@@ -584,10 +586,14 @@ def _drop_known(r: redis.Redis, candidates: str, assoc: str, phones: list[str]) 
         r.srem(candidates, *known)
 
 
-def _commit(r: redis.Redis, gen: int, s: ImportSummary, max_shrink: float | None) -> None:
-    """Switch the roll in service to this generation (one transaction), then mark the leavers inactive."""
+def _commit(r: redis.Redis, gen: int, s: ImportSummary, max_shrink: float | None, changes: bool) -> None:
+    """Switch the roll in service to this generation (one transaction), then mark the leavers inactive.
+
+    changes: keep `vr:left:{gen}` / `vr:came:{gen}` (voters leaving / joining the roll) for the audit's
+    voter-status events (`_audit_statuses` deletes them); not on a first import.
+    """
     k_active, k_phones = gen_key(gen, "active"), gen_key(gen, "phones")
-    gone = f"vr:gone:{gen}"
+    gone, left, came = f"vr:gone:{gen}", f"vr:left:{gen}", f"vr:came:{gen}"
     s.active = int(r.scard(k_active))
     s.inactive = s.imported - s.active
     # Leaving the roll: on it now and not in this generation; plus anything an interrupted run wrote as
@@ -600,6 +606,9 @@ def _commit(r: redis.Redis, gen: int, s: ImportSummary, max_shrink: float | None
             f"{s.deactivated:,} of the {old_roll:,} voters on the roll would no longer be active (more than"
             f" {max_shrink:.0%}); check the delivery, or pass --allow-shrink"
         )
+    if changes and old_roll:
+        r.sunionstore(left, [gone])
+        r.sdiffstore(came, [k_active, ACTIVE])
     if r.exists(RECHECK):
         r.sdiffstore(gone + ":recheck", [RECHECK, k_active])
         r.sunionstore(gone, [gone, gone + ":recheck"])
@@ -784,7 +793,7 @@ def import_voters(
                 f"no valid row to import ({s.rows} rows read, {s.rejected} rejected, {s.filtered} in other"
                 " districts); the roll in service is unchanged"
             )
-        _commit(r, gen, s, max_shrink)
+        _commit(r, gen, s, max_shrink, changes=audit is not None)
         s.status = "committed"
     except (ImportAborted, FormatError, redis.RedisError, OSError) as e:
         s.status, s.error = "aborted", str(e)
@@ -801,6 +810,7 @@ def import_voters(
             _unlock(r, me)
     if audit is not None:
         _audit(audit, s)
+        _audit_statuses(r, audit, gen)
     return s
 
 
@@ -813,6 +823,30 @@ def _audit(audit: Any, s: ImportSummary) -> None:
         import asyncio
 
         asyncio.run(audit.append("voter-roll-imported", None, None, data))
+
+
+def _audit_statuses(r: redis.Redis, audit: Any, gen: int) -> None:
+    """`voter-status` events for the voters who left the roll ("inactive") or joined it ("active") at
+    commit `gen`, so that the audit replay knows who may act (audit/replay.py). Not on a first import."""
+    from voter_registry.store import SyncVoterStore
+
+    store = SyncVoterStore(r)
+    for key, status in ((f"vr:left:{gen}", "inactive"), (f"vr:came:{gen}", "active")):
+        chunk: list[str] = []
+        for regn in [*r.sscan_iter(key, count=1000), None]:
+            if regn is not None:
+                chunk.append(regn)
+            if chunk and (regn is None or len(chunk) >= 1000):
+                voters = store.get_many(sorted(chunk))
+                events = [("voter-status", None, {"regn_num": x, "name": voters[x].public_name if x in voters
+                           else ""}, {"status": status}) for x in sorted(chunk)]
+                if hasattr(audit, "append_many_sync"):
+                    audit.append_many_sync(events)
+                else:
+                    for e in events:
+                        audit.append_sync(*e)
+                chunk = []
+        r.delete(key)
 
 
 def _print_summary(s: ImportSummary, out: Any = sys.stdout) -> None:
