@@ -162,18 +162,36 @@ class AuditLog:
     async def _flush_loop(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
+            write = asyncio.ensure_future(asyncio.to_thread(self._write_batch, [p for p, _ in batch]))
             try:
-                seqs = await asyncio.to_thread(self._write_batch, [p for p, _ in batch])
-            except BaseException as e:  # every waiter hears the failure; nothing was left half-written
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(e if isinstance(e, Exception) else AuditWriteError(str(e)))
-                if not isinstance(e, Exception):
+                try:
+                    seqs = await asyncio.shield(write)
+                except asyncio.CancelledError:
+                    # shutting down: the thread still finishes this batch; its callers hear the truth
+                    try:
+                        seqs = await write
+                    except Exception as e:
+                        self._settle(batch, None, e)
+                    else:
+                        self._settle(batch, seqs, None)
                     raise
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # every waiter hears the failure; nothing was left half-written
+                self._settle(batch, None, e)
             else:
-                for (_, fut), seq in zip(batch, seqs, strict=True):
-                    if not fut.done():
-                        fut.set_result(seq)
+                self._settle(batch, seqs, None)
+
+    @staticmethod
+    def _settle(batch: list[tuple[_Prepared, asyncio.Future[int]]], seqs: list[int] | None,
+                error: Exception | None) -> None:
+        for i, (_, fut) in enumerate(batch):
+            if fut.done():
+                continue
+            if seqs is not None:
+                fut.set_result(seqs[i])
+            else:
+                fut.set_exception(error or AuditWriteError("audit write failed"))
 
     def append_sync(self, event_type: str, actor: dict | None, subject: dict | None, data: dict) -> int:
         """Blocking `append` for CLI processes: returns the event's seq after fsync. Same errors."""
@@ -215,9 +233,9 @@ class AuditLog:
                     log.exception("audit log: could not cut back a failed write")
                 raise AuditWriteError(e.errno, f"audit log write failed: {e.strerror or e}") from e
             first = self.seq + 1
+            self._add_leaves(lines)  # before seq moves: readers never see a size without its leaves
             self._offset = start + len(blob)
             self.seq, self.last_hash = seq, prev
-            self._add_leaves(lines)
             if any(p.type == b'"bill-closed"' for p in batch):
                 self._publish_head_locked()  # issue 6: a signed head at every bill close
             return list(range(first, seq + 1))
