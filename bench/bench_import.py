@@ -1,6 +1,7 @@
 """Benchmark of import-voters on a generated Iowa-shaped roll, with baselines in the same run.
 
     .venv/bin/python -m bench.bench_import [--rows 2200000] [--seed 1] [--file PATH] [--naive-rows 5000]
+                                           [--workers N]
 
 Target (issue 3): 2.2 M rows into a ready-to-match registry (hashes, households, active roll and the
 spoken-name index) in <= 60 s end to end, Redis used_memory <= 1 GB.
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--file", type=Path, default=None, help="import this file instead of generating one")
     ap.add_argument("--naive-rows", type=int, default=5000, help="sample size of the naive baseline")
+    ap.add_argument("--workers", type=int, default=None, help="importer worker processes (default: CPUs)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
 
@@ -122,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         mem0 = int(r.info("memory")["used_memory"])
         r.config_resetstat()
         t0 = time.perf_counter()
-        s = import_voters(r, [path], None, None, out_dir=var / "imports", progress=not args.no_progress)
+        s = import_voters(r, [path], None, None, out_dir=var / "imports", progress=not args.no_progress,
+                          workers=args.workers)
         wall = time.perf_counter() - t0
         mem = r.info("memory")
         used, peak = int(mem["used_memory"]) - mem0, int(mem["used_memory_peak"]) - mem0

@@ -480,7 +480,7 @@ def _parse_ncsbe(name: str, reader: Any, part: tuple[int, int] | None) -> Iterat
             continue
         line, row = rec
         if part is not None:
-            key = row[i_cid] + "-" + row[i_reg] if len(row) == ncols else row[0]
+            key = row[i_cid].strip() + "-" + row[i_reg].strip() if len(row) == ncols else row[0]
             if partition_of(key, part[1]) != part[0]:
                 continue
         yield _checked(name, line, row, ncols, True, convert)
