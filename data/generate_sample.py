@@ -74,6 +74,8 @@ OWN_PHONE = 0.26  # otherwise each voter has their own number with this probabil
 JR_PAIR = 0.02  # family households with a grown son: the son is JR of the father
 MIDDLE_FULL, MIDDLE_INITIAL = 0.84, 0.08  # the rest have no middle name
 LOCAL_SURNAME = 0.30  # households taking a surname already in their ZIP (related households nearby)
+REGISTERED_NICKNAME = 0.02  # registered under the name they go by (ROBERT -> BOB)
+VARIANT_SPELLING = 0.01  # first name swapped for another real spelling of its sound (CMUdict)
 DUPLICATE_ROWS = 0.002  # share of voters with an older duplicate row in the Iowa files
 CHUNK = 20_000  # households generated per batch (bounded memory)
 
@@ -229,6 +231,7 @@ def _iter_households(n: int, seed: int, district: str | None) -> Iterator[list[t
     rnd = rng.random
     regn = 100_000_000 + rng.randrange(0, 500_000_000)
     local_names: dict[str, list[str]] = {}
+    nick, variants = tables.registered_nickname(), tables.spelling_variants()
     made = 0
     while made < n:
         hh_sizes = rng.choices(sizes, sw, k=CHUNK)
@@ -297,6 +300,11 @@ def _iter_households(n: int, seed: int, district: str | None) -> Iterator[list[t
                 p[2], p[3], p[5], father[5] = father[2], father[3], "JR", "SR"
             elif p[0] == "M" and rng.random() < 0.012:
                 p[5] = rng.choices(("JR", "II", "III", "IV"), (70, 10, 17, 3))[0]
+            u = rnd()
+            if u < REGISTERED_NICKNAME and p[2] in nick:
+                p[2] = nick[p[2]]
+            elif u < REGISTERED_NICKNAME + VARIANT_SPELLING and p[2] in variants:
+                p[2] = variants[p[2]][int(rnd() * len(variants[p[2]]))]
             if p[4] in ACCENTED and rng.random() < ACCENTED_SHARE:
                 p[4] = ACCENTED[p[4]]
             if p[2] in ACCENTED and rng.random() < ACCENTED_SHARE:

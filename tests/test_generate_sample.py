@@ -139,3 +139,12 @@ def test_cli_writes_and_rejects_bad_arguments(tmp_path: Path, capsys: pytest.Cap
     assert main(["--voters", "10", "--format", "iowa", "--parts", "2", "--out", str(tmp_path / "x.csv"),
                  "--quiet"]) == 2
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_spelling_variants_and_registered_nicknames_are_real_names() -> None:
+    from data.sample_tables import registered_nickname, spelling_variants
+
+    assert "KATHRYN" in spelling_variants()["CATHERINE"]
+    nick = registered_nickname()
+    assert nick["MICHAEL"] == "MIKE"
+    assert all(n[0] == f[0] and len(n) < len(f) for f, n in nick.items())
