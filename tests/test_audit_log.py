@@ -12,8 +12,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from audit.errors import InvalidEvent, PhoneNumberInEvent
+from audit.errors import AuditWriteError, InvalidEvent, PhoneNumberInEvent
 from audit.hashing import ZERO_HASH, canonical
 from audit.log import AuditLog
 from audit.verify import check_lines
@@ -249,3 +251,31 @@ async def test_publisher_signs_heads_in_the_background_and_aclose_publishes_a_la
     pub = (tmp_path / "audit_operator.pub").read_text().strip()
     assert all(verify_head_signature(pub, h) for h in heads)
     assert os.stat(tmp_path / "audit_operator.key").st_mode & 0o777 == 0o600
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.from_regex(r"[2-9]\d{2}[2-9]\d{6}", fullmatch=True),
+       st.sampled_from(["+1{a}{b}{c}", "{a}-{b}-{c}", "({a}) {b}-{c}", "{a}.{b}.{c}", "1{a}{b}{c}", "+1 {a} {b} {c}"]),
+       st.text(alphabet=st.characters(blacklist_categories=("Nd",)), max_size=12))
+def test_any_spelling_of_a_phone_number_is_refused(tmp_path_factory: pytest.TempPathFactory, digits: str,
+                                                   fmt: str, around: str) -> None:
+    text = around + fmt.format(a=digits[:3], b=digits[3:6], c=digits[6:]) + around
+    lg = AuditLog(tmp_path_factory.mktemp("p") / "audit.log", heads_every_s=None)
+    with pytest.raises(PhoneNumberInEvent):
+        lg.append_sync("payment", ANN, BOB, {"amount_cents": 1, "memo": text})
+    assert lg.path.read_bytes() == b""
+    lg.close()
+
+
+async def test_a_failed_write_fails_every_waiter_of_the_batch(tmp_path: Path) -> None:
+    lg = AuditLog(tmp_path / "audit.log", heads_every_s=None)
+    await lg.append(*vote())
+    good_fd, lg._fd = lg._fd, os.open(lg.path, os.O_RDONLY)  # every write now fails (EBADF)
+    results = await asyncio.gather(*(lg.append(*vote(i)) for i in range(5)), return_exceptions=True)
+    assert all(isinstance(r, AuditWriteError) for r in results)
+    assert lg.seq == 1
+    os.close(lg._fd)
+    lg._fd = good_fd
+    assert await lg.append(*vote()) == 2  # the writer carries on once the disk is back
+    lg.close()
+    assert check_lines((tmp_path / "audit.log").read_bytes()).count == 2

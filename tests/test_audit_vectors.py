@@ -73,3 +73,17 @@ def test_cli_on_clean_vector_prints_the_replayed_tally(tmp_path: Path, capsys: p
     row = next(ln for ln in out.splitlines() if ln.startswith("119-hr-1234"))
     assert row.split()[1:5] == ["1", "1", "2", "0"]
     assert "100000001" in out and "7492" in out  # Ann: 10000 minted - 2500 paid - 8 demurrage
+
+
+def test_verifier_runs_standalone_as_a_module(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for name, want in (("clean", 0), ("reordered", 1)):
+        vec = json.loads((Path(__file__).parent / "vectors" / "audit" / f"{name}.json").read_text())
+        log = tmp_path / f"{name}.log"
+        log.write_bytes(_log_bytes(vec))
+        out = subprocess.run([sys.executable, "-m", "audit.verify", str(log), "--quiet"], capture_output=True,
+                             text=True, cwd=Path(__file__).parent.parent, timeout=60)
+        assert out.returncode == want, out.stderr
+    assert "first bad line: 6" in out.stderr
