@@ -16,9 +16,9 @@ system are not included):
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import resource
-import statistics
 import time
 import tracemalloc
 
@@ -26,35 +26,35 @@ from delegation.engine import BillTally, Graph
 from delegation.tally import CHOICES
 
 
+def regn(i: int) -> str:
+    """Registration number of the i-th generated voter."""
+    return f"R{i:08d}"
+
+
 def generate(n: int, seed: int) -> tuple[Graph, dict[int, int], list[int]]:
-    """(graph, votes {id: choice index}, popular delegates) for n voters."""
+    """(graph, votes {id: choice index}, popular delegates' ids) for n voters (all active)."""
     rnd = random.Random(seed)
     g = Graph()
-    for i in range(n):
-        g.id(f"R{i:08d}")
-    g.set_eligible(g.names)
-    popular = rnd.sample(range(n), max(10, n // 200))
+    g.set_eligible(regn(i) for i in range(n))
+    popular = [g.id(regn(i)) for i in rnd.sample(range(n), max(10, n // 200))]
     weights = [1 / (k + 1) for k in range(len(popular))]
-    delegators = rnd.sample(range(n), int(n * 0.30))
-    for u in delegators:
-        if rnd.random() < 0.7:
-            t = rnd.choices(popular, weights)[0]
-        else:
-            t = rnd.randrange(n)  # a friend: may delegate on (chains) or be a dead end
-        ts = [t]
+    for i in rnd.sample(range(n), int(n * 0.30)):
+        u = g.id(regn(i))
+        # mostly a popular delegate; else a friend, who may delegate on (chains) or be a dead end
+        ts = [g.names[rnd.choices(popular, weights)[0]]] if rnd.random() < 0.7 else [regn(rnd.randrange(n))]
         if rnd.random() < 0.05:
-            ts += rnd.sample(popular, rnd.randint(1, 2))
-        g.set_standing(u, g.clean(u, [g.names[x] for x in ts]))
+            ts += [g.names[p] for p in rnd.sample(popular, rnd.randint(1, 2))]
+        g.set_standing(u, g.clean(u, ts))
     for _ in range(max(1, n // 5000)):  # explicit loops of 2-4 voters
-        ring = rnd.sample(range(n), rnd.randint(2, 4))
+        ring = [g.id(regn(i)) for i in rnd.sample(range(n), rnd.randint(2, 4))]
         for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
-            g.set_standing(a, g.clean(a, [g.names[b]]))
+            g.set_standing(a, (b,))
     votes: dict[int, int] = {}
     for p in popular:
         if rnd.random() < 0.5:
             votes[p] = rnd.randrange(3)
-    for u in rnd.sample(range(n), int(n * 0.02)):
-        votes[u] = rnd.randrange(3)
+    for i in rnd.sample(range(n), int(n * 0.02)):
+        votes[g.id(regn(i))] = rnd.randrange(3)
     return g, votes, popular
 
 
@@ -112,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     g, votes, popular = generate(args.voters, args.seed)
     graph_mem = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) * 1024  # peak RSS growth
+    gc.freeze()  # the graph is long-lived: keep the cyclic collector from rescanning it (as LiveTallies does)
     delegating = sum(1 for ds in g.std if ds)
-    print(f"district: {args.voters:,} voters, {delegating:,} delegating ({delegating / args.voters:.0%}), "
+    print(f"district: {args.voters:,} voters ({len(g):,} in the delegation graph), "
+          f"{delegating:,} delegating ({delegating / args.voters:.0%}), "
           f"{len(votes):,} direct voters ({len(votes) / args.voters:.1%}), {len(g.multi):,} with backups; "
           f"generated in {time.perf_counter() - t0:.1f} s")
 
@@ -146,13 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.updates):
         if i % 2 == 0:
             # about one direct vote in ten comes from a popular delegate (they vote far more often)
-            u = rnd.choice(popular) if rnd.random() < 0.1 else rnd.randrange(n)
+            u = rnd.choice(popular) if rnd.random() < 0.1 else g.id(regn(rnd.randrange(n)))
             choice = rnd.choice([*CHOICES, None])
             t1 = time.perf_counter()
             bt.set_vote(u, choice)
             vote_t.append(time.perf_counter() - t1)
         else:
-            u = rnd.randrange(n)
+            u = g.id(regn(rnd.randrange(n)))
             new = () if rnd.random() < 0.2 else g.clean(u, [g.names[rnd.choice(popular)]])
             t1 = time.perf_counter()
             tok = bt.before_standing_change(u)
@@ -174,12 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     bills = []
     for k in range(args.bills):
         b = BillTally(g, f"b{k}")
-        b.votes = {u: rnd.randrange(3) for u in rnd.sample(range(n), int(n * 0.03))}
+        b.votes = {g.id(regn(i)): rnd.randrange(3) for i in rnd.sample(range(n), int(n * 0.03))}
         b.rebuild()
         bills.append(b)
     per_bill = tracemalloc.get_traced_memory()[0] / max(1, args.bills)
     tracemalloc.stop()
-    print(f"memory: graph {graph_mem / 2**20:.0f} MiB once (peak RSS growth while generating); {per_bill / 2**20:.1f} MiB per open bill "
+    print(f"memory: graph {graph_mem / 2**20:.0f} MiB once (peak RSS growth while generating); "
+          f"{per_bill / 2**20:.1f} MiB per open bill "
           f"(measured over {args.bills}); 100 open bills = {100 * per_bill / 2**20:.0f} MiB "
           f"+ graph = {(graph_mem + 100 * per_bill) / 2**20:.0f} MiB")
     return 0

@@ -46,13 +46,15 @@ class Graph:
         # rank[k][u]: standing trustee of rank k+1 of u, -1 for none (numpy, for the full tally)
         self.rank = [np.zeros(0, dtype=np.int32) for _ in range(max_rank)]
         self.elig = np.zeros(0, dtype=bool)
+        self.eligible: frozenset[str] = frozenset()
         self.eligible_count = 0
 
     def __len__(self) -> int:
         return len(self.names)
 
     def id(self, regn: str) -> int:
-        """The id of `regn`, allocated on first sight (not eligible until `set_eligible`)."""
+        """The id of `regn`, allocated on first sight. Only voters who delegate, are delegated to or vote
+        get an id, so the per-bill arrays cover the delegation graph, not the whole roll."""
         i = self.ids.get(regn)
         if i is None:
             i = self.ids[regn] = len(self.names)
@@ -62,14 +64,16 @@ class Graph:
                 extra = max(1024, len(self.elig))
                 self.elig = np.concatenate([self.elig, np.zeros(extra, dtype=bool)])
                 self.rank = [np.concatenate([a, np.full(extra, NONE, dtype=np.int32)]) for a in self.rank]
+            self.elig[i] = regn in self.eligible
         return i
 
     def set_eligible(self, regns: Iterable[str]) -> None:
         """Replace the eligible set (the registry's `vr:active`)."""
-        ids = [self.id(v) for v in regns]
+        self.eligible = frozenset(regns)
+        self.eligible_count = len(self.eligible)
         self.elig[:] = False
-        self.elig[ids] = True
-        self.eligible_count = len(set(ids))
+        for regn, i in self.ids.items():
+            self.elig[i] = regn in self.eligible
 
     def clean(self, truster: int, trustees: Sequence[str]) -> tuple[int, ...]:
         """Ranked trustee ids after `cannot_delegate_to_self`, repeats dropped, at most max_rank."""
@@ -135,8 +139,10 @@ class BillTally:
         d = self.over.get(u)
         return self.g.std[u] if d is None else d
 
-    def trusters(self, x: int) -> list[int]:
+    def trusters(self, x: int) -> Sequence[int]:
         """Voters whose effective delegation on this bill names x at any rank."""
+        if not self.over:
+            return self.g.rev.get(x, ())
         out = [u for u in self.g.rev.get(x, ()) if u not in self.over]
         out.extend(self.rev_over.get(x, ()))
         return out
@@ -248,9 +254,19 @@ class BillTally:
                         todo.add(u)
         # every round, even past the region's own ranks: its first choices may meet a later-round voter
         for r in range(1, self.g.max_rank + 1):
-            if not todo:
+            if not todo or (r == 2 and not self._may_resolve_later(todo)):
                 break
             self._round(r, todo)
+
+    def _may_resolve_later(self, todo: set[int]) -> bool:
+        """After round 1: can a backup round resolve anyone left? Only through a backup, or through a
+        first choice that is itself resolved in a backup round (outside the region)."""
+        pos = self.pos
+        for u in todo:
+            ds = self.delegates(u)
+            if len(ds) > 1 or (ds[0] not in todo and pos[ds[0]] >> LAYER_BITS >= 2):
+                return True
+        return False
 
     def _round(self, r: int, todo: set[int]) -> None:
         guru, pos, elig = self.guru, self.pos, self.g.elig

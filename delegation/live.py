@@ -11,6 +11,7 @@ rebuilds everything. Closed bills are counted once from their frozen snapshot wi
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ class LiveTallies:
         self.graph, self.active_card, self.bills = g, card, {}
         for key in sorted(open_bills):
             await self._load_bill(r, key)
+        gc.freeze()  # the model is long-lived: keep the cyclic collector from rescanning it on updates
 
     async def _load_bill(self, r: aioredis.Redis, key: str) -> None:
         assert self.graph is not None
