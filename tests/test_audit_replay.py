@@ -133,3 +133,55 @@ async def test_replay_of_a_random_workload_equals_live_tallies_and_balances(
     rc = await asyncio.to_thread(verify_main, [str(lg.path), "--against-live", base, "--quiet"])
     out = capsys.readouterr()
     assert rc == 3 and f"DIFFERS: bill {bills[1]}" in out.out
+
+
+def ref(x: str) -> dict[str, str]:
+    return {"regn_num": f"30000000{ord(x) - 64}", "name": f"{x} Voter of Ames"}
+
+
+@pytest.mark.parametrize("strict", [True, False], ids=["strict", "fast"])
+def test_replay_rules_scopes_ranks_tentative_and_money(tmp_path: Path, strict: bool) -> None:
+    """Hand-computed: per-bill scope beats standing, no-delegate, ranked backup past a dead end,
+    tentative delegations count only once promoted, a per-bill recall falls back to standing."""
+    from audit.replay import Replay
+    from audit.verify import check_lines
+
+    A, B, C, D, E, F, G = (ref(x) for x in "ABCDEFG")
+    b1, b2 = "119-hr-1", "119-hr-2"
+    lg = AuditLog(tmp_path / "audit.log", heads_every_s=None)
+    lg.append_many_sync([
+        ("delegate", A, B, {"scope": "standing", "rank": 1, "tentative": False}),
+        ("delegate", A, C, {"scope": b1, "rank": 1, "tentative": False}),
+        ("no-delegate", A, None, {"bill": b2}),
+        ("delegate", D, B, {"scope": "standing", "rank": 1, "tentative": True}),
+        ("delegate", E, C, {"scope": "standing", "rank": 1, "tentative": True}),
+        ("tentative-promoted", None, E, {"actions": 1}),
+        ("delegate", F, G, {"scope": "standing", "rank": 1, "tentative": False}),
+        ("delegate", F, B, {"scope": "standing", "rank": 2, "tentative": False}),
+        ("vote", B, None, {"bill": b1, "choice": "yes", "tentative": False}),
+        ("vote", B, None, {"bill": b2, "choice": "yes", "tentative": False}),
+        ("vote", C, None, {"bill": b1, "choice": "abstain", "tentative": False}),
+        ("vote", C, None, {"bill": b1, "choice": "no", "tentative": False}),  # the last vote counts
+        ("mint", None, A, {"amount_cents": 1000}),
+        ("payment", A, B, {"amount_cents": 300}),
+        ("demurrage-fee", None, A, {"period": "w1", "amount_cents": 7}),
+        ("demurrage-share", None, C, {"period": "w1", "amount_cents": 5}),
+    ])
+
+    def replay() -> Replay:
+        rp = Replay()
+        check_lines(lg.path.read_bytes(), rp, strict=strict)
+        return rp
+
+    rp = replay()
+    t = rp.tallies()
+    assert t[b1] == {"yes": 2, "no": 3, "abstain": 0, "not_cast": 2}  # B, F(backup) / C, A, E / D, G
+    assert t[b2] == {"yes": 2, "no": 0, "abstain": 0, "not_cast": 5}  # B, F / A (none), E dead end, C, D, G
+    assert rp.balances == {A["regn_num"]: 693, B["regn_num"]: 300, C["regn_num"]: 5} and rp.pool == 2
+
+    lg.append_sync("recall", A, C, {"scope": b1})
+    lg.append_sync("bill-closed", None, None, {"bill": b1, "title": "One", "closed_at": "2026-11-21T12:00:00Z"})
+    lg.append_sync("vote", D, None, {"bill": b1, "choice": "no", "tentative": False})  # after the close
+    rp = replay()
+    assert rp.tallies()[b1] == {"yes": 3, "no": 2, "abstain": 0, "not_cast": 2}  # frozen at the close
+    lg.close()
