@@ -28,7 +28,8 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from itertools import chain
 from operator import attrgetter
 from pathlib import Path
@@ -70,7 +71,23 @@ NEW_PHONES_INLINE = 10_000  # up to this many new phones are also returned in Im
 NEW_PHONES_TTL_S = 30 * 24 * 3600
 _FIELDS = tuple(f.name for f in fields(Voter))
 
-SEEN = "_i"  # hash field "{generation}:{LAST_UPDATED_DATE as YYYYMMDD}" of the import that last saw the row
+SEEN = "_i"  # hash field: generation * 100,000 + LAST_UPDATED_DATE as days since 1900 (an int: 5 bytes)
+_DAYS = 100_000
+_EPOCH = date(1900, 1, 1)
+
+
+@lru_cache(maxsize=1 << 16)
+def _day(yyyymmdd: str) -> int:
+    """Days from 1900-01-01 to a "YYYYMMDD" date (0 when empty or earlier)."""
+    if not yyyymmdd:
+        return 0
+    d = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+    return max(0, min((d - _EPOCH).days, _DAYS - 1))
+
+
+def seen_stamp(gen: int, updated: str) -> int:
+    """The `_i` value of a row of import `gen` with LAST_UPDATED_DATE `updated` ("YYYYMMDD" or "")."""
+    return gen * _DAYS + _day(updated)
 
 
 class ImportAborted(RuntimeError):
@@ -286,7 +303,6 @@ class _Run:
 
     def __init__(self, conn: dict[str, Any], gen: int, district: str | None, rejects: Any) -> None:
         self.gen = gen
-        self.sgen = str(gen)
         self.district = district
         self.rejects = rejects
         self.n = dict.fromkeys(_COUNTS, 0)
@@ -351,17 +367,18 @@ class _Run:
         drop_active: list[str] = []
         add_phones: list[str] = []
         add_assoc: list[str] = []
-        mine = self.sgen + ":"
+        gen = self.gen
         for regn, key, flat, was_on in zip(regns, keys, olds, on_roll, strict=True):
             row = latest[regn]
             v = row.voter
             old = _pairs(flat) if flat else None
             new = _compact(v)
-            stamp = mine + row.updated
-            if old and old.get(SEEN, "").startswith(mine):
+            stamp = seen_stamp(gen, row.updated)
+            seen = int(x) if old and (x := old.get(SEEN, "")).isdigit() else 0
+            if seen // _DAYS == gen:
                 # The same REGN_NUM in an earlier batch of this import: keep the later LAST_UPDATED_DATE.
                 n["superseded"] += 1
-                if old[SEEN] > stamp:
+                if seen > stamp:
                     self.reject(row.source, row.line, regn, "superseded",
                                 "duplicate REGN_NUM; an earlier row has a later LAST_UPDATED_DATE")
                     continue
@@ -395,7 +412,7 @@ class _Run:
             b.sadd(self.k_assoc, *add_assoc)
         self.wire.send(*b.payload())
 
-    def _write(self, b: CommandBatch, key: str, v: Voter, new: dict[str, str], stamp: str,
+    def _write(self, b: CommandBatch, key: str, v: Voter, new: dict[str, str], stamp: int,
                old: dict[str, str] | None) -> None:
         """Replace a voter's index entries, household membership and hash, in that order.
 

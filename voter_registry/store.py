@@ -2,8 +2,8 @@
 
 Keys:
 - `vr:v:{regn_num}` hash: `Voter.to_dict()` without its empty fields (read back as empty), plus the
-  importer's bookkeeping field `_i` = "{generation}:{LAST_UPDATED_DATE as YYYYMMDD}" of the import that
-  last saw the row.
+  importer's bookkeeping field `_i` = generation * 100,000 + LAST_UPDATED_DATE in days since 1900, of
+  the import that last saw the row.
 - `vr:phone:{e164}` set of regn_nums registered with that number (a household may be several).
 - `vr:active` set of regn_nums of the roll in service (eligible voters).
 - `vr:meta` hash: generation, last import time and counts.
