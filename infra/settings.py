@@ -43,8 +43,17 @@ class Settings(BaseSettings):
     silence_timeout_ms: int = 8000
     webhook_tolerance_s: int = 300
 
+    require_attestation: bool = True
+    verified_for_s: int = 30 * 24 * 3600
+    verify_dial_delay_s: float = 4.0
+    captcha_digits: int = 0
+    calls_per_hour: int = 20
+    actions_per_day: int = 200
+    max_concurrent_calls: int = 500
+    allow_prefixes: str = ""
+    deny_prefixes: str = ""
+
     sovereign_phones: str = ""
-    require_attestation: bool = False
     number_of_activations_to_reward: int = 0
     demurrage_rate_ppm: int = 1000
     demurrage_period_s: int = 7 * 24 * 3600
@@ -61,6 +70,20 @@ class Settings(BaseSettings):
         if str(self.audit_log) in ("", "."):
             return self.var_dir / "audit.log"
         return self.audit_log if self.audit_log.is_absolute() else ROOT / self.audit_log
+
+    @staticmethod
+    def _list(value: str) -> frozenset[str]:
+        return frozenset(p.strip() for p in value.split(",") if p.strip())
+
+    @property
+    def allow(self) -> frozenset[str]:
+        """E.164 prefixes allowed to call (empty = all), from `ALLOW_PREFIXES`."""
+        return self._list(self.allow_prefixes)
+
+    @property
+    def deny(self) -> frozenset[str]:
+        """E.164 prefixes refused, from `DENY_PREFIXES`."""
+        return self._list(self.deny_prefixes)
 
     @property
     def sovereigns(self) -> frozenset[str]:

@@ -47,7 +47,7 @@ class Wiring:
     background: bool = True  # tree heads, bill closing, demurrage scheduler
 
 
-def build_effects(r: aioredis.Redis, settings: Settings, audit: Any) -> Effects:
+def build_effects(r: aioredis.Redis, settings: Settings, audit: Any, commands: CallCommands | None = None) -> Effects:
     """Our stores behind the dialogue."""
     from delegation.bills import BillStore
     from delegation.store import DelegationStore
@@ -59,7 +59,9 @@ def build_effects(r: aioredis.Redis, settings: Settings, audit: Any) -> Effects:
                    bills=BillStore(r), audit=audit, ledger=Ledger(r, audit),
                    activations_to_reward=settings.number_of_activations_to_reward,
                    sovereigns=settings.sovereigns, require_attestation=settings.require_attestation,
-                   period_s=settings.demurrage_period_s)
+                   period_s=settings.demurrage_period_s, captcha_digits=settings.captcha_digits,
+                   dial=commands.dial if commands else None, connection_id=settings.telnyx_connection_id,
+                   verified_for_s=settings.verified_for_s, verify_dial_delay_s=settings.verify_dial_delay_s)
 
 
 def create_app(w: Wiring) -> FastAPI:
@@ -73,7 +75,7 @@ def create_app(w: Wiring) -> FastAPI:
         audit = AuditLog(w.settings.audit_log_path)
         client = make_client(w.telnyx_base_url, w.telnyx_api_key, http_client=w.http_client)
         commands = CallCommands(client, voice=w.settings.telnyx_voice, engine=w.settings.transcription_engine)
-        runner = CallRunner(r, build_effects(r, w.settings, audit), commands.send)
+        runner = CallRunner(r, build_effects(r, w.settings, audit, commands), commands.send)
         app.state.redis, app.state.audit, app.state.settings = r, audit, w.settings
         app.state.queues = CallQueues(runner.handle)
         tasks = await _start_background(r, w, audit) if w.background else []

@@ -29,6 +29,7 @@ from ivr.messages import (
     CallEnded,
     CallerIdentified,
     CallStarted,
+    CheckVerification,
     DelegateIs,
     DigitsPressed,
     EffectFailed,
@@ -50,7 +51,10 @@ from ivr.messages import (
     SpeechEnded,
     SpeechHeard,
     StartTranscription,
+    StartVerification,
     StopPrompt,
+    VerificationChecked,
+    VerificationStarted,
     VoterMatched,
 )
 
@@ -68,7 +72,9 @@ class CallState:
 
     node: where the dialogue is ("main", "delegate_confirm", ...); version: bumped on every prompt and
     sent as `client_state` so stale gather timeouts are recognised; voter: the identified caller
-    (None = unregistered or not yet chosen in a household); pending: data of the question in progress.
+    (None = unregistered or not yet chosen in a household); pending: data of the question in progress;
+    trusted: the caller ID may act (SHAKEN/STIR policy met or verified by call-back); captcha: digits the
+    caller must enter before the menu ("" = none); direction: "outgoing" for our verification call-back.
     """
 
     call_id: str
@@ -84,6 +90,11 @@ class CallState:
     version: int = 0
     last_prompt: str = ""
     pending: dict[str, Any] = field(default_factory=dict)
+    service_number: str = ""
+    direction: str = "incoming"
+    trusted: bool = True
+    captcha: str = ""
+    tries: int = 0
 
     @property
     def token(self) -> str:
@@ -110,7 +121,8 @@ def _ask(s: CallState, text: str, node: str | None = None, **pending: Any) -> Re
     """Speak `text` and wait for the caller, moving to `node` with `pending` data."""
     s = replace(s, node=node or s.node, version=s.version + 1, last_prompt=text, silences=0,
                 pending=pending if node else s.pending)
-    return s, [Prompt(text)]
+    n = int(s.pending.get("digits", 1))
+    return s, [Prompt(text, digits="0123456789" if n > 1 else "0123456789*#", max_digits=n)]
 
 
 def _bye(s: CallState, text: str = prompts.GOODBYE) -> Result:
@@ -126,6 +138,14 @@ def _person_bill(b: dict[str, Any]) -> BillInfo:
     return BillInfo(**b)
 
 
+def _greet(s: CallState) -> Result:
+    if s.household:
+        return _ask(s, prompts.household([p.first for p in s.household]), "household")
+    if s.voter:
+        return _ask(s, prompts.welcome(s.voter.first), "main")
+    return _ask(s, prompts.unregistered(s.auditor_office, s.auditor_phone), "main")
+
+
 # ---- the step function ---------------------------------------------------------------------------
 
 def step(s: CallState, ev: Any) -> Result:
@@ -135,24 +155,31 @@ def step(s: CallState, ev: Any) -> Result:
     if s.node == "ended":
         return s, []
     if isinstance(ev, CallStarted):
+        if ev.direction == "outgoing":  # our call-back: the voter is the called party
+            s = replace(s, caller_id=ev.to, service_number=ev.caller_id or "", direction="outgoing",
+                        node="identifying")
+            return s, [IdentifyCaller(ev.to, None, False, s.call_id)]
         s = replace(s, caller_id=ev.caller_id, attestation=ev.attestation, validated=ev.validated,
-                    node="identifying")
-        return s, [IdentifyCaller(ev.caller_id)]
+                    service_number=ev.to, node="identifying")
+        return s, [IdentifyCaller(ev.caller_id, ev.attestation, ev.validated, s.call_id)]
     if isinstance(ev, CallerIdentified):
         voter = ev.voters[0] if len(ev.voters) == 1 else None
-        return replace(s, voter=voter, household=ev.voters if len(ev.voters) > 1 else (),
-                       auditor_office=ev.auditor_office, auditor_phone=ev.auditor_phone,
-                       node="answering"), [Answer()]
+        s = replace(s, voter=voter, household=ev.voters if len(ev.voters) > 1 else (),
+                    auditor_office=ev.auditor_office, auditor_phone=ev.auditor_phone, trusted=ev.trusted,
+                    captcha=ev.captcha, node="answering", pending={"refusal": ev.refusal} if ev.refusal else {})
+        return s, ([] if s.direction == "outgoing" else [Answer()])
     if isinstance(ev, CallAnswered):
         if s.node != "answering":
             return s, []
+        if s.pending.get("refusal"):
+            return _bye(s, prompts.refusal(s.pending["refusal"]))
         cmds: list[Command] = [StartTranscription(COMMAND_HINTS)]
-        if s.household:
-            s2, c = _ask(s, prompts.household([p.first for p in s.household]), "household")
-        elif s.voter:
-            s2, c = _ask(s, prompts.welcome(s.voter.first), "main")
+        if s.direction == "outgoing":
+            s2, c = _ask(s, prompts.VERIFY_ASK, "verify_code", digits=4)
+        elif s.captcha:
+            s2, c = _ask(s, prompts.captcha(s.captcha), "captcha", digits=len(s.captcha))
         else:
-            s2, c = _ask(s, prompts.unregistered(s.auditor_office, s.auditor_phone), "main")
+            s2, c = _greet(s)
         return s2, cmds + c
     if isinstance(ev, Silence):
         if s.silences >= MAX_SILENCES:
@@ -226,6 +253,9 @@ def _main_menu(s: CallState, text: str, digits: str) -> Result:
         return replace(s, node="vote_bill", pending={"listing": True}), [FindBill("")]
     if s.voter is None:
         return _main(s, prompts.cannot_act(s.auditor_office, s.auditor_phone))
+    if not s.trusted:  # SHAKEN/STIR policy not met: verify the phone by calling it back first
+        assert s.caller_id is not None
+        return replace(s, node="verify_offer"), [StartVerification(s.voter.regn_num, s.caller_id, s.service_number)]
     if cmd == "delegate":
         if rest:
             return replace(s, node="delegate_ask"), [FindVoter(rest, s.voter.regn_num)]
@@ -380,7 +410,24 @@ def _pay_confirm(s: CallState, text: str, digits: str) -> Result:
     return s, [RecordPayment(s.voter.regn_num, to, cents, ref)]
 
 
+def _captcha(s: CallState, text: str, digits: str) -> Result:
+    got = digits or nlu.spoken_digits(text)
+    if got == s.captcha:
+        return _greet(replace(s, captcha="", pending={}))
+    if s.tries >= 1:
+        return _bye(s, "That was not right either. " + prompts.GOODBYE)
+    return _ask(replace(s, tries=s.tries + 1), prompts.captcha_wrong(s.captcha))
+
+
+def _verify_code(s: CallState, text: str, digits: str) -> Result:
+    got = digits or nlu.spoken_digits(text)
+    assert s.caller_id is not None
+    return s, [CheckVerification(s.caller_id, got)]
+
+
 _NODES = {
+    "captcha": _captcha,
+    "verify_code": _verify_code,
     "household": _household,
     "main": _main_menu,
     "delegate_ask": _delegate_ask,
@@ -469,6 +516,20 @@ def _recorded(s: CallState, ev: Recorded) -> Result:
     return _main(s)
 
 
+def _verification_started(s: CallState, ev: VerificationStarted) -> Result:
+    return _bye(s, prompts.verify_callback(ev.code))
+
+
+def _verification_checked(s: CallState, ev: VerificationChecked) -> Result:
+    if ev.ok and s.voter is not None:
+        return _ask(replace(s, trusted=True, tries=0), prompts.verified(s.voter.first), "main")
+    if ev.ok:  # a household phone: verified for all of them; ask who is speaking
+        return _greet(replace(s, trusted=True, tries=0))
+    if s.tries >= 1:
+        return _bye(s, prompts.VERIFY_FAILED)
+    return _ask(replace(s, tries=s.tries + 1), prompts.VERIFY_WRONG)
+
+
 def _balance_is(s: CallState, ev: BalanceIs) -> Result:
     s = replace(s, pending={**s.pending, "may_mint": ev.may_mint})
     if s.pending.get("utterance"):  # "pay ten dollars to ..." said at the main menu
@@ -487,6 +548,8 @@ _RESULTS = {
     Recorded: _recorded,
     AuditReport: _audit_report,
     BalanceIs: _balance_is,
+    VerificationStarted: _verification_started,
+    VerificationChecked: _verification_checked,
 }
 
 __all__ = ["CallState", "step", "COMMAND_HINTS", "AuditStep"]

@@ -7,9 +7,13 @@ the append changes nothing; the audit log is the system of record from which the
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import logging
+import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -24,6 +28,7 @@ from ivr.messages import (
     BillInfo,
     BillsFound,
     CallerIdentified,
+    CheckVerification,
     DelegateIs,
     EffectFailed,
     FindBill,
@@ -37,6 +42,9 @@ from ivr.messages import (
     RecordPayment,
     RecordRecall,
     RecordVote,
+    StartVerification,
+    VerificationChecked,
+    VerificationStarted,
     VoterMatched,
 )
 from voter_registry.model import Voter
@@ -69,17 +77,25 @@ class Effects:
     ledger: Any = None  # money.ledger.Ledger, appending its own audit events
     activations_to_reward: int = 0
     sovereigns: frozenset[str] = frozenset()
-    require_attestation: bool = False
+    require_attestation: bool = True
     period_s: int = 7 * 24 * 3600
+    guards: Any = None  # ivr.guards.Guards: rate limits, concurrent-call cap, allow/deny prefixes
+    captcha_digits: int = 0
+    dial: Any = None  # async (to, from_, connection_id, client_state) -> call_control_id
+    connection_id: str = ""
+    verified_for_s: int = 30 * 24 * 3600
+    verify_dial_delay_s: float = 4.0
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def run(self, req: Any, caller_id: str | None = None) -> Any:
-        """Execute one effect request; never raises (failures become `EffectFailed`)."""
+    async def run(self, req: Any, ctx: Any = None) -> Any:
+        """Execute one effect request for the call whose state is `ctx` (an `ivr.dialogue.CallState`, for
+        the caller ID and its SHAKEN/STIR attestation); never raises (failures become `EffectFailed`)."""
         handler = getattr(self, "_" + type(req).__name__, None)
         if handler is None:
             return EffectFailed(f"no handler for {type(req).__name__}")
         started = time.perf_counter()
         try:
-            result = await handler(req)
+            result = await handler(req, ctx)
         except Exception as exc:  # a store or disk failure must not crash the call
             log.exception("effect %s failed", type(req).__name__)
             metrics.ERRORS.labels(type(req).__name__).inc()
@@ -90,15 +106,52 @@ class Effects:
             metrics.ACTIONS.labels(type(req).__name__.removeprefix("Record").lower()).inc()
         return result
 
-    async def _IdentifyCaller(self, req: IdentifyCaller) -> CallerIdentified:  # noqa: N802
+    async def _IdentifyCaller(self, req: IdentifyCaller, ctx: Any = None) -> CallerIdentified:  # noqa: N802
         from voter_registry.auditors import auditor_for
 
+        refusal = await self.guards.admit_call(req.call_id, req.caller_id) if self.guards else None
         voters = await self.voters.by_phone(req.caller_id) if req.caller_id else []
         county = voters[0].county if voters else None
         office, phone = auditor_for(county, req.caller_id)
-        return CallerIdentified(tuple(person(v) for v in voters), office, phone)
+        trusted = await self.trusted(req.caller_id, req.attestation, req.validated)
+        captcha = "".join(secrets.choice("123456789") for _ in range(self.captcha_digits))
+        return CallerIdentified(tuple(person(v) for v in voters), office, phone, trusted, refusal, captcha)
 
-    async def _FindVoter(self, req: FindVoter) -> VoterMatched:  # noqa: N802
+    async def trusted(self, caller_id: str | None, attestation: str | None, validated: bool) -> bool:
+        """May this caller ID change state? SHAKEN/STIR full attestation ("A", validated), or a phone verified
+        by call-back within VERIFIED_FOR_S; every caller when REQUIRE_ATTESTATION is off."""
+        if not self.require_attestation:
+            return True
+        if attestation == "A" and validated:
+            return True
+        return bool(caller_id) and bool(await self.r.exists(f"ivr:verified:{caller_id}"))
+
+    async def _StartVerification(self, req: StartVerification, ctx: Any = None) -> VerificationStarted:  # noqa: N802
+        """Draw a one-time code, remember its hash for 10 minutes, and call the registered number back."""
+        code = f"{secrets.randbelow(10_000):04d}"
+        await self.r.set(f"ivr:verify:{req.phone}", _code_hash(req.phone, code), ex=600)
+        if self.dial is not None:
+            task = asyncio.create_task(self._call_back(req.phone, req.service_number))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return VerificationStarted(code)
+
+    async def _call_back(self, phone: str, service_number: str) -> None:
+        await asyncio.sleep(self.verify_dial_delay_s)  # let the first call hang up
+        try:
+            await self.dial(phone, service_number, self.connection_id, "verify")
+        except Exception:
+            log.exception("verification call-back could not be placed")
+
+    async def _CheckVerification(self, req: CheckVerification, ctx: Any = None) -> VerificationChecked:  # noqa: N802
+        want = await self.r.get(f"ivr:verify:{req.phone}")
+        ok = bool(want) and hmac.compare_digest(want, _code_hash(req.phone, req.code))
+        if ok:
+            await self.r.delete(f"ivr:verify:{req.phone}")
+            await self.r.set(f"ivr:verified:{req.phone}", 1, ex=self.verified_for_s)
+        return VerificationChecked(ok)
+
+    async def _FindVoter(self, req: FindVoter, ctx: Any = None) -> VoterMatched:  # noqa: N802
         from voter_registry.matcher import MatchResult
 
         if req.match is not None:
@@ -110,14 +163,27 @@ class Effects:
         people = tuple(person(found[c.regn_num]) for c in result.candidates if c.regn_num in found)
         return VoterMatched(result.decision, people, result.question, result.to_dict())
 
-    async def _FindBill(self, req: FindBill) -> BillsFound:  # noqa: N802
+    async def _FindBill(self, req: FindBill, ctx: Any = None) -> BillsFound:  # noqa: N802
         bills = await self.bills.find(req.text) if req.text else await self.bills.recent(RECENT_BILLS)
         return BillsFound(tuple(bill_info(b) for b in bills[: req.limit]))
 
-    async def _LookupDelegate(self, req: LookupDelegate) -> DelegateIs:  # noqa: N802
+    async def _LookupDelegate(self, req: LookupDelegate, ctx: Any = None) -> DelegateIs:  # noqa: N802
         regn = await self.delegations.delegate_of(req.voter)
         v = await self.voters.get(regn) if regn else None
         return DelegateIs(person(v) if v else None)
+
+    async def ended(self, call_id: str) -> None:
+        """The call is over: free its place under the concurrent-call cap."""
+        if self.guards is not None:
+            await self.guards.release_call(call_id)
+
+    async def _refuse_action(self, ctx: Any) -> str | None:
+        """Server-side check of every state change: a trusted caller ID within its daily action limit."""
+        if ctx is not None and not ctx.trusted:
+            return "this phone is not verified."
+        if self.guards is not None and ctx is not None and not await self.guards.allow_action(ctx.caller_id):
+            return "this phone has reached today's limit of actions."
+        return None
 
     async def _active_pair(self, a: str, b: str) -> tuple[Voter, Voter] | str:
         va, vb = await self.voters.get(a), await self.voters.get(b)
@@ -127,7 +193,9 @@ class Effects:
             return "that voter's registration is not active."
         return va, vb
 
-    async def _RecordDelegation(self, req: RecordDelegation) -> Recorded:  # noqa: N802
+    async def _RecordDelegation(self, req: RecordDelegation, ctx: Any = None) -> Recorded:  # noqa: N802
+        if refusal := await self._refuse_action(ctx):
+            return Recorded(False, reason=refusal)
         if req.voter == req.delegate:
             return Recorded(False, reason="you cannot delegate to yourself.")
         pair = await self._active_pair(req.voter, req.delegate)
@@ -135,7 +203,7 @@ class Effects:
             return Recorded(False, reason=pair)
         voter, delegate = pair
         seq = await self.audit.append("delegate", voter.ref, delegate.ref,
-                                      {"scope": "standing", "rank": 1, "tentative": False})
+                                      {"scope": "standing", "rank": 1, "tentative": False, **_identity(ctx)})
         await self.delegations.delegate(voter.regn_num, delegate.regn_num)
         await self._acted(voter.regn_num, seq)
         loops = await self._loops_back(voter.regn_num)
@@ -164,18 +232,23 @@ class Effects:
         _, cents = got  # the ledger has appended the `award` event
         return cents, max(cents - 100, 0)
 
-    async def _RecordRecall(self, req: RecordRecall) -> Recorded:  # noqa: N802
+    async def _RecordRecall(self, req: RecordRecall, ctx: Any = None) -> Recorded:  # noqa: N802
+        if refusal := await self._refuse_action(ctx):
+            return Recorded(False, reason=refusal)
         current = await self.delegations.delegate_of(req.voter)
         if current is None:
             return Recorded(False, reason="you have no delegate to recall.")
         voter, delegate = await self.voters.get(req.voter), await self.voters.get(current)
         subject = delegate.ref if delegate else {"regn_num": current, "name": ""}
-        seq = await self.audit.append("recall", voter.ref if voter else None, subject, {"scope": "standing"})
+        seq = await self.audit.append("recall", voter.ref if voter else None, subject,
+                                      {"scope": "standing", **_identity(ctx)})
         await self.delegations.recall(req.voter)
         await self._acted(req.voter, seq)
         return Recorded(True, seq=seq)
 
-    async def _RecordVote(self, req: RecordVote) -> Recorded:  # noqa: N802
+    async def _RecordVote(self, req: RecordVote, ctx: Any = None) -> Recorded:  # noqa: N802
+        if refusal := await self._refuse_action(ctx):
+            return Recorded(False, reason=refusal)
         voter = await self.voters.get(req.voter)
         bill = await self.bills.get(req.bill)
         if voter is None or voter.status != "active":
@@ -183,7 +256,7 @@ class Effects:
         if bill is None or bill.closed_at is not None:
             return Recorded(False, reason="voting on that bill has closed.")
         seq = await self.audit.append("vote", voter.ref, None,
-                                      {"bill": req.bill, "choice": req.choice, "tentative": False})
+                                      {"bill": req.bill, "choice": req.choice, "tentative": False, **_identity(ctx)})
         await self.delegations.vote(req.voter, req.bill, req.choice)
         await self._acted(req.voter, seq)
         return Recorded(True, seq=seq)
@@ -205,11 +278,13 @@ class Effects:
             return False
         return not self.require_attestation or (attestation == "A" and validated)
 
-    async def _Balance(self, req: Balance) -> BalanceIs:  # noqa: N802
+    async def _Balance(self, req: Balance, ctx: Any = None) -> BalanceIs:  # noqa: N802
         cents = await self.ledger.balance(req.voter) if req.voter else 0
         return BalanceIs(cents, self.may_mint(req.caller_id, req.attestation, req.validated))
 
-    async def _RecordPayment(self, req: RecordPayment) -> Recorded:  # noqa: N802
+    async def _RecordPayment(self, req: RecordPayment, ctx: Any = None) -> Recorded:  # noqa: N802
+        if refusal := await self._refuse_action(ctx):
+            return Recorded(False, reason=refusal)
         from money.amounts import say_amount
         from money.errors import MoneyError
 
@@ -226,7 +301,7 @@ class Effects:
         await self._acted(req.voter, None)
         return Recorded(True, balance_cents=new_balance)
 
-    async def _RecordMint(self, req: RecordMint) -> Recorded:  # noqa: N802
+    async def _RecordMint(self, req: RecordMint, ctx: Any = None) -> Recorded:  # noqa: N802
         from money.errors import MoneyError
 
         if not self.may_mint(req.caller_id, req.attestation, req.validated):
@@ -240,7 +315,7 @@ class Effects:
             return Recorded(False, reason=_money_reason(exc))
         return Recorded(True, balance_cents=await self.ledger.balance(req.by))
 
-    async def _AuditFor(self, req: AuditFor) -> AuditReport:  # noqa: N802
+    async def _AuditFor(self, req: AuditFor, ctx: Any = None) -> AuditReport:  # noqa: N802
         subject = await self.voters.get(req.voter)
         if req.bills:
             bills = [b for b in [await self.bills.get(k) for k in req.bills] if b is not None]
@@ -256,6 +331,18 @@ class Effects:
         last = await self.r.hget("ivr:last_seq", req.voter)
         who = person(subject) if subject else Person(req.voter, "", req.voter)
         return AuditReport(who, tuple(steps), int(last) if last else None)
+
+
+def _code_hash(phone: str, code: str) -> str:
+    return hashlib.sha256(f"{phone}|{code}".encode()).hexdigest()
+
+
+def _identity(ctx: Any) -> dict[str, Any]:
+    """SHAKEN/STIR facts of the call behind an action, recorded in its audit event (no phone number)."""
+    if ctx is None:
+        return {}
+    return {"shaken_stir": {"attestation": ctx.attestation, "validated": ctx.validated,
+                            "callback_verified": bool(ctx.trusted and not (ctx.attestation == "A" and ctx.validated))}}
 
 
 def _money_reason(exc: Exception) -> str:

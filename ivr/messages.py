@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class CallStarted:
-    """An inbound call was offered (`call.initiated`).
+    """A call began (`call.initiated`): offered to us (direction "incoming") or placed by us ("outgoing",
+    the call-back that verifies a phone).
 
-    caller_id: E.164 `from` number, or None when anonymous/unparseable.
+    caller_id: E.164 `from` number, or None when anonymous/unparseable; to: the called number.
     attestation: SHAKEN/STIR level "A" | "B" | "C", None when absent.
     validated: `shaken_stir_validated`.
     """
@@ -25,6 +26,7 @@ class CallStarted:
     to: str = ""
     attestation: str | None = None
     validated: bool = False
+    direction: str = "incoming"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,18 +161,59 @@ class BillInfo:
 
 @dataclass(frozen=True, slots=True)
 class IdentifyCaller:
-    """Look the caller ID up in the voter roll (household = several registrations on one number)."""
+    """Admit the call (rate limits, concurrency cap, allow/deny list) and look the caller ID up in the voter
+    roll (household = several registrations on one number); judge whether it is trusted for actions."""
 
     caller_id: str | None
+    attestation: str | None = None
+    validated: bool = False
+    call_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class CallerIdentified:
-    """Result of IdentifyCaller: registered voters on the number (may be empty) and the county auditor."""
+    """Result of IdentifyCaller: registered voters on the number (may be empty), the county auditor, and
+    whether the caller ID is trusted for actions (SHAKEN/STIR policy met, or verified by call-back).
+    refusal: "busy" | "rate_limited" | "denied" when the call is not admitted at all; captcha: the digits
+    the caller must enter before the menu ("" = no captcha; drawn at random by the effects layer)."""
 
     voters: tuple[Person, ...]
     auditor_office: str = ""
     auditor_phone: str = ""
+    trusted: bool = True
+    refusal: str | None = None
+    captcha: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StartVerification:
+    """Call the voter back at their registered number (`calls.dial`) to verify it with a one-time code."""
+
+    voter: str
+    phone: str
+    service_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationStarted:
+    """Result of StartVerification: the one-time code to read to the caller ("4719")."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckVerification:
+    """On the call-back: does `code` match the one read on the first call? Marks the phone verified."""
+
+    phone: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationChecked:
+    """Result of CheckVerification."""
+
+    ok: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +386,7 @@ class EffectFailed:
 
 
 EffectRequest = (IdentifyCaller | FindVoter | FindBill | LookupDelegate | RecordDelegation | RecordRecall
-                 | RecordVote | AuditFor | Balance | RecordPayment | RecordMint)
+                 | RecordVote | AuditFor | Balance | RecordPayment | RecordMint | StartVerification
+                 | CheckVerification)
 EffectResult = (CallerIdentified | VoterMatched | BillsFound | DelegateIs | Recorded | AuditReport
-                | BalanceIs | EffectFailed)
+                | BalanceIs | VerificationStarted | VerificationChecked | EffectFailed)

@@ -219,3 +219,40 @@ def paid(verb: str, cents: int, p: Person, balance: int | None) -> str:
 
     text = f"Done. {say_amount(cents)} {verb} to {p.name}."
     return text + (f" Your balance is now {say_amount(balance)}. " if balance is not None else " ")
+
+
+def _digits(code: str) -> str:
+    return " ".join(code)
+
+
+def captcha(code: str) -> str:
+    return ("Welcome to the Delegate Network. To show that you are a person, please enter these numbers: "
+            f"{_digits(code)}.")
+
+
+def captcha_wrong(code: str) -> str:
+    return f"That was not right. Please enter these numbers: {_digits(code)}."
+
+
+def refusal(code: str) -> str:
+    """Why a call is not admitted (guards): busy, rate limited or from a refused area."""
+    return {"busy": "All our lines are busy right now. Please call again in a few minutes. Goodbye.",
+            "rate_limited": "This phone has called too often in the last hour. Please call again later. Goodbye.",
+            }.get(code, "Calls from this number cannot be accepted. Goodbye.")
+
+
+def verify_callback(code: str) -> str:
+    return ("To protect your vote, this phone must be verified, because the phone network could not confirm "
+            "the caller ID of this call. We will call you back in a few seconds at the number on your "
+            f"registration. Answer, and enter this code: {_digits(code)}. Again, the code is {_digits(code)}. "
+            "Goodbye for now.")
+
+
+VERIFY_ASK = ("This is the Delegate Network, calling back to verify this phone. "
+              "Please enter the four digit code you heard on your call.")
+VERIFY_WRONG = "That code is not right. Please enter the four digit code again."
+VERIFY_FAILED = "The code was not right, so this phone is not verified. Goodbye."
+
+
+def verified(first: str) -> str:
+    return f"Thank you, {first.title()}. This phone is verified. {MAIN_MENU}"

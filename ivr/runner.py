@@ -80,6 +80,7 @@ class CallRunner:
             return
         if isinstance(ev, CallEnded):
             await self.r.delete(key)  # nothing half-done survives a hang-up
+            await self.effects.ended(inbound.call_id)
             metrics.CALLS_IN_PROGRESS.dec()
             log.info("call %s ended (%s) in node %s", inbound.call_id, ev.cause, state.node)
             return
@@ -87,6 +88,7 @@ class CallRunner:
         state = await self._advance(state, ev, outbox)
         if state.node == "ended":
             await self.r.delete(key)
+            await self.effects.ended(inbound.call_id)
             metrics.CALLS_IN_PROGRESS.dec()
         else:
             await self.r.set(key, json.dumps(state.to_json()), ex=STATE_TTL_S)
@@ -117,7 +119,7 @@ class CallRunner:
                     cid = command_id(state.call_id, state.version, len(outbox), type(cmd).__name__)
                     outbox.append((cmd, state.token, cid))
                 else:
-                    pending.append(await self.effects.run(cmd))
+                    pending.append(await self.effects.run(cmd, state))
         return state
 
 

@@ -60,6 +60,7 @@ def _call_started(p: Mapping[str, Any]) -> Event | None:
         to=_str(p, "to").strip(),
         attestation=attestation if attestation in ATTESTATIONS else None,
         validated=p.get("shaken_stir_validated") is True,
+        direction="outgoing" if _str(p, "direction").strip() == "outgoing" else "incoming",
     )
 
 

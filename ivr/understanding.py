@@ -104,3 +104,20 @@ def means_me(text: str) -> bool:
 def means_recent(text: str) -> bool:
     """True for "recent", "latest", "the most recent bills", "all"."""
     return bool(set(words(text)) & {"recent", "latest", "all", "newest", "last"})
+
+
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "to": "2", "too": "2", "three": "3",
+                "four": "4", "for": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+
+
+def spoken_digits(text: str) -> str:
+    """Digits said or typed: "four seven one nine" / "4 7 1 9" / "4719" -> "4719"; anything else -> ""."""
+    out = []
+    for w in words(text):
+        if w.isdigit():
+            out.append(w)
+        elif w in _DIGIT_WORDS:
+            out.append(_DIGIT_WORDS[w])
+        else:
+            return ""
+    return "".join(out)

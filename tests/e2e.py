@@ -67,7 +67,8 @@ async def running_stack(tmp: Path, redis_url: str, r: aioredis.Redis) -> AsyncIt
     """The whole service on loopback with the sample roll and one open bill loaded."""
     await load_roll(r, ROLL)
     await BillStore(r).add(HR1234)
-    settings = Settings(_env_file=None, var_dir=tmp, audit_log=tmp / "audit.log", redis_url=redis_url)
+    settings = Settings(_env_file=None, var_dir=tmp, audit_log=tmp / "audit.log", redis_url=redis_url,
+                        verify_dial_delay_s=0)
     private, public = load_or_create_keypair(tmp / "emulator.key")
     app_port = free_port()
     emulator = create_emulator(f"http://127.0.0.1:{app_port}/webhooks/telnyx", private, auto_timeout=False)

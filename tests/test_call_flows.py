@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -151,3 +152,29 @@ async def test_webhook_route_rejects_unsigned_bad_stale_and_malformed(stack: Sta
         unknown = json.dumps({"data": {"event_type": "call.bridged", "id": "x", "payload": {}}}).encode()
         resp = await http.post("/webhooks/telnyx", content=unknown, headers=sign(unknown, private, int(time.time())))
         assert resp.status_code == 200 and resp.json()["status"] == "ignored"
+
+
+async def test_caller_id_without_full_attestation_is_verified_by_calling_back(stack: Stack) -> None:
+    async with await Phone.dial(stack.emulator_url, JOHN.phone, attestation="C", validated=False) as first:
+        assert "Welcome to the Delegate Network, John." in await turn(first)
+        heard = await turn(first, "delegate")
+        code = re.search(r"enter this code: ((?:\d ){3}\d)", heard)
+        assert code and "We will call you back" in heard
+    assert first.ended
+    async with httpx.AsyncClient(base_url=stack.emulator_url) as http:
+        for _ in range(100):
+            calls = [c for c in (await http.get("/sim/calls")).json() if c["direction"] == "outgoing"]
+            if calls:
+                break
+            await asyncio.sleep(0.05)
+    assert calls and calls[0]["to"] == JOHN.phone  # the registered number, not whoever called
+    back = Phone(httpx.AsyncClient(base_url=stack.emulator_url, timeout=30), calls[0]["call_control_id"])
+    async with back:
+        assert "enter the four digit code" in await turn(back)
+        assert "This phone is verified" in await turn(back, press=code.group(1).replace(" ", ""))
+        await turn(back, "delegate")
+        await turn(back, "jane roe of ames")
+        assert "Your vote now goes to Jane A Roe of Ames" in await turn(back, "yes")
+        await turn(back, "goodbye")
+    event = [e for e in audit_events(stack.audit_path) if e["type"] == "delegate"][-1]
+    assert event["data"]["shaken_stir"] == {"attestation": None, "validated": False, "callback_verified": True}

@@ -65,7 +65,7 @@ def answered(voters: tuple[Person, ...] = (JOHN,)) -> CallState:
 
 def test_registered_caller_is_identified_answered_and_greeted_by_first_name() -> None:
     s, cmds = run_dialogue([CallStarted("+15155550123")])
-    assert cmds == [IdentifyCaller("+15155550123")]
+    assert cmds == [IdentifyCaller("+15155550123", None, False, "c1")]
     s, cmds = run_dialogue([CallerIdentified((JOHN,)), CallAnswered()], s)
     assert cmds[0] == Answer() and isinstance(cmds[1], StartTranscription)
     assert "Welcome to the Delegate Network, John." in spoken(cmds)
@@ -229,3 +229,44 @@ def test_mint_is_refused_to_ordinary_phones_and_paying_yourself_is_refused() -> 
     s, cmds = run_dialogue([SpeechHeard("pay five dollars to john doe"), VoterMatched("unique", (JOHN,), None, None)],
                            s)
     assert "You cannot pay yourself" in spoken(cmds)
+
+
+def test_untrusted_caller_id_is_called_back_and_verified_with_a_code() -> None:
+    from ivr.messages import CheckVerification, StartVerification, VerificationChecked, VerificationStarted
+
+    s, _ = run_dialogue([CallStarted("+15155550101", "+15155550100", attestation="C"),
+                         CallerIdentified((JOHN,), trusted=False), CallAnswered()])
+    s, cmds = run_dialogue([SpeechHeard("delegate")], s)
+    assert cmds[-1] == StartVerification("100", "+15155550101", "+15155550100")
+    s, cmds = run_dialogue([VerificationStarted("4719")], s)
+    assert "enter this code: 4 7 1 9" in spoken(cmds) and cmds[-1] == Hangup()
+    # the call-back: we dial the registered number; the person who answers enters the code
+    s, cmds = run_dialogue([CallStarted("+15155550100", "+15155550101", direction="outgoing")],
+                           CallState(call_id="c2"))
+    assert cmds == [IdentifyCaller("+15155550101", None, False, "c2")]
+    s, cmds = run_dialogue([CallerIdentified((JOHN,), trusted=False), CallAnswered()], s)
+    assert Answer() not in cmds and "enter the four digit code" in spoken(cmds)
+    s, cmds = run_dialogue([DigitsPressed("4719")], s)
+    assert cmds[-1] == CheckVerification("+15155550101", "4719")
+    s, cmds = run_dialogue([VerificationChecked(True)], s)
+    assert "This phone is verified" in spoken(cmds) and s.trusted
+    s, cmds = run_dialogue([SpeechHeard("delegate")], s)
+    assert "To whom" in spoken(cmds)
+
+
+def test_captcha_must_be_entered_before_the_menu() -> None:
+    s, cmds = run_dialogue([CallStarted("+15155550101"), CallerIdentified((JOHN,), captcha="47"), CallAnswered()])
+    assert "enter these numbers: 4 7" in spoken(cmds)
+    s, cmds = run_dialogue([DigitsPressed("12")], s)
+    assert "not right" in spoken(cmds)
+    s, cmds = run_dialogue([SpeechHeard("four seven")], s)
+    assert "Welcome to the Delegate Network, John." in spoken(cmds)
+    s2, cmds = run_dialogue([DigitsPressed("11"), DigitsPressed("11")],
+                            run_dialogue([CallStarted("+1515"), CallerIdentified((JOHN,), captcha="47"),
+                                          CallAnswered()])[0])
+    assert cmds[-1] == Hangup()
+
+
+def test_refused_call_is_answered_told_why_and_hung_up() -> None:
+    s, cmds = run_dialogue([CallStarted("+15155550101"), CallerIdentified((), refusal="busy"), CallAnswered()])
+    assert "lines are busy" in spoken(cmds) and cmds[-1] == Hangup()
