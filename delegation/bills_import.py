@@ -118,7 +118,7 @@ def _open_or_update(r: redis.Redis, bill: Bill, audit: Any) -> bool:
 def close_bill_sync(r: redis.Redis, key: str, at: str | None = None, audit: Any = None) -> str | None:
     """Close bill `key` at `at` (UTC ISO-8601, default now) and freeze its snapshot (R9); idempotent.
     Returns the close time, or None when the bill is unknown."""
-    from delegation.store import sync_snapshot  # the same freezing as DelegationStore.close_bill
+    from delegation.store import LOG, LOG_MAXLEN, sync_snapshot  # the same freezing as close_bill
 
     d = r.hgetall(f"bill:{key}")
     if not d:
@@ -133,7 +133,7 @@ def close_bill_sync(r: redis.Redis, key: str, at: str | None = None, audit: Any 
     snap = sync_snapshot(r, key)
     snap["closed_at"] = at
     r.set(f"dl:frozen:{key}", json.dumps(snap, separators=(",", ":")), nx=True)
-    r.xadd("dl:log", {"op": "c", "voter": "", "scope": key, "value": at})
+    r.xadd(LOG, {"op": "c", "voter": "", "scope": key, "value": at}, maxlen=LOG_MAXLEN, approximate=True)
     if audit is not None:
         audit.append_sync("bill-closed", None, None,
                           {"bill": key, "title": d.get("short_title") or d.get("title"), "closed_at": at})

@@ -99,6 +99,11 @@ class LiveTallies:
         self.bills[key] = bt
 
     async def _catch_up(self, r: aioredis.Redis) -> None:
+        oldest = await r.xrange(LOG, count=1)
+        if oldest and self.last_id != "0-0" and _sid(oldest[0][0]) > _sid(self.last_id):
+            # entries we have not seen were trimmed away: start again from the state itself
+            await self._rebuild(r, await r.scard(ACTIVE_SET))
+            return
         while True:
             entries = await r.xrange(LOG, min=f"({self.last_id}", count=5000)
             if not entries:
@@ -169,6 +174,11 @@ class LiveTallies:
             "of_registered": round(cast / registered, 4) if registered else None,
             "quorum": q, "quorum_met": q is None or (registered > 0 and cast >= q * registered),
         }
+
+
+def _sid(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def outcome(yes: int, no: int, quorum_met: bool) -> str:

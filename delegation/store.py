@@ -30,6 +30,7 @@ from delegation.errors import BillClosed, InvalidChoice, InvalidRank, SelfDelega
 STANDING = "standing"
 ACTIVE_SET = "vr:active"
 LOG = "dl:log"
+LOG_MAXLEN = 1_000_000  # changes kept in the stream; a reader that falls further behind rebuilds
 
 
 def voter_key(regn: str) -> str:
@@ -122,7 +123,7 @@ class DelegationStore:
                         p.hset(key, voter, _dumps(new))
                     p.zadd("dl:acted", {voter: time.time()})
                     p.xadd(LOG, {"op": "d", "voter": voter, "scope": scope,
-                                 "value": "" if new is None else _dumps(new)})
+                                 "value": "" if new is None else _dumps(new)}, maxlen=LOG_MAXLEN, approximate=True)
                     await p.execute()
                     return ret
                 except WatchError:
@@ -238,7 +239,8 @@ class DelegationStore:
                     else:
                         p.hset(key, voter, choice)
                     p.zadd("dl:acted", {voter: time.time()})
-                    p.xadd(LOG, {"op": "v", "voter": voter, "scope": bill_key, "value": choice or ""})
+                    p.xadd(LOG, {"op": "v", "voter": voter, "scope": bill_key, "value": choice or ""},
+                           maxlen=LOG_MAXLEN, approximate=True)
                     await p.execute()
                     return prev
                 except WatchError:
@@ -334,7 +336,8 @@ class DelegationStore:
             snap = await self.snapshot(bill_key)
             snap["closed_at"] = (await self.bills.require(bill_key)).closed_at
             await self.r.set(f"dl:frozen:{bill_key}", json.dumps(snap, separators=(",", ":")), nx=True)
-            await self.r.xadd(LOG, {"op": "c", "voter": "", "scope": bill_key, "value": snap["closed_at"]})
+            await self.r.xadd(LOG, {"op": "c", "voter": "", "scope": bill_key, "value": snap["closed_at"]},
+                              maxlen=LOG_MAXLEN, approximate=True)
         return await self.snapshot(bill_key)
 
 
