@@ -279,7 +279,7 @@ def test_killed_import_leaves_previous_roll_and_rerun_completes(rsync: redis.Red
         "importer.BATCH_ROWS = 200\n"
         f"r = redis.Redis.from_url({url!r}, decode_responses=True)\n"
         f"importer.import_voters(r, [Path({str(new)!r})], out_dir=Path({str(tmp_path / 'imports')!r}),"
-        " progress=False)\n"
+        " progress=False, workers=2)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
     deadline = time.monotonic() + 60
@@ -296,6 +296,10 @@ def test_killed_import_leaves_previous_roll_and_rerun_completes(rsync: redis.Red
     assert store.count_active() == 300  # the previous roll is still in service
     assert rsync.hget("vr:meta", "generation") == "1"
     assert not store.is_active("100400") and store.get("100400").status == "inactive"  # type: ignore[union-attr]
+    time.sleep(0.5)  # the killed run's workers die with it (PR_SET_PDEATHSIG): nothing may write after this
+    frozen = rsync.scard(f"vr:gen:{gen}:active")
+    time.sleep(0.5)
+    assert rsync.scard(f"vr:gen:{gen}:active") == frozen, "an orphaned worker is still importing"
     s = run(rsync, tmp_path, new)  # the re-run takes over the dead run's lock and completes
     assert s.status == "committed" and store.count_active() == 30000 and s.imported == 30000
     assert store.get("100001").first == "NEW1" and store.is_active("100400")  # type: ignore[union-attr]

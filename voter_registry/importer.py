@@ -660,9 +660,11 @@ def _conn(r: redis.Redis) -> dict[str, Any]:
     return dict(r.connection_pool.connection_kwargs)
 
 
-def default_workers() -> int:
-    """Worker processes used when not told: one per CPU, at most 8 (the Redis server needs a core too)."""
-    return max(1, min(8, os.cpu_count() or 1))
+def default_workers(total_bytes: int | None = None) -> int:
+    """Worker processes used when not told: one per CPU, at most 8, and one per 16 MB of input (forking
+    is not worth it for a small delivery)."""
+    n = max(1, min(8, os.cpu_count() or 1))
+    return n if total_bytes is None else max(1, min(n, total_bytes // (16 << 20) + 1))
 
 
 def _fork_parts(conn: dict[str, Any], srcs: list[Source], fmt: str | None, gen: int, district: str | None,
@@ -801,8 +803,8 @@ def import_voters(
         s.generation = gen
         base = out_dir / f"{stamp}-g{gen}"
         s.summary_path, s.rejects_path = str(base) + ".summary.json", str(base) + ".rejects.csv"
-        counts, s.formats = _run_parts(_conn(r), srcs, fmt, gen, dist, base, workers or default_workers(),
-                                       progress)
+        n_workers = workers or default_workers(sum(x.size for x in srcs))
+        counts, s.formats = _run_parts(_conn(r), srcs, fmt, gen, dist, base, n_workers, progress)
         for name in _COUNTS:
             setattr(s, name, sum(c[name] for c in counts))
         if s.imported == 0:
@@ -887,7 +889,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--district", default=None, help="keep only this Congressional district")
     p.add_argument("--out-dir", type=Path, default=None, help="summary and rejects (default var/imports)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU, max 8)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU, max 8, one per 16 MB)")
     p.add_argument("--allow-shrink", action="store_true",
                    help="commit even when more than 10%% of the roll would stop being active")
     return p.parse_args(argv)
