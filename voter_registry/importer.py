@@ -889,7 +889,8 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--district", default=None, help="keep only this Congressional district")
     p.add_argument("--out-dir", type=Path, default=None, help="summary and rejects (default var/imports)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU, max 8, one per 16 MB)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: one per CPU, max 8, one per 16 MB)")
     p.add_argument("--allow-shrink", action="store_true",
                    help="commit even when more than 10%% of the roll would stop being active")
     return p.parse_args(argv)
