@@ -230,6 +230,9 @@ def test_unreadable_file_leaves_the_roll_unchanged(rsync: redis.Redis, tmp_path:
     with pytest.raises(NothingToImport):
         run(rsync, tmp_path, junk)
     assert SyncVoterStore(rsync).count_active() == 3
+    summaries = [json.loads(p.read_text()) for p in sorted((tmp_path / "imports").glob("*.summary.json"))]
+    assert [x["status"] for x in summaries].count("aborted") == 2
+    assert any("junk.tsv: header lacks" in x["error"] for x in summaries)
 
 
 def test_second_import_refused_while_one_runs(rsync: redis.Redis, tmp_path: Path) -> None:

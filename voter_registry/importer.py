@@ -814,8 +814,8 @@ def import_voters(
             )
         _commit(r, gen, s, max_shrink, changes=audit is not None)
         s.status = "committed"
-    except (ImportAborted, FormatError, redis.RedisError, OSError) as e:
-        s.status, s.error = "aborted", str(e)
+    except BaseException as e:  # noqa: BLE001 -- recorded in the summary, then re-raised
+        s.status, s.error = "aborted", str(e) or type(e).__name__
         raise
     finally:
         s.elapsed_s = round(time.monotonic() - t0, 3)
