@@ -39,6 +39,7 @@ _CHUNK = 1 << 16
 
 def _log(request: Request) -> AuditLog:
     audit: AuditLog = request.app.state.audit
+    audit.ensure_publisher()  # heads every minute from the first public request on, even before any append
     return audit
 
 
@@ -95,7 +96,6 @@ def _current_head(audit: AuditLog, need: int = 0) -> dict[str, Any]:
 async def audit_head(request: Request) -> dict[str, Any]:
     """The latest signed tree head and the operator's public key."""
     audit = _log(request)
-    audit.ensure_publisher()
     head = await asyncio.to_thread(_current_head, audit)
     return {"head": head, "public_key": audit.signer.public_key_b64}
 
