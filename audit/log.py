@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _TYPE = re.compile(r"[a-z][a-z0-9-]{0,63}")
 _READ_CHUNK = 1 << 22
+RECHECK_LEAVES = 1 << 16  # leaf hashes recomputed from the log at open (the side file is not fsynced)
 
 
 def utc_now() -> str:
@@ -123,6 +124,7 @@ class AuditLog:
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
         self._known_leaves = -1  # leaf hashes trusted from the side file; -1: not read yet
+        self._recheck = b""  # side-file leaves to compare with the ones recomputed at open
         with self._locked():  # reads the leaves file and the log, cuts a torn tail
             pass
 
@@ -255,10 +257,14 @@ class AuditLog:
         return _Locked(self)
 
     def _load_leaves_file(self) -> None:
-        """At open: trust the leaves side file for the lines it covers (the log is scanned next)."""
+        """At open: trust the leaves side file except its last RECHECK_LEAVES records (the side file is
+        not fsynced, so after a power cut its tail may be stale); those are recomputed from the log and
+        compared, and any difference discards the whole side file."""
         size = os.fstat(self._leaves_fd).st_size // 32
-        self._leaves = bytearray(os.pread(self._leaves_fd, size * 32, 0)) if size else bytearray()
-        self._known_leaves = size
+        trust = max(0, size - RECHECK_LEAVES)
+        self._leaves = bytearray(os.pread(self._leaves_fd, trust * 32, 0)) if trust else bytearray()
+        self._recheck = os.pread(self._leaves_fd, (size - trust) * 32, trust * 32) if size > trust else b""
+        self._known_leaves = trust
 
     def _catch_up(self) -> None:
         """Under the lock: read lines appended by others since `_offset`; cut a torn tail."""
@@ -317,6 +323,15 @@ class AuditLog:
                 self.last_hash = ev["hash"]
             except (ValueError, KeyError, TypeError) as e:
                 raise AuditError(f"audit log line {seq} is not a valid event: {e}") from e
+        if self._recheck:
+            recheck, self._recheck = self._recheck, b""
+            if not (recheck.startswith(bytes(new_leaves)) or bytes(new_leaves).startswith(recheck)):
+                log.warning("audit log: %s disagrees with the log; rebuilding it", self.leaves_path)
+                self._offset, self.seq, self.last_hash, self._known_leaves = 0, 0, ZERO_HASH, 0
+                self._leaves = bytearray()
+                self.tree = MerkleTree(self.leaf, lambda: self.seq)
+                self._catch_up()
+                return
         keep = min(self._known_leaves, seq)
         if self._known_leaves > seq:  # side file longer than the log (log cut): drop extra leaves
             del self._leaves[keep * 32:]
