@@ -59,6 +59,7 @@ from ivr.messages import (
 )
 
 MAX_SILENCES = 2
+TENTATIVE = Person("tentative", "", "you")  # an unregistered caller recording tentative actions
 Command = Any  # a TelephonyCommand or an EffectRequest (ivr.messages)
 
 COMMAND_HINTS = ("delegate", "vote", "audit", "recall", "money", "help", "menu", "goodbye", "yes", "no",
@@ -251,19 +252,22 @@ def _main_menu(s: CallState, text: str, digits: str) -> Result:
         return _start_audit(s, rest)
     if cmd == "list":
         return replace(s, node="vote_bill", pending={"listing": True}), [FindBill("")]
-    if s.voter is None:
+    prefix = ""
+    if s.voter is None and cmd in ("delegate", "vote", "recall") and not s.household:
+        s, prefix = replace(s, voter=TENTATIVE), prompts.TENTATIVE_NOTE
+    if s.voter is None or (cmd == "money" and s.voter == TENTATIVE):
         return _main(s, prompts.cannot_act(s.auditor_office, s.auditor_phone))
     if not s.trusted:  # SHAKEN/STIR policy not met: verify the phone by calling it back first
         assert s.caller_id is not None
         return replace(s, node="verify_offer"), [StartVerification(s.voter.regn_num, s.caller_id, s.service_number)]
     if cmd == "delegate":
         if rest:
-            return replace(s, node="delegate_ask"), [FindVoter(rest, s.voter.regn_num)]
-        return _ask(s, prompts.ask_delegate(), "delegate_ask")
+            return replace(s, node="delegate_ask", pending={"heard": rest}), [FindVoter(rest, s.voter.regn_num)]
+        return _ask(s, prefix + prompts.ask_delegate(), "delegate_ask")
     if cmd == "vote":
         if rest:
             return replace(s, node="vote_bill", pending={"heard": rest}), [FindBill(rest)]
-        return _ask(s, prompts.ask_bill(), "vote_bill")
+        return _ask(s, prefix + prompts.ask_bill(), "vote_bill")
     if cmd == "recall":
         return replace(s, node="recall_confirm"), [LookupDelegate(s.voter.regn_num)]
     if cmd == "money":

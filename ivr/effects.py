@@ -51,6 +51,7 @@ from voter_registry.model import Voter
 
 log = logging.getLogger(__name__)
 RECENT_BILLS = 3
+TENTATIVE = "tentative"  # the dialogue's voter id for an unregistered caller (ivr.dialogue.TENTATIVE)
 
 
 def person(v: Voter) -> Person:
@@ -86,6 +87,11 @@ class Effects:
     verified_for_s: int = 30 * 24 * 3600
     verify_dial_delay_s: float = 4.0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        from voter_registry.tentative import TentativeStore
+
+        self.tentative = TentativeStore(self.r)
 
     async def run(self, req: Any, ctx: Any = None) -> Any:
         """Execute one effect request for the call whose state is `ctx` (an `ivr.dialogue.CallState`, for
@@ -168,7 +174,10 @@ class Effects:
         return BillsFound(tuple(bill_info(b) for b in bills[: req.limit]))
 
     async def _LookupDelegate(self, req: LookupDelegate, ctx: Any = None) -> DelegateIs:  # noqa: N802
-        regn = await self.delegations.delegate_of(req.voter)
+        if req.voter == TENTATIVE:
+            regn = (await self.tentative.pending(ctx.caller_id))[0]
+        else:
+            regn = await self.delegations.delegate_of(req.voter)
         v = await self.voters.get(regn) if regn else None
         return DelegateIs(person(v) if v else None)
 
@@ -196,6 +205,14 @@ class Effects:
     async def _RecordDelegation(self, req: RecordDelegation, ctx: Any = None) -> Recorded:  # noqa: N802
         if refusal := await self._refuse_action(ctx):
             return Recorded(False, reason=refusal)
+        if req.voter == TENTATIVE:
+            delegate = await self.voters.get(req.delegate)
+            if delegate is None or delegate.status != "active":
+                return Recorded(False, reason="that voter's registration is not active.")
+            seq = await self.audit.append("delegate", await self.tentative.pseudonym(ctx.caller_id), delegate.ref,
+                                          {"scope": "standing", "rank": 1, "tentative": True, **_identity(ctx)})
+            await self.tentative.delegate(ctx.caller_id, delegate.regn_num)
+            return Recorded(True, seq=seq)
         if req.voter == req.delegate:
             return Recorded(False, reason="you cannot delegate to yourself.")
         pair = await self._active_pair(req.voter, req.delegate)
@@ -235,6 +252,16 @@ class Effects:
     async def _RecordRecall(self, req: RecordRecall, ctx: Any = None) -> Recorded:  # noqa: N802
         if refusal := await self._refuse_action(ctx):
             return Recorded(False, reason=refusal)
+        if req.voter == TENTATIVE:
+            current = (await self.tentative.pending(ctx.caller_id))[0]
+            if current is None:
+                return Recorded(False, reason="you have no delegate to recall.")
+            delegate = await self.voters.get(current)
+            seq = await self.audit.append("recall", await self.tentative.pseudonym(ctx.caller_id),
+                                          delegate.ref if delegate else None,
+                                          {"scope": "standing", "tentative": True, **_identity(ctx)})
+            await self.tentative.delegate(ctx.caller_id, None)
+            return Recorded(True, seq=seq)
         current = await self.delegations.delegate_of(req.voter)
         if current is None:
             return Recorded(False, reason="you have no delegate to recall.")
@@ -249,6 +276,15 @@ class Effects:
     async def _RecordVote(self, req: RecordVote, ctx: Any = None) -> Recorded:  # noqa: N802
         if refusal := await self._refuse_action(ctx):
             return Recorded(False, reason=refusal)
+        if req.voter == TENTATIVE:
+            bill = await self.bills.get(req.bill)
+            if bill is None or bill.closed_at is not None:
+                return Recorded(False, reason="voting on that bill has closed.")
+            seq = await self.audit.append("vote", await self.tentative.pseudonym(ctx.caller_id), None,
+                                          {"bill": req.bill, "choice": req.choice, "tentative": True,
+                                           **_identity(ctx)})
+            await self.tentative.vote(ctx.caller_id, req.bill, req.choice)
+            return Recorded(True, seq=seq)
         voter = await self.voters.get(req.voter)
         bill = await self.bills.get(req.bill)
         if voter is None or voter.status != "active":
@@ -260,6 +296,14 @@ class Effects:
         await self.delegations.vote(req.voter, req.bill, req.choice)
         await self._acted(req.voter, seq)
         return Recorded(True, seq=seq)
+
+    async def _tentative_audit(self, bills: list[Any], ctx: Any) -> AuditReport:
+        """What an unregistered caller has recorded; none of it counts yet (reason "tentative")."""
+        delegate, votes = await self.tentative.pending(ctx.caller_id)
+        d = await self.voters.get(delegate) if delegate else None
+        steps = tuple(AuditStep(bill_info(b), (d.public_name,) if d and b.key not in votes else (),
+                                votes.get(b.key), "tentative") for b in bills)
+        return AuditReport(Person(TENTATIVE, "", "you"), steps)
 
     async def _acted(self, voter: str, seq: int | None) -> None:
         """Remember the voter's last audit sequence number (read back by "audit me") and count them as a
@@ -321,6 +365,8 @@ class Effects:
             bills = [b for b in [await self.bills.get(k) for k in req.bills] if b is not None]
         else:
             bills = await self.bills.recent(RECENT_BILLS)
+        if req.voter == TENTATIVE:
+            return await self._tentative_audit(bills, ctx)
         steps = []
         for b in bills:
             path = await self.delegations.audit_path(req.voter, b.key)

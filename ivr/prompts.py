@@ -8,7 +8,7 @@ from __future__ import annotations
 from ivr.messages import AuditReport, AuditStep, BillInfo, Person
 
 MAIN_MENU = "Say delegate, vote, audit, recall, or money. Say help at any time."
-MAIN_MENU_UNREGISTERED = "You can say audit to hear how a registered voter's power is used, or goodbye."
+MAIN_MENU_UNREGISTERED = "You can also say audit to hear how a registered voter's power is used, or goodbye."
 GOODBYE = "Thank you for calling the Delegate Network. Goodbye."
 STILL_THERE = "Are you still there? "
 NOT_UNDERSTOOD = "Sorry, I did not understand. "
@@ -59,10 +59,14 @@ def household(firsts: list[str]) -> str:
 
 
 def unregistered(office: str, phone: str) -> str:
-    """For a caller whose number is on no registration: who to call to add it."""
-    return ("Welcome to the Delegate Network. This phone number is not on any voter registration, so you "
-            "can listen but cannot delegate or vote. To add your phone number to your voter registration, "
-            f"call the {office} at {phone}. {MAIN_MENU_UNREGISTERED}")
+    """For a caller whose number is on no registration: who to call to add it, and tentative actions."""
+    return ("Welcome to the Delegate Network. This phone number is not on any voter registration. "
+            f"To add it to your voter registration, call the {office} at {phone}. "
+            "You can still say delegate or vote to record what you would do: it counts once this phone "
+            f"number is on your registration. {MAIN_MENU_UNREGISTERED}")
+
+
+TENTATIVE_NOTE = "This will be recorded as tentative until this phone number is on a voter registration. "
 
 
 def cannot_act(office: str, phone: str) -> str:
@@ -153,6 +157,10 @@ def ask_audit_bill() -> str:
 def _audit_step(s: AuditStep, own: bool) -> str:
     """One bill's audit path (R11): the chain and who finally votes how, or why the vote is not cast."""
     whose, bill = ("Your vote" if own else "Their vote"), s.bill.number
+    if s.reason == "tentative":
+        what = f"your tentative vote is {s.choice}" if s.choice else (
+            f"your tentative delegate is {s.chain[0]}" if s.chain else "you have recorded nothing")
+        return f"On {bill}, {what}; it counts once this phone is on a voter registration."
     if s.reason == "voted":
         return f"On {bill}, {'you' if own else 'they'} voted {s.choice} directly."
     path = f"{whose} goes to {', then to '.join(s.chain)}" if s.chain else ""
@@ -165,6 +173,7 @@ def _audit_step(s: AuditStep, own: bool) -> str:
         "loop": "the delegation chain loops back without reaching anyone who voted",
         "capped": "the delegate already carries the maximum weight",
         "inactive": "the registration is not active",
+        "tentative": "this phone is not on a voter registration yet",
     }.get(s.reason, "nobody on the chain voted")
     if path:
         return f"{path}, but it is not cast on {bill}, because {why}."

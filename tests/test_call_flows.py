@@ -178,3 +178,44 @@ async def test_caller_id_without_full_attestation_is_verified_by_calling_back(st
         await turn(back, "goodbye")
     event = [e for e in audit_events(stack.audit_path) if e["type"] == "delegate"][-1]
     assert event["data"]["shaken_stir"] == {"attestation": None, "validated": False, "callback_verified": True}
+
+
+async def test_unregistered_caller_acts_tentatively_until_an_import_shows_the_phone(
+        stack: Stack, r: aioredis.Redis, redis_url: str) -> None:
+    from audit.log import AuditLog
+    from tests.e2e import load_roll
+    from voter_registry.model import Voter
+    from voter_registry.tentative import promote
+
+    newcomer = "+15155550177"
+    async with await Phone.dial(stack.emulator_url, newcomer) as phone:
+        await turn(phone)
+        assert "recorded as tentative" in await turn(phone, "delegate")
+        await turn(phone, "jane roe of ames")
+        assert "Your vote now goes to Jane A Roe of Ames" in await turn(phone, "yes")
+        await turn(phone, "vote h r 1234")
+        await turn(phone, "abstain")
+        await turn(phone, "yes")
+        await turn(phone, "audit me")
+        assert "your tentative vote is abstain; it counts once this phone is on a voter registration" \
+            in await turn(phone, "recent")
+        await turn(phone, "goodbye")
+    store = DelegationStore(r)
+    tally = await store.tally("119-hr-1234")
+    assert tally.abstain == 0, "a tentative vote must not count"
+    events = audit_events(stack.audit_path)
+    tentative = [e for e in events if e["data"].get("tentative")]
+    assert [e["type"] for e in tentative] == ["delegate", "vote"]
+    assert tentative[0]["actor"]["regn_num"].startswith("T-") and newcomer[2:] not in stack.audit_path.read_text()
+
+    later = Voter("500", "NORA", "", "NEW", street="PINE ST", city="AMES", zip="50010", county="STORY",
+                  phone=newcomer, district="3")
+    await load_roll(r, [later])  # a later voter-roll import shows the number on a registration
+    audit = AuditLog(stack.audit_path, heads_every_s=None)
+    assert await asyncio.to_thread(promote, redis_url, audit) == 1
+    await audit.aclose()
+    assert await store.delegate_of("500") == JANE.regn_num
+    assert await store.vote_of("500", "119-hr-1234") == "abstain"
+    assert (await store.tally("119-hr-1234")).abstain >= 1
+    kinds = [(e["type"], e["data"].get("promoted_from", "")[:2]) for e in audit_events(stack.audit_path)[-3:]]
+    assert kinds == [("tentative-promoted", ""), ("delegate", "T-"), ("vote", "T-")]

@@ -72,13 +72,18 @@ def test_registered_caller_is_identified_answered_and_greeted_by_first_name() ->
     assert s.node == "main" and s.voter == JOHN
 
 
-def test_unregistered_caller_hears_auditor_and_cannot_act_but_can_audit() -> None:
+def test_unregistered_caller_hears_auditor_can_audit_and_acts_only_tentatively() -> None:
     s = answered(())
     assert "not on any voter registration" in s.last_prompt and "Polk County Auditor" in s.last_prompt
-    s, cmds = run_dialogue([SpeechHeard("delegate")], s)
-    assert "Only registered voters" in spoken(cmds) and not any(isinstance(c, FindVoter) for c in cmds)
     s, cmds = run_dialogue([SpeechHeard("audit John Doe of Centerville")], s)
     assert FindVoter("john doe of centerville", None) in cmds
+    s, cmds = run_dialogue([SpeechHeard("menu"), SpeechHeard("money")], s)
+    assert "Only registered voters" in spoken(cmds)
+    s, cmds = run_dialogue([SpeechHeard("delegate")], s)
+    assert "recorded as tentative" in spoken(cmds)
+    s, cmds = run_dialogue([SpeechHeard("jane roe"), VoterMatched("unique", (JANE,), None, None), SpeechHeard("yes")],
+                           s)
+    assert RecordDelegation("tentative", "200") in cmds
 
 
 def test_household_asks_who_is_speaking() -> None:
