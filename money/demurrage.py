@@ -40,9 +40,13 @@ from money.participation import (
     last_completed_period_id,
     next_period_end,
     participants,
+    periods_after,
 )
 
 log = logging.getLogger(__name__)
+
+SCHEDULED = "money:dm:scheduled"  # id of the last period the scheduler applied
+MAX_CATCH_UP = 52  # periods missed while the server was down that the scheduler still applies
 
 # Accounts per script (~10-20 ms of Redis time, short enough for other clients) and audit events per
 # append; each script and each append costs one fsync (the embedded Valkey runs appendfsync always).
@@ -352,22 +356,26 @@ async def _log_events(r: aioredis.Redis, pid: str, log_key: str, ai: int,
 
 
 async def demurrage_scheduler(r: aioredis.Redis, settings: Any, audit: Any) -> None:
-    """Background task of the server: forever, apply the latest completed period if it is not closed,
-    then sleep until the next period ends. `settings`: infra.settings.Settings (demurrage_rate_ppm,
-    demurrage_period_s). Errors are logged and retried a minute later; cancel the task to stop."""
+    """Background task of the server: forever, apply every completed period not yet applied (periods
+    missed while the server was down too, at most MAX_CATCH_UP, oldest first), then sleep until the next
+    period ends. `settings`: infra.settings.Settings (demurrage_rate_ppm, demurrage_period_s). The last
+    period applied is kept in `money:dm:scheduled`. Errors are logged and retried a minute later;
+    cancel the task to stop."""
     period_s, rate = settings.demurrage_period_s, settings.demurrage_rate_ppm
     while True:
-        now = datetime.now(UTC)
-        pid = last_completed_period_id(now, period_s)
+        latest = last_completed_period_id(datetime.now(UTC), period_s)
+        due = periods_after(await r.get(SCHEDULED), latest, period_s, MAX_CATCH_UP)
         try:
-            if await r.hget(keys.period_key(pid), "phase") != "closed":
-                res = await run_period(r, pid, rate, audit)
-                log.info("demurrage period %s: %s accounts, fees %s c, %s participants, share %s c",
-                         pid, res.accounts, res.fees_cents, res.participants, res.share_cents)
+            for pid in due:
+                if await r.hget(keys.period_key(pid), "phase") != "closed":
+                    res = await run_period(r, pid, rate, audit)
+                    log.info("demurrage period %s: %s accounts, fees %s c, %s participants, share %s c",
+                             pid, res.accounts, res.fees_cents, res.participants, res.share_cents)
+                await r.set(SCHEDULED, pid)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("demurrage period %s failed; retrying in a minute", pid)
+            log.exception("demurrage period failed; retrying in a minute")
             await asyncio.sleep(60)
             continue
         wait = (next_period_end(datetime.now(UTC), period_s) - datetime.now(UTC)).total_seconds()

@@ -47,6 +47,22 @@ def next_period_end(now: datetime, period_s: int = DEFAULT_PERIOD_S) -> datetime
     return period_start(now, period_s) + timedelta(seconds=period_s)
 
 
+def periods_after(last_id: str | None, latest_id: str, period_s: int, limit: int) -> list[str]:
+    """Ids of the periods after `last_id` up to and including `latest_id`, oldest first, at most
+    `limit` (the newest ones); just [latest_id] when `last_id` is None or not a period start."""
+    try:
+        last = datetime.strptime(last_id or "", _ID_FORMAT).replace(tzinfo=UTC)
+        latest = datetime.strptime(latest_id, _ID_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return [latest_id]
+    ids = []
+    at = latest
+    while at > last and len(ids) < limit:
+        ids.append(period_id(at, period_s))
+        at -= timedelta(seconds=period_s)
+    return ids[::-1]
+
+
 def check_period_id(pid: object) -> str:
     """Return `pid` if usable as a period id (1-64 chars of [A-Za-z0-9:._-]); raises PeriodError."""
     if not isinstance(pid, str) or not _ID_RE.fullmatch(pid):
