@@ -121,6 +121,14 @@ def create_app(w: Wiring) -> FastAPI:
         request.app.state.queues.submit(inbound)
         return JSONResponse({"status": "ok"})
 
+    @app.get("/public/tentative.json")
+    async def tentative(request: Request) -> dict[str, Any]:
+        """What unregistered callers would do (tentative; in no tally until their phone is registered):
+        {"callers": n, "delegations": n, "votes": {bill: {"yes": n, "no": n, "abstain": n}}}."""
+        from voter_registry.tentative import tentative_counts
+
+        return await tentative_counts(request.app.state.redis)
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
