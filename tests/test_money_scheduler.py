@@ -17,7 +17,7 @@ from money.participation import last_completed_period_id, period_id, periods_aft
 
 
 async def closed_periods(r: aioredis.Redis) -> list[str]:
-    states = await r.keys("money:dm:*Z")  # not the :log / :recipients lists  # not the :log/:recipients lists
+    states = await r.keys("money:dm:*Z")  # not the :log / :recipients lists
     return [k for k in states if await r.hget(k, "phase") == "closed"]
 
 
