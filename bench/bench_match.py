@@ -328,6 +328,9 @@ def dialogue(res: MatchResult, truth: Voter | None, rng: random.Random, rounds: 
 
 
 def caller_of(item: dict[str, Any], by_id: dict[str, Voter]) -> Voter | None:
+    """The calling voter: name_eval gives `caller_regn` (and the E.164 in `caller`); ours a Voter."""
+    if item.get("caller_regn"):
+        return by_id.get(str(item["caller_regn"]))
     c = item.get("caller")
     if isinstance(c, Voter) or c is None:
         return c

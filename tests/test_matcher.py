@@ -95,7 +95,12 @@ def test_nickname_both_ways(m: SyncMatcher, rsync: redis.Redis) -> None:
     load(rsync, [Voter("2001", "BILL", "", "HARMON", "", "1", "A ST", "AMES", "50010", "STORY", 1950)])
     m.refresh()
     res = m.match("william harmon of ames")
-    assert res.decision == "unique" and ids(res) == ["2001"]
+    assert ids(res) == ["2001"]
+    # found through a nickname: confirmed by a fact only the voter knows before it counts
+    assert res.decision == "ask" and res.kind in ("birth_year", "street")
+    answer = "1950" if res.kind == "birth_year" else "a street"
+    assert res.refine(answer).decision == "unique" and ids(res.refine(answer)) == ["2001"]
+    assert res.refine("1951" if res.kind == "birth_year" else "elm street").decision == "not_found"
 
 
 def test_homophone_surname_and_misheard_place(m: SyncMatcher) -> None:

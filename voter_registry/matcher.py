@@ -433,6 +433,7 @@ class MatcherCore:
         self.checked_at = 0.0
         self.stale = True
         self.truncated = False
+        self._nick_cache: dict[str, frozenset[str]] = {}
 
     # -- vocabulary -------------------------------------------------------------------------------------
     def load_cmds(self) -> list[Cmd]:
@@ -446,6 +447,7 @@ class MatcherCore:
         self.last = Vocab.build(ln)
         self.given = Vocab.build(fn)
         self.version = (len(pl), len(ln), len(fn))
+        self._nick_cache = {}
         self.checked_at = time.monotonic()
         self.stale = False
 
@@ -529,14 +531,29 @@ class MatcherCore:
         if " " in r.last:  # two-word surname: also each word (filed under its parts)
             lkeys += [sound_key(w) for w in r.last.split()]
         fkeys = [k for k, _ in self.given.keys_for(r.first, extra=0 if exact_only else 2)]
-        for n in related_names(r.first):
-            if n in self.given.by_key.get(sound_key(n), ()):
+        for n in related_names(r.first) | (frozenset() if exact_only else self._fuzzy_nicks(r.first)):
+            if clean(n) in self.given.by_key.get(sound_key(n), ()):
                 fkeys.append(sound_key(n))
         if len(clean(r.first)) == 1:  # an initial: no key narrows it; skip
             return []
         lk = list(dict.fromkeys(k for k in lkeys if k))
         fk = list(dict.fromkeys(k for k in fkeys if k))
         return [bucket_key(a, b) for a in lk for b in fk]
+
+    def _fuzzy_nicks(self, first: str) -> frozenset[str]:
+        """Formal names and nicknames of the roll's given names that sound like `first` ("LANI" heard for
+        "RONNIE" -> RONALD): a nickname the recogniser misheard."""
+        hit = self._nick_cache.get(first)
+        if hit is not None:
+            return hit
+        cs = clean(first)
+        near = [x for x in self.given.by_key.get(sound_key(first), ())
+                if x != cs and jellyfish.jaro_winkler_similarity(cs, x) >= 0.75][:3]
+        out = frozenset().union(*(related_names(x) for x in near)) - related_names(first) if near else frozenset()
+        if len(self._nick_cache) > 50_000:
+            self._nick_cache.clear()
+        self._nick_cache[first] = out
+        return out
 
     def _bucket_cmds(self, said: sp.Spoken, scope: _Scope, exact_only: bool = False) -> tuple[list[Cmd], list[str]]:
         keys: list[str] = []
@@ -571,7 +588,7 @@ class MatcherCore:
             best = 0.0
             sure = False
             for r in said.readings:
-                s, ok = _name_score(r, said.suffix, rec)
+                s, ok = _name_score(r, said.suffix, rec, self._fuzzy_nicks(r.first) if r.first else frozenset())
                 if ok and (r.penalty >= 0.05 or not self._spelling_fits(r, rec)):
                     ok = False  # a reversed reading or another roll spelling: ask before confirming
                 s -= r.penalty
@@ -589,8 +606,7 @@ class MatcherCore:
         if said_last not in last_parts and said_last in self.last.spellings:
             return False
         given = {clean(rec.first), clean(rec.middle)}
-        nickname = bool(given & {clean(n) for n in related_names(r.first)})
-        return said_first in given or nickname or said_first not in self.given.spellings
+        return said_first in given or said_first not in self.given.spellings
 
     # -- decision ---------------------------------------------------------------------------------------
     def _decide(self, recs: dict[str, _Rec], said: sp.Spoken, places: list[PlaceMatch], caller: Voter | None,
@@ -605,6 +621,16 @@ class MatcherCore:
             in_place = [x for x in good if x.county == caller.county]
         else:
             in_place = []
+        if place_said and not in_place:
+            # nobody of that name in the place said. A misheard town is a few letters from the true one,
+            # or in the same county, or the caller's county; a name that merely sounds like a stranger's
+            # somewhere else is not found.
+            in_place = [x for x in good if x.sure and (
+                x.place >= 0.4 or (said.city and town_close(said.city, x.city))
+                or (caller is not None and caller.county == x.county))]
+            if not in_place:
+                return MatchResult("not_found")
+            widened = True
         pool = in_place or good
         top = pool[0]
         # keep those close to the best (same name, or a name nearly as good)
@@ -649,13 +675,14 @@ class MatcherCore:
                 return MatchResult("not_found")
             need = 2 if best.name < 0.92 else 1
             return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, complete=complete, need=need)
-        if best.sure and not others and not place_ok:
-            kind = "city"
-            if widened and not place_said:
-                kind = "city"
+        if widened and place_said:
+            # the name is sure but found in another town than the one heard: a fact only the voter knows
+            # (asking the town again would meet the same mishearing)
+            kind = identity_question(facts) if len(everyone) == 1 else best_question(facts)
+            if kind is None:
+                return MatchResult("not_found")
             return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, complete=complete)
-        if best.sure and clear_lead and not namesakes and widened and place_said:
-            # the name is sure but the place did not match: ask the town to confirm
+        if best.sure and not others and not place_ok:
             return MatchResult("ask", cands, QUESTIONS["city"], "city", facts, complete=complete)
         kind = best_question(facts)
         if kind is None:
@@ -703,6 +730,15 @@ def _facts(h: dict[str, str]) -> dict[str, str]:
             "street": h.get("street", ""), "house": h.get("house_num", ""), "birth_year": h.get("birth_year", "")}
 
 
+def town_close(said: str, city: str) -> bool:
+    """True when a heard town name could be a mishearing of `city`: a few letters apart (at most a third
+    of the letters, or 2), or sounding alike (Jaro-Winkler on letters or sound keys >= 0.8)."""
+    a, b = clean(said), clean(city)
+    if not a or not b:
+        return False
+    return jellyfish.levenshtein_distance(a, b) <= max(2, len(b) // 3) or name_similarity(said, city) >= 0.8
+
+
 def _same_name(a: _Rec, b: _Rec) -> bool:
     return clean(a.first) == clean(b.first) and clean(a.last) == clean(b.last)
 
@@ -715,30 +751,37 @@ def _last_sim(said: str, last: str) -> float:
     return s
 
 
-def _first_sim(said: str, rec: _Rec) -> float:
+def _first_sim(said: str, rec: _Rec, fuzzy_nicks: frozenset[str] = frozenset()) -> tuple[float, bool]:
+    """(similarity, heard as spelled): the given name said against the voter's first name, a nickname of
+    it, their full middle name (people who go by it), or a nickname of a name sounding like it (0.9).
+    Only a name heard as written (not through a nickname) can make a match sure."""
     if not said:
-        return 0.0
+        return 0.0, False
     s = name_similarity(said, rec.first)
-    if s < 0.95 and (rec.first in related_names(said)):
-        s = max(s, 0.95)
+    direct = s
     if len(rec.middle) > 1:  # goes by the middle name
-        m = name_similarity(said, rec.middle)
-        if rec.middle in related_names(said):
-            m = max(m, 0.95)
-        s = max(s, m - 0.03)
+        direct = max(direct, name_similarity(said, rec.middle) - 0.03)
+    s = direct
+    rel = related_names(said)
+    if rec.first in rel or (len(rec.middle) > 1 and rec.middle in rel):
+        s = max(s, 0.95 if rec.first in rel else 0.92)
+    elif rec.first in fuzzy_nicks:
+        s = max(s, 0.9)
     if len(rec.first) == 1 and said[:1] == rec.first:
         s = max(s, 0.85)
-    return s
+    return s, direct >= SURE_NAME
 
 
-def _name_score(r: sp.NameReading, suffix: str, rec: _Rec) -> tuple[float, bool]:
+def _name_score(r: sp.NameReading, suffix: str, rec: _Rec,
+                fuzzy_nicks: frozenset[str] = frozenset()) -> tuple[float, bool]:
     """(score, sure): weighted surname / given-name similarity with middle-name and suffix adjustments."""
     ls = _last_sim(r.last, rec.last)
-    fs = _first_sim(r.first, rec)
+    fs, as_heard = _first_sim(r.first, rec, fuzzy_nicks)
     score = 0.55 * ls + 0.45 * fs
     if ls < NAME_OK or fs < NAME_OK:
         score = min(score, NAME_OK - 0.01)
-    sure = ls >= SURE_NAME and fs >= SURE_NAME
+    # a nickname is confirmed with a question: a misheard "Lissa" becomes "Liza", another woman's name
+    sure = ls >= SURE_NAME and as_heard
     if r.middle:
         m = r.middle
         if rec.middle:
