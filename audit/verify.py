@@ -393,25 +393,32 @@ def main(argv: list[str] | None = None) -> int:
     except VerificationError as e:
         service = live or (_base(args.source) if _is_url(args.source) else None)
         if isinstance(e, RootMismatch) and service:
-            e.line = find_first_difference(check, service, _live_head(service)["head"], e.tree_size)
+            try:  # the service still holds the original: find the exact line
+                line = find_first_difference(check, service, _live_head(service)["head"], e.tree_size)
+                e = RootMismatch(e.expected, e.calculated, e.tree_size, line)
+            except Exception as exc:  # noqa: BLE001 -- the bound from the heads stands
+                print(f"verify-audit: could not ask {service} for the exact line: {exc}", file=sys.stderr)
         print(f"TAMPERED: {type(e).__name__}: {e}", file=sys.stderr)
         if e.line is not None:
             print(f"first bad line: {e.line}", file=sys.stderr)
         return 1
     print(f"verified {check.count} events; hash chain intact; {nheads} signed tree heads match"
           + (f" (operator key {pubkey})" if pubkey else " (no signed heads given: chain only)"))
-    if live:
-        status = _check_live_consistency(check, live)
-        if status:
+    try:
+        if live and (status := _check_live_consistency(check, live)):
             return status
-    _print_results(replay, args.quiet)
-    if live:
+        _print_results(replay, args.quiet)
+        if not live:
+            return 0
         diffs = compare_live(replay, live)
-        for d in diffs:
-            print(f"DIFFERS: {d}")
-        if diffs:
-            return 3
-        print(f"live service {live}: tallies and balances equal the replay")
+    except Exception as e:  # the live service is unreachable or answers nonsense
+        print(f"verify-audit: cannot compare with {live}: {e}", file=sys.stderr)
+        return 2
+    for d in diffs:
+        print(f"DIFFERS: {d}")
+    if diffs:
+        return 3
+    print(f"live service {live}: tallies and balances equal the replay")
     return 0
 
 
