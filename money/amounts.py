@@ -329,7 +329,7 @@ def split_payment(text: str) -> tuple[int | None, str | None]:
     (1000, "John Doe of Adel"); "send $10.25 to 515 555 0123" -> (1025, "515 555 0123");
     "give John Doe five dollars" -> (500, "John Doe"). Either part is None when missing or not
     understood ("pay John Doe" -> (None, "John Doe")). Never raises."""
-    if not isinstance(text, str):
+    if not isinstance(text, str) or len(text) > 500:
         return None, None
     t = " ".join(text.strip().rstrip(".!?").split())
     t = re.sub(rf"^(?:(?:i want to|i'd like to|i would like to|please)\s+)?{_VERBS}\b\s*", "", t, flags=re.I)

@@ -95,6 +95,7 @@ def test_never_raises_never_negative(text: str) -> None:
         ("pay ten dollars", 1000, None),
         ("I'd like to send twenty dollars to Ann Lee of Ames", 2000, "Ann Lee of Ames"),
         ("", None, None),
+        ("pay " + "la " * 300, None, None),
     ],
 )
 def test_split_payment(text: str, amount: int | None, payee: str | None) -> None:
