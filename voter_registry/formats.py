@@ -291,16 +291,25 @@ def _records(name: str, reader: Any) -> Iterator[tuple[int, list[str]] | Reject]
         last = line
 
 
+def _head(records: Iterator[tuple[int, list[str]] | Reject], part: tuple[int, int] | None
+          ) -> tuple[list[Reject], tuple[int, list[str]] | None]:
+    """The unreadable records before the first readable one (this partition's share) and that record."""
+    skipped = []
+    for rec in records:
+        if not isinstance(rec, Reject):
+            return skipped, rec
+        if part is None or rec.line % part[1] == part[0]:
+            skipped.append(rec)
+    return skipped, None
+
+
 def _parse_iowa(name: str, reader: Any, part: tuple[int, int] | None) -> Iterator[Row | Reject]:
     records = _records(name, reader)
-    first = next(records, None)
-    while isinstance(first, Reject):
-        if part is None or first.line % part[1] == part[0]:
-            yield first
-        first = next(records, None)
-    if first is None:
+    skipped, head = _head(records, part)
+    yield from skipped
+    if head is None:
         return
-    first_line, first = first
+    first_line, first = head
     cells = [c.strip().upper() for c in first]
     has_header = "REGN_NUM" in cells and "LAST_NAME" in cells
     if has_header:
@@ -437,15 +446,11 @@ _HOUSE = re.compile(r"^(\d+[A-Z]?(?:\s+\d/\d)?|\d+-\d+)\s+(.*)$")
 
 def _parse_ncsbe(name: str, reader: Any, part: tuple[int, int] | None) -> Iterator[Row | Reject]:
     records = _records(name, reader)
-    first = next(records, None)
-    while isinstance(first, Reject):
-        if part is None or first.line % part[1] == part[0]:
-            yield first
-        first = next(records, None)
-    if first is None:
+    skipped, head = _head(records, part)
+    yield from skipped
+    if head is None:
         return
-    first = first[1]
-    cols = [c.strip().lower() for c in first]
+    cols = [c.strip().lower() for c in head[1]]
     idx = {c: i for i, c in reversed(list(enumerate(cols)))}
     missing = [c for c in NC_REQUIRED if c not in idx]
     if missing:
