@@ -247,7 +247,8 @@ def check_heads(check: LogCheck, heads: Sequence[dict[str, Any]], public_key: st
     """Check every head's signature and root against the log; returns how many heads were checked.
 
     Raises BadSignature, LogTruncated, RootMismatch (line = first line after the last matching head)
-    or InconsistentHeads (two heads of one size with different roots).
+    or InconsistentHeads (two heads of one size with different roots, or a later head over fewer
+    events than an earlier one: an append-only log never shrinks).
     """
     seen: dict[int, str] = {}
     for i, head in enumerate(heads):
@@ -257,6 +258,11 @@ def check_heads(check: LogCheck, heads: Sequence[dict[str, Any]], public_key: st
         if size in seen and seen[size] != root:
             raise InconsistentHeads(size, size, "two signed roots for one tree size")
         seen[size] = root
+    by_time = sorted(heads, key=lambda h: (str(h["timestamp"]), int(h["tree_size"])))
+    for a, b in zip(by_time, by_time[1:], strict=False):
+        if int(b["tree_size"]) < int(a["tree_size"]):
+            raise InconsistentHeads(int(a["tree_size"]), int(b["tree_size"]),
+                                    f"the head of {b['timestamp']} covers fewer events than that of {a['timestamp']}")
     good = 0
     for size in sorted(seen):
         if size > check.count:

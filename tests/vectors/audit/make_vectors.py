@@ -137,6 +137,9 @@ def main() -> None:
     v["forged-log-and-head"] = vector(
         "line 6 edited, chain rehashed and the last head re-signed by another key", rh,
         heads[:2] + heads_for(rh, (12,), OTHER), "BadSignature", None, 2)
+    rb = heads + [sign_head(KEY, 8, bytes.fromhex(heads[1]["root_hash"]), "2026-11-21T11:00:00.000000Z")]
+    v["rolled-back-head"] = vector("a genuine head signed after the one at 12 events claims only 8: a rollback",
+                                   base, rb, "InconsistentHeads", None)
     torn = list(base)
     torn[-1] = torn[-1][:57]
     v["torn-last-line"] = vector("the writer died mid-write: line 12 is cut and has no newline", torn, heads[:2],
