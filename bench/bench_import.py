@@ -98,6 +98,27 @@ def baseline_naive(r: redis.Redis, path: Path, sample: int) -> float:
     return (time.perf_counter() - t0) / max(len(rows), 1)
 
 
+def ready_to_match(r: redis.Redis, sample: int = 20) -> tuple[float, int, int]:
+    """(ms for the first match after the import, sampled voters found, sampled) with the matcher."""
+    try:
+        from voter_registry.matcher import SyncMatcher
+    except ImportError:
+        return 0.0, 0, 0
+    from voter_registry.store import SyncVoterStore
+
+    voters = list(SyncVoterStore(r).get_many(r.srandmember("vr:active", sample)).values())
+    m = SyncMatcher(r)
+    t0 = time.perf_counter()
+    found = 0
+    first_ms = 0.0
+    for i, v in enumerate(voters):
+        res = m.match(f"{v.first} {v.last} of {v.city}")
+        if i == 0:
+            first_ms = (time.perf_counter() - t0) * 1000
+        found += any(c.regn_num == v.regn_num for c in res.candidates)
+    return first_ms, found, len(voters)
+
+
 def _client_cpu() -> float:
     """CPU seconds of this process and its finished children (the import's worker processes)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -144,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         mem = r.info("memory")
         used, peak = int(mem["used_memory"]) - mem0, int(mem["used_memory_peak"]) - mem0
         active = r.scard("vr:active")
+        ready_ms, found, tried = ready_to_match(r)
     finally:
         stop_embedded(var)
         shutil.rmtree(var, ignore_errors=True)
@@ -156,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'import-voters':34}{wall:>10.1f}{s.rows / wall:>12,.0f}"
           f"   {wall / (naive_s * n):.2f}x of B, {wall / t_csv:.1f}x of A")
     print()
+    if tried:
+        print(f"ready to match: first match {ready_ms:.0f} ms after the import (loads the vocabularies);"
+              f" {found}/{tried} sampled voters found by 'FIRST LAST of CITY'")
     print(f"voters {s.imported:,}  active {active:,}  rejected {s.rejected:,}  duplicates {s.superseded:,}")
     print(f"Redis used_memory {used / 2**20:,.0f} MiB (peak {peak / 2**20:,.0f} MiB);"
           f" {used / max(s.imported, 1):.0f} bytes per voter")
