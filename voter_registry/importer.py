@@ -68,7 +68,7 @@ LOCK = "vr:import:lock"
 BATCH_ROWS = 2000
 SHRINK_FLOOR = 1000  # voters that may always leave the roll in one import, whatever the roll's size
 NEW_PHONES_INLINE = 10_000  # up to this many new phones are also returned in ImportSummary.new_phones
-NEW_PHONES_TTL_S = 30 * 24 * 3600
+NEW_PHONES_TTL_S = 24 * 3600  # a hand-off to the post-import promotion step, not a store
 _FIELDS = tuple(f.name for f in fields(Voter))
 
 SEEN = "_i"  # hash field: generation * 100,000 + LAST_UPDATED_DATE as days since 1900 (an int: 5 bytes)
