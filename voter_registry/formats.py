@@ -27,7 +27,7 @@ from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from voter_registry.model import Voter
 from voter_registry.phones import to_e164
@@ -60,8 +60,7 @@ class FormatError(ValueError):
     """
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """A parsed registration: `voter`, `updated` (LAST_UPDATED_DATE as "YYYYMMDD", "" when absent),
     where it came from (`source` file or "archive.zip:member", physical `line`, 1-based) and `warning`
     (non-empty when a field was dropped, e.g. an invalid phone number; the voter is still imported)."""
@@ -73,8 +72,7 @@ class Row:
     warning: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Reject:
+class Reject(NamedTuple):
     """A row that was not imported: `source`, physical `line` (1-based), `reason`, and `regn_num` if known."""
 
     source: str
