@@ -1,10 +1,10 @@
 """Streaming parsers for state voter files: each physical row becomes a `Row` (a Voter) or a `Reject`.
 
 Layouts (see ../shared/design/name_matching.md):
-- "iowa": Iowa Secretary of State voter list, comma-separated, either with a header line (first cell
-  REGN_NUM) or headerless in the documented column order (`IOWA_COLUMNS`). The residence CITY / STATE /
-  ZIP_CODE / ZIP_PLUS come before the mailing ones of the same name. Text is UTF-8; stray Latin-1 bytes
-  are decoded as Latin-1 rather than rejected.
+- "iowa": Iowa Secretary of State voter list, comma-separated, either with a header line (naming
+  REGN_NUM and LAST_NAME; columns are then found by name) or headerless in the documented column order
+  (`IOWA_COLUMNS`). The residence CITY / STATE / ZIP_CODE / ZIP_PLUS come before the mailing ones of the
+  same name. Text is UTF-8; stray Latin-1 bytes are decoded as Latin-1 rather than rejected.
 - "ncsbe": North Carolina State Board of Elections `ncvoter` file: tab-delimited, header, Latin-1,
   status codes A (active), I (inactive), R (removed), D (denied), S (temporary).
 
