@@ -380,12 +380,20 @@ def main(argv: list[str] | None = None) -> int:
                     metavar="BASE_URL", help="compare with the running service (default %(const)s)")
     ap.add_argument("--fast", action="store_true", help="skip re-serialising every line (hashes still checked)")
     ap.add_argument("--quiet", action="store_true", help="print the summary only, not every balance")
+    ap.add_argument("--save", metavar="FILE", type=Path,
+                    help="with a URL: keep a copy in FILE (and every head seen in FILE.heads); later runs "
+                         "download only the new bytes (HTTP Range) and check the old heads too")
     args = ap.parse_args(argv)
     live = args.against_live.rstrip("/") if args.against_live else None
     try:
         origin = _base(args.source) if _is_url(args.source) else None
         heads, pubkey = _gather_heads(args, origin, live)  # heads first: the log fetched next covers them
-        data = _get(f"{origin}/public/audit.log") if origin else Path(args.source).read_bytes()
+        if origin and args.save:
+            if args.save.exists() and (status := _copy_still_prefix(args.save, origin, pubkey)):
+                return status
+            data, heads = _sync_copy(origin, args.save, heads)
+        else:
+            data = _get(f"{origin}/public/audit.log") if origin else Path(args.source).read_bytes()
     except (OSError, ValueError) as e:
         print(f"verify-audit: cannot read: {e}", file=sys.stderr)
         return 2
@@ -410,8 +418,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"verified {check.count} events; hash chain intact; {nheads} signed tree heads match"
           + (f" (operator key {pubkey})" if pubkey else " (no signed heads given: chain only)"))
+    if origin and args.save:
+        _save_copy(args.save, data, heads)
     try:
-        if live and (status := _check_live_consistency(check, live)):
+        if live and (status := _check_live_consistency(check, live, pubkey)):
             return status
         _print_results(replay, args.quiet)
         if not live:
@@ -426,6 +436,53 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     print(f"live service {live}: tallies and balances equal the replay")
     return 0
+
+
+def _sync_copy(origin: str, path: Path, heads: list[dict[str, Any]]) -> tuple[bytes, list[dict[str, Any]]]:
+    """Extend the local copy at `path` with the bytes the service added since (Range request); keep the
+    union of every head ever seen next to it. Returns (log bytes, heads). The verification that follows
+    proves the old copy is a prefix of the new log (hash chain, and every old head's root); only then
+    `_save_copy` stores them."""
+    import httpx
+
+    have = path.read_bytes() if path.exists() else b""
+    headers = {"Range": f"bytes={len(have)}-"} if have else {}
+    resp = httpx.get(f"{origin}/public/audit.log", headers=headers, timeout=60.0)
+    if resp.status_code == 206:
+        data = have + resp.content
+    elif resp.status_code == 416:
+        data = have
+    else:
+        resp.raise_for_status()
+        data = resp.content
+    print(f"downloaded {len(data) - len(have) if resp.status_code != 200 else len(data)} bytes "
+          f"({'new since the last run' if have else 'whole log'}) into {path}")
+    seen_path = path.with_name(path.name + ".heads")
+    old = load_heads(seen_path.read_bytes()) if seen_path.exists() else []
+    known = {json.dumps(h, sort_keys=True) for h in old}
+    merged = old + [h for h in heads if json.dumps(h, sort_keys=True) not in known]
+    return data, merged
+
+
+def _copy_still_prefix(path: Path, origin: str, pubkey: str | None) -> int:
+    """Before extending a saved copy: is it still a prefix of what the service now signs? (RFC 9162
+    consistency proof; a rewrite between two visits is caught here and bisected to its first line.)"""
+    try:
+        old = check_lines(path.read_bytes(), strict=False)
+    except VerificationError as e:
+        print(f"verify-audit: the saved copy {path} is itself damaged: {e}", file=sys.stderr)
+        return 2
+    return _check_live_consistency(old, origin, pubkey)
+
+
+def _save_copy(path: Path, data: bytes, heads: list[dict[str, Any]]) -> None:
+    """Replace the local copy and its heads atomically (only after they verified)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    seen_path = path.with_name(path.name + ".heads")
+    for target, body in ((path, data), (seen_path, b"".join(_dumps(h) + b"\n" for h in heads))):
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(body)
+        tmp.replace(target)
 
 
 def _live_head(base: str) -> dict[str, Any]:
@@ -463,11 +520,12 @@ def _gather_heads(args: argparse.Namespace, origin: str | None,
     return heads, pubkey
 
 
-def _check_live_consistency(check: LogCheck, live: str) -> int:
-    """The file must be a prefix of the live log: a consistency proof from our size to the live head."""
+def _check_live_consistency(check: LogCheck, live: str, pubkey: str | None = None) -> int:
+    """The file must be a prefix of the live log: a consistency proof from our size to the live head
+    (signed by `pubkey`, default the key the service publishes). Returns 0, or 1 after printing."""
     doc = _live_head(live)
     head = doc["head"]
-    if not head or not verify_head_signature(doc.get("public_key") or "", head):
+    if not head or not verify_head_signature(pubkey or doc.get("public_key") or "", head):
         print("TAMPERED: live head signature does not verify", file=sys.stderr)
         return 1
     size = int(head["tree_size"])
@@ -476,8 +534,8 @@ def _check_live_consistency(check: LogCheck, live: str) -> int:
     if size <= check.count:  # the live head is older than our copy: its root must match our prefix
         if check.root(size).hex() != head["root_hash"]:
             line = find_first_difference(check, live, head, size)
-            print(f"TAMPERED: {RootMismatch(head['root_hash'], check.root(size).hex(), size, line)}\n"
-                  f"first bad line: {line}", file=sys.stderr)
+            err: VerificationError = RootMismatch(head["root_hash"], check.root(size).hex(), size, line)
+            print(f"TAMPERED: {type(err).__name__}: {err}\nfirst bad line: {line}", file=sys.stderr)
             return 1
         print(f"consistent with the live head (tree_size {size})")
         return 0
@@ -488,7 +546,7 @@ def _check_live_consistency(check: LogCheck, live: str) -> int:
     except (VerificationError, ProofError) as e:
         line = find_first_difference(check, live, head, check.count)
         err = InconsistentHeads(check.count, size, str(e))
-        print(f"TAMPERED: {err}\nfirst bad line: {line}", file=sys.stderr)
+        print(f"TAMPERED: {type(err).__name__}: {err}\nfirst bad line: {line}", file=sys.stderr)
         return 1
     print(f"consistent with the live head (tree_size {size})")
     return 0

@@ -32,7 +32,7 @@ def events(n: int, start: int = 0) -> list[tuple]:
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[tuple[str, AuditLog]]:
+def service(tmp_path: Path) -> Iterator[tuple[str, AuditLog, FastAPI]]:
     lg = AuditLog(tmp_path / "live" / "audit.log", heads_every_s=None)
     app = FastAPI()
     app.include_router(router)
@@ -46,14 +46,15 @@ def service(tmp_path: Path) -> Iterator[tuple[str, AuditLog]]:
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", lg
+    yield f"http://127.0.0.1:{port}", lg, app
     server.should_exit = True
     t.join(10)
+    app.state.audit.close()
     lg.close()
 
 
-def test_incremental_download_with_range_requests(service: tuple[str, AuditLog]) -> None:
-    base, lg = service
+def test_incremental_download_with_range_requests(service: tuple[str, AuditLog, FastAPI]) -> None:
+    base, lg, app = service
     lg.append_many_sync(events(40))
     first = httpx.get(f"{base}/public/audit.log")
     assert first.status_code == 200 and first.headers["accept-ranges"] == "bytes"
@@ -74,8 +75,8 @@ def test_incremental_download_with_range_requests(service: tuple[str, AuditLog])
     assert httpx.get(f"{base}/public/audit.log", headers={"Range": "lines=1-2"}).status_code == 416
 
 
-def test_head_proof_and_consistency_verify_with_the_published_key(service: tuple[str, AuditLog]) -> None:
-    base, lg = service
+def test_head_proof_and_consistency_verify_with_the_published_key(service: tuple[str, AuditLog, FastAPI]) -> None:
+    base, lg, app = service
     lg.append_many_sync(events(30))
     old = httpx.get(f"{base}/public/audit/head").json()
     pub = httpx.get(f"{base}/public/audit/pubkey").text.strip()
@@ -101,9 +102,9 @@ def test_head_proof_and_consistency_verify_with_the_published_key(service: tuple
     assert httpx.get(f"{base}/public/audit/proof", params={"seq": 101}).status_code == 400
 
 
-def test_verify_a_url_and_find_the_line_a_forger_rewrote(service: tuple[str, AuditLog], tmp_path: Path,
+def test_verify_a_url_and_find_the_line_a_forger_rewrote(service: tuple[str, AuditLog, FastAPI], tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    base, lg = service
+    base, lg, app = service
     lg.append_many_sync(events(20))
     lg.publish_head()
     lg.append_many_sync(events(20, 20))
@@ -130,3 +131,47 @@ def test_verify_a_url_and_find_the_line_a_forger_rewrote(service: tuple[str, Aud
     assert main([str(copy), "--against-live", base]) == 1
     err = capsys.readouterr().err
     assert "RootMismatch" in err and "first bad line: 27" in err
+
+
+def test_an_auditor_keeps_a_copy_and_downloads_only_what_is_new(service: tuple[str, AuditLog, FastAPI], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    base, lg, app = service
+    copy = tmp_path / "mine" / "audit.log"
+    lg.append_many_sync(events(30))
+    lg.publish_head()
+    assert main([base, "--save", str(copy), "--quiet"]) == 0
+    assert copy.read_bytes() == lg.path.read_bytes()
+    first = len(copy.read_bytes())
+    lg.append_many_sync(events(10, 30))
+    lg.publish_head()
+    assert main([base, "--save", str(copy), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"downloaded {len(lg.path.read_bytes()) - first} bytes (new since the last run)" in out
+    assert "verified 40 events" in out and "2 signed tree heads match" in out  # the old head is kept
+
+    # The operator rewrites history (line 5 edited, chain re-hashed, new heads signed with the same key):
+    # the auditor's saved copy is no longer a prefix of what is served, and the first edited line is named.
+    lines = lg.path.read_bytes().splitlines()
+    prev = json.loads(lines[3])["hash"]
+    for i in range(4, 40):
+        ev = json.loads(lines[i])
+        if i == 4:
+            ev["data"]["choice"] = "no"
+        ev["prev"] = prev
+        ev.pop("hash")
+        ev["hash"] = prev = hashlib.sha256(canonical(ev)).hexdigest()
+        lines[i] = canonical(ev)
+    lg.close()
+    lg.path.write_bytes(b"\n".join(lines) + b"\n")
+    lg.heads_path.unlink()
+    lg.leaves_path.unlink()
+    app.state.audit = forged = AuditLog(lg.path, heads_every_s=None)
+    forged.append_many_sync(events(5, 40))
+    forged.publish_head()
+    assert main([base, "--quiet"]) == 0  # a newcomer without a copy sees a self-consistent log
+    capsys.readouterr()
+    before = copy.read_bytes()
+    assert main([base, "--save", str(copy), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "InconsistentHeads" in err and "first bad line: 5" in err
+    assert copy.read_bytes() == before  # the evidence is kept
