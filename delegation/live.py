@@ -133,17 +133,21 @@ class LiveTallies:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    async def result(self, r: aioredis.Redis, key: str) -> dict[str, Any] | None:
-        """Counts of one bill: {"yes", "no", "abstain", "not_cast", "weights", "eligible", "capped", "top"}
-        (top: [(regn_num, weight, choice)], heaviest first); None for an unknown bill. Open bills come from
-        the live model, closed ones from their frozen snapshot."""
-        await self.refresh(r)
+    async def result(self, r: aioredis.Redis, key: str, *, refresh: bool = True,
+                     detail: bool = True) -> dict[str, Any] | None:
+        """Counts of one bill: {"yes", "no", "abstain", "not_cast", "eligible"} and, with `detail`,
+        "weights" ({regn_num: weight}) and "top" ([(regn_num, weight, choice)], heaviest first); None for an
+        unknown bill. Open bills come from the live model, closed ones from their frozen snapshot.
+        `refresh=False` skips the catch-up (for a page that already refreshed once)."""
+        if refresh:
+            await self.refresh(r)
         bt = self.bills.get(key)
         if bt is not None:
             out: dict[str, Any] = dict(bt.counts())
-            out["weights"] = bt.weights()
             out["eligible"] = self.graph.eligible_count if self.graph else 0
-            out["top"] = bt.top(10)
+            if detail:
+                out["weights"] = bt.weights()
+                out["top"] = bt.top(10)
             return out
         if not await r.exists(f"bill:{key}"):
             return None

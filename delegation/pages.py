@@ -87,9 +87,10 @@ async def bills_json(request: Request) -> JSONResponse:
     """Every bill with its live (open) or frozen (closed) tally, most recent first."""
     r = request.app.state.redis
     live = _live(request)
+    await live.refresh(r)
     out = []
     for b in await BillStore(r).all():
-        res = await live.result(r, b.key) or {}
+        res = await live.result(r, b.key, refresh=False, detail=False) or {}
         out.append({"bill": b.key, "title": b.name, "yes": res.get("yes", 0), "no": res.get("no", 0),
                     "abstain": res.get("abstain", 0), "not_cast": res.get("not_cast", 0),
                     "closed_at": b.closed_at})
@@ -117,9 +118,10 @@ async def index(request: Request) -> HTMLResponse:
     """Bills with live tallies."""
     r = request.app.state.redis
     live = _live(request)
+    await live.refresh(r)
     rows = []
     for b in await BillStore(r).all():
-        res = await live.result(r, b.key) or {}
+        res = await live.result(r, b.key, refresh=False, detail=False) or {}
         rows.append({"bill": b, **{k: res.get(k, 0) for k in ("yes", "no", "abstain", "not_cast")}})
     return templates.TemplateResponse(request, "index.html", {"rows": rows})
 
@@ -144,7 +146,7 @@ async def voter_page(request: Request, regn: str) -> HTMLResponse:
     votes = await DelegationStore(r).votes_of(regn)
     rows = []
     for key, b in bills.items():
-        res = await live.result(r, key) or {}
+        res = await live.result(r, key, refresh=False) or {}
         weight = res.get("weights", {}).get(regn) if "weights" in res else None
         if key in votes or weight:
             rows.append({"bill": b, "choice": votes.get(key), "weight": weight or (1 if key in votes else 0)})
