@@ -4,8 +4,9 @@ Writers (`DelegationStore`, `bills_import`) append each change to the Redis stre
 value (`{op: "d" | "v" | "c", voter, scope, value}`) in the same transaction as the change itself. Each
 process keeps one `LiveTallies`: it loads the graph and the open bills from Redis once, then on every read
 applies the stream entries it has not seen, each one incrementally (`delegation.engine`). Entries carry
-values, not deltas, so replaying one twice is harmless. A change of the eligible set (`vr:active` size)
-rebuilds everything. Closed bills are counted once from their frozen snapshot with `tally.compute`.
+values, not deltas, so replaying one twice is harmless. A change of the eligible set (`vr:active` size, or
+the registry's counter `vr:version`) rebuilds everything. Closed bills are counted once from their frozen
+snapshot with `tally.compute`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import redis.asyncio as aioredis
 from delegation.engine import BillTally, Graph
 from delegation.store import ACTIVE_SET, LOG, STANDING, tally_from_snapshot
 from delegation.tally import MAX_RANK, TallyResult
+
+ROLL_VERSION = "vr:version"  # bumped by the voter registry on imports and status changes, if it does
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +46,19 @@ class LiveTallies:
         self.graph: Graph | None = None
         self.bills: dict[str, BillTally] = {}
         self.last_id = "0-0"
-        self.active_card = -1
+        self.active_card: object = None
         self.frozen: dict[str, TallyResult] = {}
         self._lock = asyncio.Lock()
 
     async def refresh(self, r: aioredis.Redis) -> None:
         """Bring the model up to date: catch up on `dl:log`, load newly opened bills, drop closed ones."""
         async with self._lock:
-            card = await r.scard(ACTIVE_SET)
+            # the roll changed: its size, or the registry's version counter (`vr:version`, when it keeps one)
+            async with r.pipeline(transaction=False) as p:
+                p.scard(ACTIVE_SET)
+                p.get(ROLL_VERSION)
+                size, version = await p.execute()
+            card = (size, version)
             if self.graph is None or card != self.active_card:
                 await self._rebuild(r, card)
                 return
@@ -61,7 +69,7 @@ class LiveTallies:
             for key in open_now - set(self.bills):
                 await self._load_bill(r, key)
 
-    async def _rebuild(self, r: aioredis.Redis, card: int) -> None:
+    async def _rebuild(self, r: aioredis.Redis, card: object) -> None:
         last = await r.xrevrange(LOG, count=1)
         self.last_id = last[0][0] if last else "0-0"
         g = Graph(self.config.max_rank)
@@ -102,7 +110,7 @@ class LiveTallies:
         oldest = await r.xrange(LOG, count=1)
         if oldest and self.last_id != "0-0" and _sid(oldest[0][0]) > _sid(self.last_id):
             # entries we have not seen were trimmed away: start again from the state itself
-            await self._rebuild(r, await r.scard(ACTIVE_SET))
+            await self._rebuild(r, self.active_card)
             return
         while True:
             entries = await r.xrange(LOG, min=f"({self.last_id}", count=5000)
