@@ -127,9 +127,23 @@ def read_heads(path: Path) -> list[dict[str, Any]]:
 
 
 def latest_head(path: Path) -> dict[str, Any] | None:
-    """The newest head in the heads file, or None."""
-    heads = read_heads(path)
-    return heads[-1] if heads else None
+    """The newest complete head in the heads file, or None. Reads only the file's tail."""
+    try:
+        with open(path, "rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            f.seek(max(0, end - 8192))
+            tail = f.read()
+    except FileNotFoundError:
+        return None
+    for ln in reversed(tail.split(b"\n")):
+        if ln.strip():
+            try:
+                head = json.loads(ln)
+            except ValueError:
+                continue  # torn (a writer died mid-line) or cut by the 8 KiB window
+            if isinstance(head, dict) and "tree_size" in head:
+                return head
+    return None
 
 
 async def tree_head_publisher(audit_log: AuditLog, interval_s: float = 60) -> None:
