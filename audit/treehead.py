@@ -102,9 +102,11 @@ def verify_head_signature(public_key_b64: str, head: dict[str, Any]) -> bool:
 
 def append_head(path: Path, head: dict[str, Any]) -> None:
     """Append one head to the heads file and fsync (caller holds the log's writer lock)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, canonical(head) + b"\n")
+        end = os.fstat(fd).st_size
+        torn = end > 0 and os.pread(fd, 1, end - 1) != b"\n"  # a writer died mid-head: end that line
+        os.write(fd, (b"\n" if torn else b"") + canonical(head) + b"\n")
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -285,3 +285,18 @@ async def test_a_failed_write_fails_every_waiter_of_the_batch(tmp_path: Path) ->
     assert await lg.append(*vote()) == 2  # the writer carries on once the disk is back
     lg.close()
     assert check_lines((tmp_path / "audit.log").read_bytes()).count == 2
+
+
+def test_a_torn_head_line_does_not_swallow_the_next_head(tmp_path: Path) -> None:
+    from audit.treehead import latest_head, read_heads
+
+    lg = AuditLog(tmp_path / "audit.log", heads_every_s=None)
+    lg.append_sync(*vote())
+    lg.publish_head()
+    with open(lg.heads_path, "ab") as f:
+        f.write(b'{"root_hash":"ab')  # died mid-write
+    lg.append_sync(*vote())
+    head = lg.publish_head()
+    assert latest_head(lg.heads_path) == head
+    assert [h["tree_size"] for h in read_heads(lg.heads_path)] == [1, 2]
+    lg.close()
