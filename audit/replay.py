@@ -205,8 +205,11 @@ class Replay:
         if self._tally is None:
             self._tally = _default_tally()
         voters, dls, votes = self.inputs(bill, standing, eligible)
-        res = self._tally(voters, dls, votes)
-        out = {"yes": res.yes, "no": res.no, "abstain": res.abstain, "not_cast": res.not_cast}
+        if votes:
+            res = self._tally(voters, dls, votes)
+            out = {"yes": res.yes, "no": res.no, "abstain": res.abstain, "not_cast": res.not_cast}
+        else:  # no direct voter: nothing can be cast (R4), no need to walk the graph
+            out = {"yes": 0, "no": 0, "abstain": 0, "not_cast": len(voters)}
         if self.eligible_hint is not None and not self.roll:
             out["not_cast"] = max(0, self.eligible_hint - res.yes - res.no - res.abstain)
         return out
