@@ -211,7 +211,7 @@ class Replay:
         else:  # no direct voter: nothing can be cast (R4), no need to walk the graph
             out = {"yes": 0, "no": 0, "abstain": 0, "not_cast": len(voters)}
         if self.eligible_hint is not None and not self.roll:
-            out["not_cast"] = max(0, self.eligible_hint - res.yes - res.no - res.abstain)
+            out["not_cast"] = max(0, self.eligible_hint - out["yes"] - out["no"] - out["abstain"])
         return out
 
     def tallies(self) -> dict[str, dict[str, int]]:
