@@ -361,6 +361,8 @@ class AuditLog:
 
         Shape: `{"tree_size", "root_hash", "timestamp", "signature"}` (see audit.treehead).
         """
+        with contextlib.suppress(AuditError):
+            self.tree.root(self.seq)  # warm the subtree cache outside the lock (cold: O(n) hashes)
         with self._locked():
             return self._publish_head_locked()
 
