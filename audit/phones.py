@@ -1,9 +1,11 @@
 """Refuse anything that looks like a phone number before it can reach the public audit log.
 
 Rule (brief, issue 6): "Never a phone number." A value looks like a phone number when it holds
-- a run of 10 or more digits, possibly broken by spaces, dots, dashes or parentheses
-  ("5155550123", "515-555-0123", "(515) 555 0123"), or
-- E.164: "+" followed by 8 to 15 digits ("+15155550123", "+44 20 7946 0958").
+- a run of 10 or more digits ("5155550123", "15155550123"),
+- E.164: "+" and 8 to 15 digits, spaces, dots, dashes or parentheses allowed between them
+  ("+15155550123", "+44 20 7946 0958"), or
+- a North American number written in groups ("515-555-0123", "(515) 555 0123", "1.515.555.0123").
+Other digit groups ("H.R. 1234 (2025-2026)", "2026-11-19 00:00") are not phone numbers.
 Checked: every string value and key, and every integer of 10 or more digits, except integers under
 keys ending in `_cents` (money amounts) and strings that are whole hex digests (40 or 64 hex chars).
 """
@@ -15,16 +17,17 @@ from typing import Any
 
 from audit.errors import PhoneNumberInEvent
 
-_DIGIT_RUN = re.compile(r"\d(?:[\s().\-]*\d){9,}")
+_DIGIT_RUN = re.compile(r"\d{10,}")
 _E164 = re.compile(r"\+[\s(]*\d(?:[\s().\-]*\d){7,14}")
+_NANP = re.compile(r"(?<!\d)(?:1[\s.\-]?)?\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]?\d{4}(?!\d)")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def looks_like_phone(text: str) -> bool:
-    """True when `text` contains a 10+ digit run (separators allowed) or an E.164 number."""
+    """True when `text` contains a 10+ digit run, an E.164 number or a grouped North American number."""
     if _HEX_DIGEST.fullmatch(text):
         return False
-    return bool(_DIGIT_RUN.search(text) or _E164.search(text))
+    return bool(_DIGIT_RUN.search(text) or _E164.search(text) or _NANP.search(text))
 
 
 def refuse_phone_numbers(value: Any, path: str = "event") -> None:
