@@ -1,6 +1,6 @@
 """Benchmark the audit log (issue 6 targets), with baselines measured in the same run on the same disk.
 
-    .venv/bin/python bench/bench_audit.py [--appends 20000] [--writers 64] [--events 300000] [--dir DIR]
+    .venv/bin/python bench/bench_audit.py [--appends 20000] [--writers 128] [--events 300000] [--dir DIR]
 
 1. baseline: raw `write + fsync` of one line at a time in DIR (the disk's synchronous write rate);
 2. durable appends: `--writers` concurrent asyncio tasks calling `AuditLog.append` (group commit),
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run every measurement and print one line per figure; returns 0."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--appends", type=int, default=20_000, help="events for the durable-append benchmark")
-    ap.add_argument("--writers", type=int, default=64, help="concurrent async writers")
+    ap.add_argument("--writers", type=int, default=128, help="concurrent async writers (calls in flight)")
     ap.add_argument("--events", type=int, default=300_000, help="events in the verify/replay log")
     ap.add_argument("--voters", type=int, default=50_000)
     ap.add_argument("--dir", type=Path, default=ROOT / "var" / "bench-audit")
