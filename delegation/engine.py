@@ -164,6 +164,8 @@ class BillTally:
     def set_vote(self, v: int, choice: str | None) -> None:
         """Record or withdraw v's direct vote and update incrementally."""
         self._grow()
+        if self._vote_first_choices(v, choice):
+            return
         region = self.upstream(v)
         old = self._take(region)
         if choice is None:
@@ -171,6 +173,88 @@ class BillTally:
         else:
             self.votes[v] = CHOICES.index(choice)
         self._give(region, old)
+
+    def _members(self, v: int) -> tuple[list[int], list[int]] | None:
+        """Voters whose power reaches v along first choices without passing a direct voter, with their
+        distance to v (v itself at 0), when that region uses first choices only: nobody in it has a backup
+        or is named as someone's backup, and nobody in it was resolved in a backup round. Else None."""
+        elig, votes, pos = self.g.elig, self.votes, self.pos
+        round2 = 2 << LAYER_BITS
+        members, dist = [v], [0]
+        i = 0
+        while i < len(members):
+            x, d = members[i], dist[i]
+            i += 1
+            for w in self.trusters(x):
+                ds = self.delegates(w)
+                if len(ds) != 1:
+                    return None  # x is someone's backup, or w has backups
+                if not elig[w] or (w in votes and w != v):
+                    continue
+                if pos[w] >= round2 or w == v:
+                    return None  # a backup round, or a loop back to v: the general path handles it
+                members.append(w)
+                dist.append(d + 1)
+        return members, dist
+
+    def _vote_first_choices(self, v: int, choice: str | None) -> bool:
+        """Fast path of `set_vote` when v's region uses first choices only (see `_members`): the region moves
+        as a whole, so the per-voter arrays are updated with numpy and the weights by count. False when
+        the general path must run (nothing changed then)."""
+        g, votes = self.g, self.votes
+        was = votes.get(v)
+        new = None if choice is None else CHOICES.index(choice)
+        if not g.elig[v] or len(self.delegates(v)) > 1 or int(self.pos[v]) >= 2 << LAYER_BITS:
+            return False
+        if was is not None and new is not None:  # a changed choice moves no weight
+            self.cast[was] -= self._contrib(v)
+            votes[v] = new
+            self.cast[new] += self._contrib(v)
+            return True
+        if was is None and new is None:
+            return True
+        found = self._members(v)
+        if found is None:
+            return False
+        members, dist = found
+        ids = np.asarray(members, dtype=np.int64)
+        layers = np.asarray(dist, dtype=np.int32)
+        if new is not None:  # v starts voting: its members leave their old guru for v
+            old_guru = int(self.guru[v])
+            new_guru, base = v, 0
+        else:  # v stops voting: its members follow v's own first choice
+            old_guru = v
+            ds = self.delegates(v)
+            t = ds[0] if ds else NONE
+            new_guru, base = NONE, 0
+            if t != NONE and g.elig[t] and t not in set(members):  # a trustee among them: a voter-less loop
+                pt = int(self.pos[t])
+                if pt >= 2 << LAYER_BITS:
+                    return False  # v would resolve in a backup round
+                if pt >= 0:
+                    new_guru, base = int(self.guru[t]), (pt & LAYER_MASK) + 1
+        gurus = {x for x in (old_guru, new_guru) if x >= 0}
+        for x in gurus:
+            if x in votes:
+                self.cast[votes[x]] -= self._contrib(x)
+        if old_guru >= 0:
+            self.weight[old_guru] -= len(members)
+        if new is None:
+            del votes[v]
+        else:
+            votes[v] = new
+        if new_guru >= 0:
+            self.weight[new_guru] += len(members)
+            self.guru[ids] = new_guru
+            self.pos[ids] = (1 << LAYER_BITS) | (layers + base) if new is None else np.where(
+                layers == 0, 0, (1 << LAYER_BITS) | layers)
+        else:
+            self.guru[ids] = NONE
+            self.pos[ids] = NONE
+        for x in gurus:
+            if x in votes and self.weight[x] > 0:
+                self.cast[votes[x]] += self._contrib(x)
+        return True
 
     def set_override(self, v: int, trustees: tuple[int, ...] | None) -> None:
         """Per-bill delegation of v (None removes it: the standing delegation applies again)."""

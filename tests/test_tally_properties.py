@@ -58,8 +58,26 @@ def test_incremental_equals_recompute(events, cap):
                 votes[v] = arg
         ref = compute(VOTERS, apply_scopes(standing, per_bill), votes, cap=cap).counts()
         assert {**bt.counts(), "weights": bt.weights()} == ref
-    bt.rebuild()
-    assert {**bt.counts(), "weights": bt.weights()} == ref
+    fresh = BillTally(g, "b", cap=cap)
+    fresh.votes, fresh.over = dict(bt.votes), dict(bt.over)
+    fresh.rev_over = {k: list(v) for k, v in bt.rev_over.items()}
+    fresh.rebuild()
+    n = len(g)  # the incremental state is the full recompute's state, voter by voter
+    assert (fresh.guru[:n] == bt.guru[:n]).all() and (fresh.pos[:n] == bt.pos[:n]).all()
+    assert {**fresh.counts(), "weights": fresh.weights()} == ref
+
+
+first_choice_event = st.one_of(
+    st.tuples(st.just("standing"), voter, st.lists(voter, max_size=1)),
+    st.tuples(st.just("vote"), voter, st.sampled_from(["yes", "no", "abstain", None])),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=st.lists(first_choice_event, max_size=50))
+def test_first_choice_fast_path_equals_recompute(events):
+    """First choices only (the fast path for votes): counts and per-voter state equal a full recompute."""
+    test_incremental_equals_recompute.hypothesis.inner_test(events=events, cap=None)
 
 
 @settings(max_examples=300, deadline=None)
