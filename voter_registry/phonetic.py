@@ -141,30 +141,51 @@ def _prons() -> dict[str, tuple[tuple[str, ...], ...]]:
     return _PRON
 
 
-def _sub_cost(a: str, b: str) -> float:
-    if a == b:
-        return 0.0
-    if a in _VOWEL_PHONES and b in _VOWEL_PHONES:
-        return 0.4
-    return 0.4 if any(a in g and b in g for g in _CLOSE_PHONES) else 1.0
+_PHONE_CHAR: dict[str, str] = {}
 
 
-@lru_cache(maxsize=200_000)
+def _codes(word: str) -> tuple[tuple[str, str], ...]:
+    """Per pronunciation of `word`: (exact phone string, phone string with confusable phones and all
+    vowels merged), one character a phone; () when CMUdict does not know the word."""
+    hit = _CODES.get(word)
+    if hit is not None:
+        return hit
+    out = []
+    for pr in _prons().get(word, ()):
+        exact = "".join(_PHONE_CHAR.setdefault(p, chr(65 + len(_PHONE_CHAR))) for p in pr)
+        merged = "".join(_merged(p) for p in pr)
+        out.append((exact, merged))
+    if len(_CODES) > 200_000:
+        _CODES.clear()
+    _CODES[word] = res = tuple(out)
+    return res
+
+
+_CODES: dict[str, tuple[tuple[str, str], ...]] = {}
+
+
+def _merged(phone: str) -> str:
+    if phone in _VOWEL_PHONES:
+        return "*"
+    for g in _CLOSE_PHONES:
+        if phone in g:
+            return min(g)[0].lower()
+    return phone[0].lower() + (phone[1:2] or "")
+
+
 def sound_similarity(a: str, b: str) -> float | None:
-    """Similarity in [0, 1] of the CMUdict pronunciations of two words (1.0 = homophones, GOFF/GOUGH);
-    confusable phones (M/N, B/P, D/T, S/Z, F/TH, L/R, vowels) cost less than others. None when either
-    word is not in the dictionary."""
-    pa, pb = _prons().get(clean(a)), _prons().get(clean(b))
-    if not pa or not pb:
+    """How alike two words sound by their CMUdict pronunciations: 1.0 for homophones (GOFF / GOUGH),
+    0.9 when they differ only in confusable phones (M/N, B/P, D/T, S/Z, F/TH, L/R) or vowels
+    (KNORR / MOORE), else Jaro-Winkler on the phone strings scaled below 0.85. None when either word is
+    not in the dictionary."""
+    ca, cb = _codes(clean(a)), _codes(clean(b))
+    if not ca or not cb:
         return None
     best = 0.0
-    for x in pa:
-        for y in pb:
-            prev = [float(j) for j in range(len(y) + 1)]
-            for i in range(1, len(x) + 1):
-                cur = [float(i)] + [0.0] * len(y)
-                for j in range(1, len(y) + 1):
-                    cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + _sub_cost(x[i - 1], y[j - 1]))
-                prev = cur
-            best = max(best, 1.0 - prev[-1] / max(len(x), len(y)))
+    for ea, ma in ca:
+        for eb, mb in cb:
+            if ea == eb:
+                return 1.0
+            near = 0.9 if ma == mb else 0.85 * jellyfish.jaro_winkler_similarity(ea, eb)
+            best = max(best, near)
     return best
