@@ -292,20 +292,20 @@ def test_killed_import_leaves_previous_roll_and_rerun_completes(rsync: redis.Red
     gen = None
     while time.monotonic() < deadline:
         gen = rsync.hget("vr:meta", "importing")
-        if gen and rsync.scard(f"vr:gen:{gen}:active") > 2000:
+        if gen and rsync.scard(f"vr:gen:{gen}:came") > 2000:
             break
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert gen is not None and rsync.scard(f"vr:gen:{gen}:active") < 30000, "import was not caught half way"
+    assert gen is not None and rsync.scard(f"vr:gen:{gen}:came") < 30000, "import was not caught half way"
     store = SyncVoterStore(rsync)
     assert store.count_active() == 300  # the previous roll is still in service
     assert rsync.hget("vr:meta", "generation") == "1"
     assert not store.is_active("100400") and store.get("100400").status == "inactive"  # type: ignore[union-attr]
     time.sleep(0.5)  # the killed run's workers die with it (PR_SET_PDEATHSIG): nothing may write after this
-    frozen = rsync.scard(f"vr:gen:{gen}:active")
+    frozen = rsync.scard(f"vr:gen:{gen}:came")
     time.sleep(0.5)
-    assert rsync.scard(f"vr:gen:{gen}:active") == frozen, "an orphaned worker is still importing"
+    assert rsync.scard(f"vr:gen:{gen}:came") == frozen, "an orphaned worker is still importing"
     s = run(rsync, tmp_path, new)  # the re-run takes over the dead run's lock and completes
     assert s.status == "committed" and store.count_active() == 30000 and s.imported == 30000
     assert store.get("100001").first == "NEW1" and store.is_active("100400")  # type: ignore[union-attr]
@@ -326,7 +326,7 @@ def test_killed_import_new_voters_rechecked_at_next_commit(rsync: redis.Redis, t
     # Simulate what a killed run leaves: a new voter written and indexed, in its generation's working set.
     rsync.hset("vr:v:7777", mapping={"regn_num": "7777", "first": "GHOST", "last": "X", "status": "active",
                                      "_gen": "99"})
-    rsync.sadd("vr:gen:99:active", "7777")
+    rsync.sadd("vr:gen:99:came", "7777")
     s = run(rsync, tmp_path, write_iowa(tmp_path / "v2.csv", FAMILY))  # 7777 is not in this delivery
     assert s.deactivated == 0 and rsync.hget("vr:v:7777", "status") == "inactive"
     assert SyncVoterStore(rsync).count_active() == 3
@@ -410,3 +410,20 @@ def test_any_roll_parses_back_to_the_same_voters(tmp_path: Path, rows: list[tupl
             (str(n), first.upper(), last.upper(), status.lower(), to_e164(phone))
             for n, first, last, phone, status in rows]
         assert [x.line for x in got] == list(range(1 + header, len(rows) + 1 + header))
+
+
+def test_duplicates_across_batches_on_a_reimport(
+    rsync: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "BATCH_ROWS", 1)
+    run(rsync, tmp_path, write_iowa(tmp_path / "v1.csv", [iowa_row("3001", "Ann", "Fox"),
+                                                          iowa_row("3002", "Ben", "Fox")]))
+    rows = [iowa_row("3001", "Ann", "Fox", VOTERSTATUS="Inactive", LAST_UPDATED_DATE="01/01/2020"),
+            iowa_row("3002", "Ben", "Fox", LAST_UPDATED_DATE="01/01/2020"),
+            iowa_row("3001", "Ann", "Fox", LAST_UPDATED_DATE="01/01/2025"),
+            iowa_row("3002", "Ben", "Fox", VOTERSTATUS="Inactive", LAST_UPDATED_DATE="01/01/2025")]
+    s = run(rsync, tmp_path, write_iowa(tmp_path / "v2.csv", rows))
+    store = SyncVoterStore(rsync)
+    assert store.is_active("3001") and store.get("3001").status == "active"  # type: ignore[union-attr]
+    assert not store.is_active("3002") and rsync.hget("vr:v:3002", "status") == "inactive"
+    assert (s.imported, s.active, s.deactivated, s.superseded) == (2, 1, 1, 2)

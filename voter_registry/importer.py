@@ -7,7 +7,7 @@ in bounded memory (one batch of rows at a time), and writes a summary and a reje
 - every row is upserted into `vr:v:{regn}` together with its spoken-name index entries and its household
   set `vr:phone:{e164}`, the hash written last (a voter whose hash is current is current everywhere);
 - the rows of this import are tagged with a generation number; the eligible roll `vr:active` and the
-  marking of missing voters as inactive only change at the commit, at the end, with one atomic RENAME;
+  marking of missing voters as inactive only change at the commit, at the end, in one transaction;
 - an import killed at any point leaves the previous roll in service, and running it again completes it.
 """
 
@@ -108,7 +108,8 @@ class NothingToImport(ImportAborted):
 
 
 def gen_key(gen: int, what: str) -> str:
-    """Working keys of generation `gen`: `vr:gen:{gen}:active` and `vr:gen:{gen}:phones`."""
+    """Working keys of import `gen`: `vr:gen:{gen}:came` / `:left` (voters joining / leaving the roll),
+    `:phones` (candidate new phones), `:assoc` (voters with a new phone association)."""
     return f"vr:gen:{gen}:{what}"
 
 
@@ -307,7 +308,7 @@ class _Run:
         self.rejects = rejects
         self.n = dict.fromkeys(_COUNTS, 0)
         self.wire = _Wire(conn)
-        self.k_active = gen_key(gen, "active")
+        self.k_came, self.k_left = gen_key(gen, "came"), gen_key(gen, "left")
         self.k_phones = gen_key(gen, "phones")
         self.k_assoc = gen_key(gen, "assoc")
         # With no roll in service every phone is new: the new-association set is not needed.
@@ -363,8 +364,10 @@ class _Run:
                        len(keys) + 1)
         *olds, on_roll = self.wire.wait()[-1]
         b = CommandBatch()
-        add_active: list[str] = []
-        drop_active: list[str] = []
+        came: list[str] = []  # active in the file, not on the roll in service
+        left: list[str] = []  # on the roll in service, not active in the file
+        uncame: list[str] = []  # a later duplicate row undoes what an earlier batch queued
+        unleft: list[str] = []
         add_phones: list[str] = []
         add_assoc: list[str] = []
         gen = self.gen
@@ -375,7 +378,8 @@ class _Run:
             new = _compact(v)
             stamp = seen_stamp(gen, row.updated)
             seen = int(x) if old and (x := old.get(SEEN, "")).isdigit() else 0
-            if seen // _DAYS == gen:
+            replaced = seen // _DAYS == gen
+            if replaced:
                 # The same REGN_NUM in an earlier batch of this import: keep the later LAST_UPDATED_DATE.
                 n["superseded"] += 1
                 if seen > stamp:
@@ -384,8 +388,6 @@ class _Run:
                     continue
                 self.reject(row.source, row.line, regn, "replaces",
                             "duplicate REGN_NUM; replaces an earlier row with an older or equal LAST_UPDATED_DATE")
-                if old.get("status") == "active" and v.status != "active":
-                    drop_active.append(regn)
                 n["imported"] -= 1
             if not old:
                 n["new"] += 1
@@ -398,14 +400,22 @@ class _Run:
                 self._write(b, key, v, new, stamp, old)
             n["imported"] += 1
             if v.status == "active":
-                add_active.append(regn)
+                if not was_on:
+                    came.append(regn)
+                elif replaced:
+                    unleft.append(regn)
                 if v.phone and not (was_on and old and old.get("phone") == v.phone):
                     add_phones.append(v.phone)  # may be new: checked against the old roll at the commit
                     add_assoc.append(regn)
-        if drop_active:
-            b.srem(self.k_active, *drop_active)
-        if add_active:
-            b.sadd(self.k_active, *add_active)
+            elif was_on:
+                left.append(regn)
+            elif replaced:
+                uncame.append(regn)
+        for key_, add, drop in ((self.k_came, came, uncame), (self.k_left, left, unleft)):
+            if drop:
+                b.srem(key_, *drop)
+            if add:
+                b.sadd(key_, *add)
         if add_phones:
             b.sadd(self.k_phones, *add_phones)
         if add_assoc and self.track_assoc:
@@ -516,7 +526,7 @@ def _recover(r: redis.Redis) -> None:
     for key in [*r.scan_iter(match="vr:left:*", count=1000), *r.scan_iter(match="vr:came:*", count=1000)]:
         r.delete(key)  # voter-status events of a run killed before writing them (the roll itself is fine)
     for key in r.scan_iter(match="vr:gen:*", count=1000):
-        if key.endswith(":active"):
+        if key.endswith(":came"):
             # Voters that run wrote as active were never on the roll in service; recheck them at our commit.
             r.sunionstore(RECHECK, [RECHECK, key])
         r.delete(key)
@@ -603,31 +613,60 @@ def _drop_known(r: redis.Redis, candidates: str, assoc: str, phones: list[str]) 
         r.srem(candidates, *known)
 
 
+_RENAME = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end"
+
+# Apply the changes to the roll in service atomically: KEYS = roll, leaving, joining.
+_SWITCH = """
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('SREM', KEYS[1], m) end
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('SADD', KEYS[1], m) end
+return redis.call('SCARD', KEYS[1])
+"""
+
+
+def _find_missing(r: redis.Redis, gen: int, left: str) -> None:
+    """Add to `left` the voters of the roll in service that import `gen` did not see (their hash's `_i`
+    is of another generation): rows no longer in the delivery, or in another district."""
+    wire = _Wire(_conn(r))
+    try:
+        chunk: list[str] = []
+        for regn in [*r.sscan_iter(ACTIVE, count=2000), None]:
+            if regn is not None:
+                chunk.append(regn)
+            if chunk and (regn is None or len(chunk) >= BATCH_ROWS):
+                wire.send(b"".join([hiredis.pack_command(("HGET", VOTER + x, SEEN)) for x in chunk]), len(chunk))
+                stamps = wire.wait()[-1]
+                missing = [x for x, st in zip(chunk, stamps, strict=True)
+                           if not (st and st.isdigit() and int(st) // _DAYS == gen)]
+                if missing:
+                    r.sadd(left, *missing)
+                chunk = []
+    finally:
+        wire.close()
+
+
 def _commit(r: redis.Redis, gen: int, s: ImportSummary, max_shrink: float | None, changes: bool) -> None:
     """Switch the roll in service to this generation (one transaction), then mark the leavers inactive.
 
-    changes: keep `vr:left:{gen}` / `vr:came:{gen}` (voters leaving / joining the roll) for the audit's
+    The working sets hold only the changes (`vr:gen:{gen}:came` / `:left`), so a re-import needs no
+    second copy of the roll. changes: keep them as `vr:came:{gen}` / `vr:left:{gen}` for the audit's
     voter-status events (`_audit_statuses` deletes them); not on a first import.
     """
-    k_active, k_phones = gen_key(gen, "active"), gen_key(gen, "phones")
-    gone, left, came = f"vr:gone:{gen}", f"vr:left:{gen}", f"vr:came:{gen}"
-    s.active = int(r.scard(k_active))
-    s.inactive = s.imported - s.active
-    # Leaving the roll: on it now and not in this generation; plus anything an interrupted run wrote as
-    # active (RECHECK) that this generation does not confirm.
-    s.deactivated = int(r.sdiffstore(gone, [ACTIVE, k_active]))
+    k_came, k_left, k_phones = gen_key(gen, "came"), gen_key(gen, "left"), gen_key(gen, "phones")
+    gone = f"vr:gone:{gen}"
     old_roll = int(r.scard(ACTIVE))
+    if old_roll:
+        _find_missing(r, gen, k_left)
+    s.deactivated = int(r.scard(k_left))
     if max_shrink is not None and s.deactivated > max(SHRINK_FLOOR, max_shrink * old_roll):
-        r.delete(gone)
         raise RollShrinks(
             f"{s.deactivated:,} of the {old_roll:,} voters on the roll would no longer be active (more than"
             f" {max_shrink:.0%}); check the delivery, or pass --allow-shrink"
         )
-    if changes and old_roll:
-        r.sunionstore(left, [gone])
-        r.sdiffstore(came, [k_active, ACTIVE])
+    # To mark inactive after the switch: the leavers, and whatever an interrupted run wrote as active
+    # (RECHECK) that does not join now.
+    r.sunionstore(gone, [k_left])
     if r.exists(RECHECK):
-        r.sdiffstore(gone + ":recheck", [RECHECK, k_active])
+        r.sdiffstore(gone + ":recheck", [RECHECK, k_came])
         r.sunionstore(gone, [gone, gone + ":recheck"])
         r.delete(gone + ":recheck")
     k_new = new_phones_key(gen)
@@ -635,24 +674,36 @@ def _commit(r: redis.Redis, gen: int, s: ImportSummary, max_shrink: float | None
     r.delete(gen_key(gen, "assoc"))
     s.new_phones_key = k_new
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    keep = changes and old_roll > 0
     with r.pipeline(transaction=True) as p:
-        for src, dst in ((k_active, ACTIVE), (k_phones, k_new)):
-            p.delete(dst)
-            p.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end",
-                   2, src, dst)
+        if old_roll:
+            p.eval(_SWITCH, 3, ACTIVE, k_left, k_came)
+            if keep:
+                p.eval(_RENAME, 2, k_came, f"vr:came:{gen}")
+                p.eval(_RENAME, 2, k_left, f"vr:left:{gen}")
+            else:
+                p.delete(k_came, k_left)
+        else:  # first roll: the joiners are the roll
+            p.delete(ACTIVE, k_left)
+            p.eval(_RENAME, 2, k_came, ACTIVE)
+        p.eval(_RENAME, 2, k_phones, k_new)
         p.delete(RECHECK)
         p.expire(k_new, NEW_PHONES_TTL_S)
         p.hset(META, mapping={
             "generation": gen, "imported_at": now, "files": ",".join(s.files), "rows": s.rows,
-            "voters": s.imported, "active": s.active, "rejected": s.rejected, "cleanup": gen,
-            "district": s.district or "",
+            "voters": s.imported, "rejected": s.rejected, "cleanup": gen, "district": s.district or "",
         })
         p.hdel(META, "importing")
         p.execute()
+    s.active = int(r.scard(ACTIVE))
+    s.inactive = s.imported - s.active
+    r.hset(META, "active", s.active)
     _cleanup(r, gen)
     s.new_phones_count = int(r.scard(k_new))
     if 0 < s.new_phones_count <= NEW_PHONES_INLINE:
         s.new_phones = set(r.smembers(k_new))
+
+
 
 
 def _conn(r: redis.Redis) -> dict[str, Any]:
