@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import json.scanner
+import multiprocessing
+import os
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +29,7 @@ from audit.errors import (
     RootMismatch,
     SeqGap,
     TornLine,
+    VerificationError,
 )
 from audit.hashing import EMPTY_ROOT, ZERO_HASH
 from audit.replay import REPLAY_TYPES, Replay
@@ -85,19 +89,31 @@ def merkle_levels(leaves: list[bytes]) -> list[list[bytes]]:
     return levels
 
 
-def check_lines(data: bytes, replay: Replay | None = None, *, strict: bool = True) -> LogCheck:
+def check_lines(data: bytes, replay: Replay | None = None, *, strict: bool = True,
+                workers: int | None = None) -> LogCheck:
     """Check the log bytes line by line (canonical form, seq, hash chain) and feed `replay`.
 
     strict: every line must match the canonical line pattern and re-serialise to itself (proves it
     canonical). Fast (strict=False): fields are located by byte offsets in the canonical layout and only
     `data` of the events the replay reads is parsed; seq, hash and chain are checked all the same, and
     the signed Merkle heads still bind every byte of every line.
+    workers (fast path, large logs): processes that check the hash chain of one slice each while this
+    process feeds the replay; None = one per spare CPU, 1 = all in this process. Any doubt (a bad line,
+    a worker failure) re-runs the whole check in this process, so errors are always the serial ones.
     Raises the first VerificationError, naming its 1-based line.
     """
     torn = bool(data) and not data.endswith(b"\n")
     lines = data.split(b"\n")
     lines.pop()  # after the last newline: b"" or the torn tail
-    check = (_check_strict if strict else _check_fast)(lines, replay)
+    check = None
+    if not strict and len(lines) >= PARALLEL_MIN_LINES:
+        k = _default_workers(replay) if workers is None else workers
+        if k >= 1 and (replay is not None or k > 1) and threading.active_count() == 1:  # fork needs no threads
+            check = _check_parallel(lines, replay, k)
+            if check is None and replay is not None:
+                replay.reset()  # the serial pass below feeds it again
+    if check is None:
+        check = (_check_strict if strict else _check_fast)(lines, replay)
     if torn:
         raise TornLine(check.count + 1)
     return check
@@ -148,7 +164,10 @@ def _check_strict(lines: list[bytes], replay: Replay | None) -> LogCheck:
     return LogCheck(n, leaves, prev.decode())
 
 
-def _check_fast(lines: list[bytes], replay: Replay | None) -> LogCheck:
+def _check_fast(lines: list[bytes], replay: Replay | None, *, hashing: bool = True, first: int = 1,
+                prev0: bytes = ZERO_HASH.encode()) -> LogCheck:
+    """The fast path over `lines`, numbered from `first`, the first `prev` expected to be `prev0`.
+    hashing=False only locates fields and feeds the replay (the chain is checked elsewhere)."""
     sha = hashlib.sha256
     scan = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner, without loads() overhead
     parsed: dict[bytes, Any] = {}  # data bytes -> parsed value; the replay only reads data
@@ -156,26 +175,27 @@ def _check_fast(lines: list[bytes], replay: Replay | None) -> LogCheck:
     wanted = REPLAY_TYPES
     leaves: list[bytes] = []
     add_leaf = leaves.append
-    prev = prev2 = ZERO_HASH.encode()
-    n = 0
-    for n, ln in enumerate(lines, 1):
+    prev = prev2 = prev0
+    n = first - 1
+    for n, ln in enumerate(lines, first):
         # canonical layout: ...,"hash":"<64>","prev":"<64>","seq":N,"subject":S,"time":"T","type":"X"}
         i = ln.rfind(b',"hash":"')
         j = ln.find(b',"subject":', i + 155) if i > 0 else -1
         if j < 0 or ln[i + 73:i + 83] != b'","prev":"' or ln[i + 147:i + 155] != b'","seq":':
             raise CanonicalFormError(n, _why_not_canonical(ln))
-        h, p, seq = ln[i + 9:i + 73], ln[i + 83:i + 147], ln[i + 155:j]
-        if seq != b"%d" % n or p != prev:
-            if not seq.isdigit():
-                raise CanonicalFormError(n, "seq is not a number")
-            _chain_anomaly(n, int(seq), h, p, prev, prev2)
-        calc = sha(ln[:i + 1] + ln[i + 75:]).hexdigest()
-        if calc.encode() != h:
-            raise HashMismatch(n, h.decode(), calc)
-        if p != prev:
-            raise ChainBroken(n, prev.decode(), p.decode())
-        prev2, prev = prev, h
-        add_leaf(sha(b"\x00" + ln).digest())
+        if hashing:
+            h, p, seq = ln[i + 9:i + 73], ln[i + 83:i + 147], ln[i + 155:j]
+            if seq != b"%d" % n or p != prev:
+                if not seq.isdigit():
+                    raise CanonicalFormError(n, "seq is not a number")
+                _chain_anomaly(n, int(seq), h, p, prev, prev2)
+            calc = sha(ln[:i + 1] + ln[i + 75:]).hexdigest()
+            if calc.encode() != h:
+                raise HashMismatch(n, h.decode(), calc)
+            if p != prev:
+                raise ChainBroken(n, prev.decode(), p.decode())
+            prev2, prev = prev, h
+            add_leaf(sha(b"\x00" + ln).digest())
         if feed is None:
             continue
         k = ln.rfind(b',"type":"')
@@ -203,7 +223,59 @@ def _check_fast(lines: list[bytes], replay: Replay | None) -> LogCheck:
         else:
             d = {}
         feed(n, etype, actor, subject, d)
-    return LogCheck(n, leaves, prev.decode())
+    return LogCheck(n - first + 1, leaves, prev.decode())
+
+
+PARALLEL_MIN_LINES = 50_000
+_FORK_LINES: list[bytes] = []  # the lines, inherited by forked chain workers (copy-on-write)
+
+
+def _default_workers(replay: Replay | None) -> int:
+    cpus = os.cpu_count() or 1
+    if cpus < 2:
+        return 0
+    return min(8, cpus - 1 if replay is not None else cpus)
+
+
+def _chain_worker(start: int, end: int) -> tuple[bytes, bytes, bytes] | None:
+    """In a forked worker: the chain of lines [start, end) -> (leaf hashes, first prev, last hash)."""
+    lines = _FORK_LINES[start:end]
+    try:
+        ln = lines[0]
+        i = ln.rfind(b',"hash":"')
+        p0 = ln[i + 83:i + 147]
+        chk = _check_fast(lines, None, first=start + 1, prev0=p0)
+    except Exception:  # noqa: BLE001 -- any doubt: the caller re-runs serially and reports exactly
+        return None
+    return b"".join(chk.leaves), p0, chk.last_hash.encode()
+
+
+def _check_parallel(lines: list[bytes], replay: Replay | None, workers: int) -> LogCheck | None:
+    """Chain slices in `workers` forked processes while this one feeds the replay; None on any doubt."""
+    global _FORK_LINES
+    bounds = [(len(lines) * w // workers, len(lines) * (w + 1) // workers) for w in range(workers)]
+    _FORK_LINES = lines
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            pending = pool.starmap_async(_chain_worker, bounds)
+            if replay is not None:
+                try:
+                    _check_fast(lines, replay, hashing=False)
+                except VerificationError:
+                    return None
+            parts = pending.get()
+    except (OSError, ValueError):  # no processes here: do it all in this one
+        return None
+    finally:
+        _FORK_LINES = []
+    prev = ZERO_HASH.encode()
+    leaves: list[bytes] = []
+    for part in parts:
+        if part is None or part[1] != prev:  # a bad line, or a break between two slices
+            return None
+        blob, prev = part[0], part[2]
+        leaves += [blob[x:x + 32] for x in range(0, len(blob), 32)]
+    return LogCheck(len(lines), leaves, prev.decode())
 
 
 def _why_not_canonical(ln: bytes) -> str:

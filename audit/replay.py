@@ -44,6 +44,10 @@ class Replay:
 
     def __init__(self, tally: TallyFn | None = None) -> None:
         self._tally = tally
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every event fed so far (the tally function is kept)."""
         self.named: set[str] = set()
         self.inactive: set[str] = set()
         self.roll: set[str] = set()

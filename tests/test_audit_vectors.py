@@ -87,3 +87,37 @@ def test_verifier_runs_standalone_as_a_module(tmp_path: Path) -> None:
                              text=True, cwd=Path(__file__).parent.parent, timeout=60)
         assert out.returncode == want, out.stderr
     assert "first bad line: 6" in out.stderr
+
+
+def test_parallel_check_equals_the_serial_one_and_defers_to_it_on_tampering(tmp_path: Path) -> None:
+    import hashlib as _hashlib
+
+    from audit.checks import _check_fast, _check_parallel
+    from audit.hashing import canonical
+    from audit.log import AuditLog
+    from audit.replay import Replay
+
+    lg = AuditLog(tmp_path / "audit.log", heads_every_s=None)
+    choices = ("yes", "no", "abstain")
+    votes = [("vote", {"regn_num": f"1000{i % 97:05d}", "name": "V"}, None,
+              {"bill": f"119-hr-{i % 3}", "choice": choices[i % 5 % 3], "tentative": False}) for i in range(3000)]
+    lg.append_many_sync([*votes, ("mint", None, {"regn_num": "100000001", "name": "V"}, {"amount_cents": 5})])
+    lg.close()
+    lines = lg.path.read_bytes().split(b"\n")[:-1]
+    serial_replay, par_replay = Replay(), Replay()
+    serial = _check_fast(lines, serial_replay)
+    par = _check_parallel(lines, par_replay, 3)
+    assert par is not None and par.count == serial.count == 3001
+    assert par.leaves == serial.leaves and par.last_hash == serial.last_hash
+    assert par_replay.tallies() == serial_replay.tallies() and par_replay.balances == serial_replay.balances
+    # Line 2500 (in the last slice) edited and rehashed alone: the parallel path declines, the serial
+    # path names the line after it.
+    ev = json.loads(lines[2499])
+    ev["data"]["choice"] = "no" if ev["data"]["choice"] != "no" else "yes"
+    ev.pop("hash")
+    ev["hash"] = _hashlib.sha256(canonical(ev)).hexdigest()
+    lines[2499] = canonical(ev)
+    assert _check_parallel(lines, Replay(), 3) is None
+    with pytest.raises(errors.ChainBroken) as info:
+        check_lines(b"\n".join(lines) + b"\n", Replay(), strict=False, workers=3)
+    assert info.value.line == 2501
