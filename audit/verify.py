@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                     metavar="BASE_URL", help="compare with the running service (default %(const)s)")
     ap.add_argument("--fast", action="store_true", help="skip re-serialising every line (hashes still checked)")
     ap.add_argument("--quiet", action="store_true", help="print the summary only, not every balance")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="with --fast: processes checking the chain beside the replay (default: spare CPUs)")
     ap.add_argument("--save", metavar="FILE", type=Path,
                     help="with a URL: keep a copy in FILE (and every head seen in FILE.heads); later runs "
                          "download only the new bytes (HTTP Range) and check the old heads too")
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     replay = Replay()
     try:
-        check = check_lines(data, replay, strict=not args.fast)
+        check = check_lines(data, replay, strict=not args.fast, workers=args.workers)
         nheads = check_heads(check, heads, pubkey)
     except VerificationError as e:
         service = live or (base_url(args.source) if is_url(args.source) else None)
