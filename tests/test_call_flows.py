@@ -93,11 +93,11 @@ async def test_hangup_in_the_middle_of_a_confirmation_records_nothing(stack: Sta
     assert not [k async for k in r.scan_iter("call:*")], "call state must be removed at hang-up"
 
 
-async def test_unregistered_caller_is_told_whom_to_call_and_cannot_act(stack: Stack) -> None:
+async def test_unregistered_caller_is_told_whom_to_call_and_cannot_use_money(stack: Stack) -> None:
     async with await Phone.dial(stack.emulator_url, "+15155550199") as phone:
         heard = await turn(phone)
         assert "not on any voter registration" in heard and "Auditor" in heard
-        assert "Only registered voters" in await turn(phone, "delegate")
+        assert "Only registered voters" in await turn(phone, "money")
 
 
 async def test_name_with_no_match_and_same_name_same_town(stack: Stack) -> None:
