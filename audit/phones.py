@@ -8,6 +8,8 @@ Rule (brief, issue 6): "Never a phone number." A value looks like a phone number
 Other digit groups ("H.R. 1234 (2025-2026)", "2026-11-19 00:00") are not phone numbers.
 Checked: every string value and key, and every integer of 10 or more digits, except integers under
 keys ending in `_cents` (money amounts) and strings that are whole hex digests (40 or 64 hex chars).
+Tentative callers' pseudonyms ("T-" + 10 hex digits of an HMAC, voter_registry.tentative) are not
+phone numbers even when all ten happen to be digits; they are skipped.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ _DIGIT_RUN = re.compile(r"\d{10,}")
 _E164 = re.compile(r"\+[\s(]*\d(?:[\s().\-]*\d){7,14}")
 _NANP = re.compile(r"(?<!\d)(?:1[\s.\-]?)?\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]?\d{4}(?!\d)")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_PSEUDONYM = re.compile(r"(?<![0-9A-Za-z])T-[0-9a-f]{10}(?![0-9A-Za-z])")
 
 
 def looks_like_phone(text: str) -> bool:
     """True when `text` contains a 10+ digit run, an E.164 number or a grouped North American number."""
     if _HEX_DIGEST.fullmatch(text):
         return False
+    if "T-" in text:
+        text = _PSEUDONYM.sub("T-", text)
     return bool(_DIGIT_RUN.search(text) or _E164.search(text) or _NANP.search(text))
 
 

@@ -12,7 +12,8 @@ Delegation state (liquid_democracy.md R2, R6, R7):
 - `vote` {bill, choice}: the actor's direct vote on the bill (last one wins).
 - Tentative actions (`"tentative": true`) do not count until a `tentative-promoted` event for their
   actor (subject of that event); then every tentative action the voter has standing counts.
-- Eligible voters (our documented choice): every voter named as actor or subject of any event, minus
+- Eligible voters (our documented choice): every voter named as actor (of a non-tentative action) or
+  subject of any event, minus
   those whose latest `voter-status` is not "active"; plus, when a `voter-roll-imported` event's data
   lists `"voters": [regn_num, ...]`, those voters. Voters never named cannot hold a delegation or a vote,
   so yes/no/abstain are exact without the roll. `not_cast` counts the voters the replay knows of; when
@@ -67,7 +68,7 @@ class Replay:
     def feed(self, seq: int, etype: str, actor: str | None, subject: str | None, data: dict[str, Any]) -> None:
         """Apply one event. Unknown types only register the voters they name. Never raises on odd data."""
         self.events += 1
-        if actor:
+        if actor and not data.get("tentative") and etype != "tentative-promoted":  # a tentative caller is no voter
             self.named.add(actor)
         if subject:
             self.named.add(subject)

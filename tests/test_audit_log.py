@@ -100,11 +100,13 @@ def test_ordinary_numbers_and_digests_are_not_phone_numbers(log: AuditLog) -> No
     log.append_sync("bill-opened", None, None, {"bill": "119-hr-1234", "title": "H.R. 1234 of 2025",
                                                   "closed_at": "2026-11-21T12:00:00Z"})
     log.append_sync("mint", None, BOB, {"amount_cents": 12_345_678_900})
+    pseudonym = {"regn_num": "T-3915528804", "name": "tentative caller T-3915528804"}  # HMAC hex, all digits
+    log.append_sync("vote", pseudonym, None, {"bill": "119-hr-1", "choice": "yes", "tentative": True})
     log.append_sync("bill-opened", None, None, {"bill": "119-hr-7", "title": "H.R. 7 (2025-2026), 1234 5678",
                                                   "closed_at": "2026-11-19 00:00:00"})
     log.append_sync("demurrage-closed", None, None, {"period": "2026-W47", "pool_cents": 7,
                                                      "snapshot": "1234567890" * 6 + "abcd"})
-    assert log.seq == 4
+    assert log.seq == 5
 
 
 @pytest.mark.parametrize("args", [

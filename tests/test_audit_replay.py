@@ -146,7 +146,8 @@ def test_replay_rules_scopes_ranks_tentative_and_money(tmp_path: Path, strict: b
     from audit.replay import Replay
     from audit.verify import check_lines
 
-    A, B, C, D, E, F, G = (ref(x) for x in "ABCDEFG")
+    A, B, C, E, F, G = (ref(x) for x in "ABCEFG")
+    D = {"regn_num": "T-00a1b2c3d4", "name": "tentative caller T-00a1b2c3d4"}  # an unregistered caller
     b1, b2 = "119-hr-1", "119-hr-2"
     lg = AuditLog(tmp_path / "audit.log", heads_every_s=None)
     lg.append_many_sync([
@@ -175,13 +176,13 @@ def test_replay_rules_scopes_ranks_tentative_and_money(tmp_path: Path, strict: b
 
     rp = replay()
     t = rp.tallies()
-    assert t[b1] == {"yes": 2, "no": 3, "abstain": 0, "not_cast": 2}  # B, F(backup) / C, A, E / D, G
-    assert t[b2] == {"yes": 2, "no": 0, "abstain": 0, "not_cast": 5}  # B, F / A (none), E dead end, C, D, G
+    assert t[b1] == {"yes": 2, "no": 3, "abstain": 0, "not_cast": 1}  # B, F(backup) / C, A, E / G; D is no voter
+    assert t[b2] == {"yes": 2, "no": 0, "abstain": 0, "not_cast": 4}  # B, F / A (none), E dead end, C, G
     assert rp.balances == {A["regn_num"]: 693, B["regn_num"]: 300, C["regn_num"]: 5} and rp.pool == 2
 
     lg.append_sync("recall", A, C, {"scope": b1})
     lg.append_sync("bill-closed", None, None, {"bill": b1, "title": "One", "closed_at": "2026-11-21T12:00:00Z"})
-    lg.append_sync("vote", D, None, {"bill": b1, "choice": "no", "tentative": False})  # after the close
+    lg.append_sync("vote", G, None, {"bill": b1, "choice": "no", "tentative": False})  # after the close
     rp = replay()
-    assert rp.tallies()[b1] == {"yes": 3, "no": 2, "abstain": 0, "not_cast": 2}  # frozen at the close
+    assert rp.tallies()[b1] == {"yes": 3, "no": 2, "abstain": 0, "not_cast": 1}  # frozen at the close
     lg.close()
