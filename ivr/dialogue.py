@@ -43,6 +43,7 @@ from ivr.messages import (
     RecordDelegation,
     Recorded,
     RecordMint,
+    RecordNoDelegation,
     RecordPayment,
     RecordRecall,
     RecordVote,
@@ -270,6 +271,12 @@ def _main_menu(s: CallState, text: str, digits: str) -> Result:
         return _ask(s, prefix + prompts.ask_bill(), "vote_bill")
     if cmd == "recall":
         return replace(s, node="recall_confirm"), [LookupDelegate(s.voter.regn_num)]
+    if cmd == "backup":
+        name = " ".join(w for w in rest.split() if w not in ("delegate", "delegates", "is", "to"))
+        if name:
+            return replace(s, node="delegate_ask", pending={"backup": True, "heard": name}), [
+                FindVoter(name, s.voter.regn_num)]
+        return _ask(s, prompts.ask_backup(), "delegate_ask", backup=True)
     if cmd == "money":
         first = nlu.words(text)[:1]
         pending = {"utterance": text} if first and first[0] in ("pay", "send", "give", "mint") else {}
@@ -297,7 +304,7 @@ def _delegate_ask(s: CallState, text: str, digits: str) -> Result:
     if not heard:
         return _ask(s, prompts.ask_delegate())
     assert s.voter is not None
-    return replace(s, pending={"heard": heard}), [FindVoter(heard, s.voter.regn_num)]
+    return replace(s, pending={**s.pending, "heard": heard}), [FindVoter(heard, s.voter.regn_num)]
 
 
 def _refine(s: CallState, text: str, digits: str) -> Result:
@@ -312,7 +319,9 @@ def _delegate_confirm(s: CallState, text: str, digits: str) -> Result:
     if yn == "no":
         return _ask(s, "All right. " + prompts.ask_delegate(), "delegate_ask")
     assert s.voter is not None
-    return s, [RecordDelegation(s.voter.regn_num, s.pending["person"]["regn_num"])]
+    scope = s.pending["bill"]["key"] if s.pending.get("bill") else "standing"
+    return s, [RecordDelegation(s.voter.regn_num, s.pending["person"]["regn_num"], scope,
+                                bool(s.pending.get("backup")))]
 
 
 def _vote_bill(s: CallState, text: str, digits: str) -> Result:
@@ -323,8 +332,17 @@ def _vote_bill(s: CallState, text: str, digits: str) -> Result:
 
 
 def _vote_choice(s: CallState, text: str, digits: str) -> Result:
-    choice = nlu.CHOICE_KEYS.get(digits[:1]) if digits else nlu.vote_choice(text)
     bill = _person_bill(s.pending["bill"])
+    assert s.voter is not None
+    if text and nlu.means_no_delegation(text):
+        return _ask(s, prompts.confirm_no_delegation(bill), "nodelegate_confirm", bill=s.pending["bill"])
+    if text and nlu.command(text)[0] == "delegate":  # a delegation for this bill only (R6)
+        name = nlu.strip_scope(nlu.command(text)[1])
+        if not name:
+            return _ask(s, prompts.ask_delegate(), "delegate_ask", bill=s.pending["bill"])
+        return replace(s, node="delegate_ask", pending={"bill": s.pending["bill"], "heard": name}), [
+            FindVoter(name, s.voter.regn_num)]
+    choice = nlu.CHOICE_KEYS.get(digits[:1]) if digits else nlu.vote_choice(text)
     if choice is None:
         return _ask(s, prompts.NOT_UNDERSTOOD + prompts.ask_choice(bill))
     return _ask(s, prompts.confirm_vote(choice, bill), "vote_confirm", bill=s.pending["bill"], choice=choice)
@@ -339,6 +357,16 @@ def _vote_confirm(s: CallState, text: str, digits: str) -> Result:
         return _ask(s, "All right. " + prompts.ask_choice(bill), "vote_choice", bill=s.pending["bill"])
     assert s.voter is not None
     return s, [RecordVote(s.voter.regn_num, bill.key, s.pending["choice"])]
+
+
+def _nodelegate_confirm(s: CallState, text: str, digits: str) -> Result:
+    yn = _yes_no(text, digits)
+    if yn is None:
+        return _ask(s, prompts.YES_OR_NO)
+    if yn == "no":
+        return _main(s, "Your delegation is unchanged. ")
+    assert s.voter is not None
+    return s, [RecordNoDelegation(s.voter.regn_num, s.pending["bill"]["key"])]
 
 
 def _audit_who(s: CallState, text: str, digits: str) -> Result:
@@ -440,6 +468,7 @@ _NODES = {
     "vote_bill": _vote_bill,
     "vote_choice": _vote_choice,
     "vote_confirm": _vote_confirm,
+    "nodelegate_confirm": _nodelegate_confirm,
     "audit_who": _audit_who,
     "audit_refine": _refine,
     "audit_bill": _audit_bill,
@@ -476,7 +505,9 @@ def _voter_matched(s: CallState, ev: VoterMatched) -> Result:
     assert s.voter is not None
     if person.regn_num == s.voter.regn_num:  # invariant cannot_delegate_to_self, told with its reason
         return _ask(s, prompts.self_delegation(), "delegate_ask")
-    return _ask(s, prompts.confirm_delegate(person), "delegate_confirm", person=asdict(person))
+    bill = _person_bill(s.pending["bill"]) if s.pending.get("bill") else None
+    return _ask(s, prompts.confirm_delegate(person, bill, bool(s.pending.get("backup"))), "delegate_confirm",
+                **{k: v for k, v in s.pending.items() if k in ("bill", "backup")}, person=asdict(person))
 
 
 def _bills_found(s: CallState, ev: BillsFound) -> Result:
@@ -504,6 +535,13 @@ def _delegate_is(s: CallState, ev: DelegateIs) -> Result:
 def _recorded(s: CallState, ev: Recorded) -> Result:
     if not ev.ok:
         return _main(s, prompts.refused(ev.reason) + " ")
+    if s.node == "nodelegate_confirm":
+        return _main(s, prompts.no_delegation_done(_person_bill(s.pending["bill"]), ev.seq))
+    if s.node == "delegate_confirm" and s.pending.get("bill"):
+        return _main(s, prompts.delegated_for_bill(Person(**s.pending["person"]), _person_bill(s.pending["bill"]),
+                                                   ev.seq))
+    if s.node == "delegate_confirm" and s.pending.get("backup"):
+        return _main(s, prompts.backup_added(Person(**s.pending["person"]), ev.seq))
     if s.node == "delegate_confirm":
         person = Person(**s.pending["person"])
         text = prompts.delegated(person, ev.loops, ev.seq) + " "

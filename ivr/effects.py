@@ -39,6 +39,7 @@ from ivr.messages import (
     RecordDelegation,
     Recorded,
     RecordMint,
+    RecordNoDelegation,
     RecordPayment,
     RecordRecall,
     RecordVote,
@@ -51,6 +52,7 @@ from voter_registry.model import Voter
 
 log = logging.getLogger(__name__)
 RECENT_BILLS = 3
+MAX_RANK = 3  # a first choice and two ranked backups (liquid_democracy.md R7)
 TENTATIVE = "tentative"  # the dialogue's voter id for an unregistered caller (ivr.dialogue.TENTATIVE)
 
 
@@ -207,6 +209,8 @@ class Effects:
             return Recorded(False, reason=refusal)
         if req.voter == TENTATIVE:
             delegate = await self.voters.get(req.delegate)
+            if req.scope != "standing" or req.backup:
+                return Recorded(False, reason="until this phone is registered you can record one standing delegate.")
             if delegate is None or delegate.status != "active":
                 return Recorded(False, reason="that voter's registration is not active.")
             seq = await self.audit.append("delegate", await self.tentative.pseudonym(ctx.caller_id), delegate.ref,
@@ -219,13 +223,43 @@ class Effects:
         if isinstance(pair, str):
             return Recorded(False, reason=pair)
         voter, delegate = pair
+        rank = 1
+        if req.backup:  # R7: ranked backups, up to MAX_RANK delegates in all
+            current = await self.delegations.delegates_of(voter.regn_num, req.scope) or []
+            if delegate.regn_num in current:
+                return Recorded(False, reason="that voter is already one of your delegates.")
+            rank = len(current) + 1
+            if rank > MAX_RANK:
+                return Recorded(False, reason=f"you already have {MAX_RANK} delegates; recall one first.")
+        if req.scope != "standing" and (await self._open_bill(req.scope)) is None:
+            return Recorded(False, reason="voting on that bill has closed.")
         seq = await self.audit.append("delegate", voter.ref, delegate.ref,
-                                      {"scope": "standing", "rank": 1, "tentative": False, **_identity(ctx)})
-        await self.delegations.delegate(voter.regn_num, delegate.regn_num)
+                                      {"scope": req.scope, "rank": rank, "tentative": False, **_identity(ctx)})
+        await self.delegations.delegate(voter.regn_num, delegate.regn_num, scope=req.scope, rank=rank)
         await self._acted(voter.regn_num, seq)
+        if req.scope != "standing" or rank > 1:
+            return Recorded(True, seq=seq)
         loops = await self._loops_back(voter.regn_num)
         award, nxt = await self._award(voter)
         return Recorded(True, seq=seq, loops=loops, award_cents=award, award_next_cents=nxt)
+
+    async def _open_bill(self, key: str) -> Any:
+        bill = await self.bills.get(key)
+        return bill if bill is not None and bill.closed_at is None else None
+
+    async def _RecordNoDelegation(self, req: RecordNoDelegation, ctx: Any = None) -> Recorded:  # noqa: N802
+        """R6: an explicit "no delegation on this bill" (only the voter's own direct vote counts there)."""
+        if refusal := await self._refuse_action(ctx):
+            return Recorded(False, reason=refusal)
+        voter = await self.voters.get(req.voter)
+        if voter is None or voter.status != "active":
+            return Recorded(False, reason="your registration is not active.")
+        if await self._open_bill(req.bill) is None:
+            return Recorded(False, reason="voting on that bill has closed.")
+        seq = await self.audit.append("no-delegate", voter.ref, None, {"bill": req.bill, **_identity(ctx)})
+        await self.delegations.no_delegation(voter.regn_num, req.bill)
+        await self._acted(voter.regn_num, seq)
+        return Recorded(True, seq=seq)
 
     async def _loops_back(self, voter: str) -> bool:
         """R4: does the standing chain from `voter` come back to them (told, not refused)?"""

@@ -266,10 +266,23 @@ class DelegateIs:
 
 @dataclass(frozen=True, slots=True)
 class RecordDelegation:
-    """Commit "voter delegates to delegate" (audit log first, then the store)."""
+    """Commit "voter delegates to delegate" (audit log first, then the store).
+
+    scope: "standing" or a bill key (a delegation for that bill only, R6); backup: add the delegate as the
+    next ranked backup (R7, up to 3 in all) instead of replacing the first choice."""
 
     voter: str
     delegate: str
+    scope: str = "standing"
+    backup: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordNoDelegation:
+    """Commit "voter has no delegation on this bill" (R6: only a direct vote counts for them there)."""
+
+    voter: str
+    bill: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +399,7 @@ class EffectFailed:
 
 
 EffectRequest = (IdentifyCaller | FindVoter | FindBill | LookupDelegate | RecordDelegation | RecordRecall
-                 | RecordVote | AuditFor | Balance | RecordPayment | RecordMint | StartVerification
+                 | RecordVote | RecordNoDelegation | AuditFor | Balance | RecordPayment | RecordMint | StartVerification
                  | CheckVerification)
 EffectResult = (CallerIdentified | VoterMatched | BillsFound | DelegateIs | Recorded | AuditReport
                 | BalanceIs | VerificationStarted | VerificationChecked | EffectFailed)

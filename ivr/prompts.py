@@ -19,7 +19,8 @@ YES_OR_NO = "Please say yes or no, or press 1 for yes and 2 for no."
 HELP = {
     "main": "This is the main menu. Say delegate to give your voting power to another registered voter. "
     "Say vote to vote on a bill before the House. Say audit to hear how your power is used. "
-    "Say recall to take your delegation back. Say money for your delegate money balance. "
+    "Say recall to take your delegation back. Say add a backup delegate for someone to carry your vote when "
+    "your delegate's chain is lost. Say money for your delegate money balance. "
     "Say menu to come back here, or goodbye to hang up. You can also press 1 for delegate, 2 for vote, "
     "3 for audit, 4 for recall, and 5 for money.",
     "household": "Several voters are registered with this phone. Say your first name so I know who is calling.",
@@ -31,7 +32,10 @@ HELP = {
     "delegate_confirm": "Say yes to delegate your vote to this voter, or no to choose someone else.",
     "vote_bill": "Say the number of a bill, such as H R and a number, or some words of its title. "
     "Say list to hear the most recent bills. Say menu to go back.",
-    "vote_choice": "Say yes, no, or abstain. You can also press 1 for yes, 2 for no, or 3 for abstain.",
+    "vote_choice": "Say yes, no, or abstain. You can also press 1 for yes, 2 for no, or 3 for abstain. "
+    "To let someone else vote for you on this bill only, say delegate and their name and town. "
+    "To make sure no delegate votes for you on this bill, say no delegate on this bill.",
+    "nodelegate_confirm": "Say yes to have no delegate on this bill, or no to keep your delegation.",
     "vote_confirm": "Say yes to record this vote, or no to change it.",
     "audit_who": "Say me to audit your own vote, or the name and town of a registered voter.",
     "audit_refine": "Several registered voters fit. Answer the question so I can tell them apart.",
@@ -84,8 +88,34 @@ def person_readback(p: Person) -> str:
     return f"{p.name}, on {p.street}" if p.street else p.name
 
 
-def confirm_delegate(p: Person) -> str:
-    return f"{person_readback(p)}. Is that right? Say yes or no."
+def confirm_delegate(p: Person, bill: BillInfo | None = None, backup: bool = False) -> str:
+    what = f", for {bill.number} only" if bill else (", as a backup delegate" if backup else "")
+    return f"{person_readback(p)}{what}. Is that right? Say yes or no."
+
+
+def ask_backup() -> str:
+    return ("Who should carry your vote when your delegate's chain reaches nobody who votes? "
+            "Say their name and town, or their phone number.")
+
+
+def delegated_for_bill(p: Person, b: BillInfo, seq: int | None) -> str:
+    text = f"Done. On {b.number} only, your vote goes to {p.name} unless you vote yourself."
+    return text + (f" Your audit log number is {seq}. " if seq is not None else " ")
+
+
+def backup_added(p: Person, seq: int | None) -> str:
+    text = f"Done. {p.name} is now a backup delegate, tried in order when your first choice's chain is lost."
+    return text + (f" Your audit log number is {seq}. " if seq is not None else " ")
+
+
+def confirm_no_delegation(b: BillInfo) -> str:
+    return (f"On {b.number}, no delegate will vote for you; your vote counts only if you vote yourself. "
+            "Is that right?")
+
+
+def no_delegation_done(b: BillInfo, seq: int | None) -> str:
+    text = f"Done. On {b.number} you have no delegate."
+    return text + (f" Your audit log number is {seq}. " if seq is not None else " ")
 
 
 def not_found(heard: str) -> str:
@@ -129,7 +159,8 @@ def bill_not_found(heard: str) -> str:
 
 
 def ask_choice(b: BillInfo) -> str:
-    return f"{b.number}, {b.title}. How do you vote: yes, no, or abstain?"
+    return (f"{b.number}, {b.title}. How do you vote: yes, no, or abstain? "
+            "You can also say delegate and a name for this bill only, or no delegate on this bill.")
 
 
 def bill_closed(b: BillInfo) -> str:

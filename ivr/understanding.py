@@ -20,6 +20,7 @@ COMMAND_WORDS: dict[str, frozenset[str]] = {
     "vote": frozenset({"vote", "voting", "ballot"}),
     "audit": frozenset({"audit", "check", "trace"}),
     "recall": frozenset({"recall", "revoke", "undelegate"}),
+    "backup": frozenset({"backup", "backups", "fallback"}),
     "money": frozenset({"money", "balance", "pay", "send", "wallet", "mint"}),
     "list": frozenset({"list", "bills", "numbers"}),
     "help": frozenset({"help", "instructions"}),
@@ -27,7 +28,7 @@ COMMAND_WORDS: dict[str, frozenset[str]] = {
     "goodbye": frozenset({"goodbye", "bye", "quit", "exit", "hangup"}),
 }
 _FILLER = frozenset({"i", "want", "to", "would", "like", "please", "let", "me", "my", "um", "uh", "the", "a",
-                     "can", "you", "could", "go", "back", "now"})
+                     "can", "you", "could", "go", "back", "now", "add", "another", "set", "choose", "name"})
 
 # DTMF on the main menu (documented in docs/phone-menu.md).
 MENU_KEYS = {"1": "delegate", "2": "vote", "3": "audit", "4": "recall", "5": "money", "9": "help",
@@ -121,3 +122,21 @@ def spoken_digits(text: str) -> str:
         else:
             return ""
     return "".join(out)
+
+
+def means_no_delegation(text: str) -> bool:
+    """ "no delegate on this bill", "no delegation for this one", "nobody votes for me"."""
+    ws = words(text)
+    return ("no" in ws or "nobody" in ws) and bool({"delegate", "delegation", "delegates", "proxy"} & set(ws))
+
+
+def per_bill(text: str) -> bool:
+    """ "... for this bill only", "just this bill", "only this one"."""
+    ws = set(words(text))
+    return bool(ws & {"only", "just"}) and bool(ws & {"bill", "one", "this"})
+
+
+def strip_scope(text: str) -> str:
+    """The name part of "John Doe of Ames for this bill only"."""
+    return re.sub(r"\b(for\s+)?(this|the)\s+(bill|one)(\s+only)?\b|\bonly\b|\bjust\b", " ", text,
+                  flags=re.I).strip()

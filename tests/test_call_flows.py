@@ -219,3 +219,26 @@ async def test_unregistered_caller_acts_tentatively_until_an_import_shows_the_ph
     assert (await store.tally("119-hr-1234")).abstain >= 1
     kinds = [(e["type"], e["data"].get("promoted_from", "")[:2]) for e in audit_events(stack.audit_path)[-3:]]
     assert kinds == [("tentative-promoted", ""), ("delegate", "T-"), ("vote", "T-")]
+
+
+async def test_per_bill_delegation_backup_delegate_and_no_delegate_by_voice(stack: Stack, r: aioredis.Redis) -> None:
+    store = DelegationStore(r)
+    async with await Phone.dial(stack.emulator_url, JOHN.phone) as phone:
+        await turn(phone)
+        await turn(phone, "delegate jane roe of ames")
+        await turn(phone, "yes")
+        assert "as a backup delegate" in await turn(phone, "add a backup delegate robert baker of adel")
+        assert "is now a backup delegate" in await turn(phone, "yes")
+        await turn(phone, "vote h r 1234")
+        assert "for H.R. 1234 only" in await turn(phone, "delegate robert baker of adel for this bill only")
+        assert "On H.R. 1234 only, your vote goes to Robert L Baker of Adel" in await turn(phone, "yes")
+        assert await store.delegates_of(JOHN.regn_num) == [JANE.regn_num, BOB.regn_num]
+        assert await store.effective_delegates(JOHN.regn_num, "119-hr-1234") == [BOB.regn_num]
+        await turn(phone, "vote h r 1234")
+        assert "no delegate will vote for you" in await turn(phone, "no delegate on this bill")
+        assert "On H.R. 1234 you have no delegate" in await turn(phone, "yes")
+        assert await store.effective_delegates(JOHN.regn_num, "119-hr-1234") == []
+    scopes = [(e["type"], e["data"].get("scope"), e["data"].get("rank")) for e in audit_events(stack.audit_path)
+              if (e.get("actor") or {}).get("regn_num") == JOHN.regn_num]
+    assert scopes == [("delegate", "standing", 1), ("delegate", "standing", 2), ("delegate", "119-hr-1234", 1),
+                      ("no-delegate", None, None)]
