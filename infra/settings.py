@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    log_json: bool = False
     var_dir: Path = ROOT / "var"
     redis_url: str = ""
     audit_log: Path = Path("")

@@ -51,6 +51,7 @@ def build_effects(r: aioredis.Redis, settings: Settings, audit: Any, commands: C
     """Our stores behind the dialogue."""
     from delegation.bills import BillStore
     from delegation.store import DelegationStore
+    from ivr.guards import Guards
     from money.ledger import Ledger
     from voter_registry.matcher import Matcher
     from voter_registry.store import VoterStore
@@ -61,7 +62,8 @@ def build_effects(r: aioredis.Redis, settings: Settings, audit: Any, commands: C
                    sovereigns=settings.sovereigns, require_attestation=settings.require_attestation,
                    period_s=settings.demurrage_period_s, captcha_digits=settings.captcha_digits,
                    dial=commands.dial if commands else None, connection_id=settings.telnyx_connection_id,
-                   verified_for_s=settings.verified_for_s, verify_dial_delay_s=settings.verify_dial_delay_s)
+                   verified_for_s=settings.verified_for_s, verify_dial_delay_s=settings.verify_dial_delay_s,
+                   guards=Guards.from_settings(r, settings))
 
 
 def create_app(w: Wiring) -> FastAPI:

@@ -191,8 +191,8 @@ def step(s: CallState, ev: Any) -> Result:
     if isinstance(ev, SpeechEnded):
         return s, []
     if isinstance(ev, EffectFailed):
-        if s.node == "identifying":  # the roll is unreachable: answer anyway, as an unregistered caller
-            return step(s, CallerIdentified((), "county auditor's office", "the number on your county's web site"))
+        if s.node == "identifying":  # the roll is unreachable: never treat a voter as unregistered
+            return replace(s, node="answering", pending={"refusal": "unavailable"}), [Answer()]
         return _main(s, prompts.APOLOGY + " ")
     if isinstance(ev, SpeechHeard | DigitsPressed):
         return _input(s, ev)

@@ -278,6 +278,8 @@ def refusal(code: str) -> str:
     """Why a call is not admitted (guards): busy, rate limited or from a refused area."""
     return {"busy": "All our lines are busy right now. Please call again in a few minutes. Goodbye.",
             "rate_limited": "This phone has called too often in the last hour. Please call again later. Goodbye.",
+            "unavailable": "Sorry, the voter roll cannot be reached just now. Please call again in a few minutes. "
+                           "Goodbye.",
             }.get(code, "Calls from this number cannot be accepted. Goodbye.")
 
 

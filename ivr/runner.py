@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 
 from ivr import metrics, prompts
@@ -36,6 +37,8 @@ from ivr.messages import (
 log = logging.getLogger(__name__)
 TELEPHONY = (Answer, StartTranscription, Prompt, Say, StopPrompt, Hangup)
 STATE_TTL_S = 2 * 3600
+LOCK_S = 15
+RETRY_S = (0.2, 0.5, 1.0, 2.0, 4.0)  # storage outages (e.g. a Valkey restart) an event waits out
 DEDUPE_TTL_S = 24 * 3600
 _NS = uuid.UUID("6f1c1f9e-3b1e-4d55-9a43-2f8d3c1e7a10")
 
@@ -60,8 +63,15 @@ class CallRunner:
             log.info("duplicate event %s ignored", inbound.event_id)
             return
         started = time.perf_counter()
-        async with self.r.lock(f"ivr:lock:{inbound.call_id}", timeout=60, blocking_timeout=60):
-            await self._handle(inbound)
+        try:
+            # timeout: a worker killed while holding the lock stalls its call for at most LOCK_S
+            async with self.r.lock(f"ivr:lock:{inbound.call_id}", timeout=LOCK_S, blocking_timeout=2 * LOCK_S):
+                await self._handle(inbound)
+        except Exception:
+            # not handled: forget the event id so a retry or a redelivery is not taken for a duplicate
+            with contextlib.suppress(Exception):
+                await self.r.delete(f"ivr:evt:{inbound.event_id}")
+            raise
         metrics.EVENT_SECONDS.observe(time.perf_counter() - started)
 
     async def _handle(self, inbound: Inbound) -> None:
@@ -93,13 +103,25 @@ class CallRunner:
         else:
             await self.r.set(key, json.dumps(state.to_json()), ex=STATE_TTL_S)
         for cmd, token, cid in outbox:
-            try:
-                await self.send(inbound.call_id, cmd, client_state=token, command_id=cid)
-            except Exception:  # the carrier stayed down through the client's retries
+            if not await self._send(inbound.call_id, cmd, token, cid):
                 metrics.ERRORS.labels("telnyx_command").inc()
-                log.exception("command %s on call %s failed", type(cmd).__name__, inbound.call_id)
-                await self._apologise(inbound.call_id, state)
+                if isinstance(cmd, Answer):  # nobody can hear an apology on an unanswered call: end it
+                    with contextlib.suppress(Exception):
+                        await self.send(inbound.call_id, Hangup(), client_state=token, command_id=cid + "-h")
+                else:
+                    await self._apologise(inbound.call_id, state)
                 return
+
+    async def _send(self, call_id: str, cmd: Any, token: str, cid: str) -> bool:
+        """Send one command; an Answer is retried for longer (the call rings ~30 s before Telnyx gives up)."""
+        for delay in ((0.0, 1.0, 2.0, 4.0) if isinstance(cmd, Answer) else (0.0,)):
+            await asyncio.sleep(delay)
+            try:
+                await self.send(call_id, cmd, client_state=token, command_id=cid)
+                return True
+            except Exception:  # the carrier stayed down through the client's own retries
+                log.exception("command %s on call %s failed", type(cmd).__name__, call_id)
+        return False
 
     async def _apologise(self, call_id: str, state: CallState) -> None:
         """Say a short apology rather than leave the caller in silence, and ask again."""
@@ -144,10 +166,16 @@ class CallQueues:
     async def _drain(self, call_id: str, q: asyncio.Queue[Inbound]) -> None:
         while not q.empty():
             inbound = q.get_nowait()
-            try:
-                await self.handle(inbound)
-            except Exception:
-                log.exception("event %s of call %s failed", inbound.event_type, call_id)
+            for delay in (0.0, *RETRY_S):  # an acknowledged webhook is never redelivered: wait out outages
+                await asyncio.sleep(delay)
+                try:
+                    await self.handle(inbound)
+                    break
+                except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.LockError):
+                    log.warning("event %s of call %s: storage unavailable, retrying", inbound.event_type, call_id)
+                except Exception:
+                    log.exception("event %s of call %s failed", inbound.event_type, call_id)
+                    break
         del self._queues[call_id]
 
     async def drain(self, timeout_s: float = 5.0) -> None:

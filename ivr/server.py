@@ -53,7 +53,10 @@ def app_factory() -> FastAPI:
     """The app for `uvicorn --factory ivr.server:app_factory --workers N` (several worker processes);
     settings from the environment and `.env`. In emulator mode start the emulator separately
     (`python -m ivr.emulator`)."""
+    from infra.logging import configure_logging
+
     settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
     return create_app(wiring_for(settings, redis_url(settings)))
 
 
@@ -128,7 +131,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-sample", action="store_true", help="do not load the sample district")
     args = parser.parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from infra.logging import configure_logging
+
+    configure_logging(settings.log_level, json=settings.log_json)
     url = redis_url(settings)
     r = redis.Redis.from_url(url, decode_responses=True)
     if not args.no_sample:

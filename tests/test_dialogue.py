@@ -201,11 +201,13 @@ def test_state_round_trips_through_json() -> None:
     assert CallState.from_json(s.to_json()) == s
 
 
-def test_a_failed_roll_lookup_still_answers_the_call() -> None:
+def test_a_failed_roll_lookup_answers_apologises_and_never_treats_a_voter_as_unregistered() -> None:
     from ivr.messages import EffectFailed
 
     s, cmds = run_dialogue([CallStarted("+15155550123"), EffectFailed("redis down")])
     assert cmds[-1] == Answer() and s.voter is None
+    s, cmds = run_dialogue([CallAnswered()], s)
+    assert "voter roll cannot be reached" in spoken(cmds) and cmds[-1] == Hangup()
 
 
 def test_pay_by_voice_reads_back_amount_and_payee_then_records() -> None:
