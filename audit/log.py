@@ -94,7 +94,8 @@ class AuditLog:
     `signer` is an `audit.treehead.OperatorKey` used by `publish_head`; None loads or creates the key
     file `<log dir>/audit_operator.key` on first use. `heads_every_s`: in a process with an event loop,
     the first async `append` (or `ensure_publisher()`) starts `tree_head_publisher` with this interval
-    (None: never; heads then only on `publish_head()`). Raises OSError if the log cannot be opened.
+    (None: never; heads then only on `publish_head()`). Raises OSError if the log cannot be opened,
+    AuditError if its last complete line is not an event (a damaged log is never appended to).
     """
 
     def __init__(self, path: Path | str, *, signer: Any = None, heads_every_s: float | None = 60.0) -> None:
