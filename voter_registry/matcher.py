@@ -33,11 +33,12 @@ from voter_registry.index import BUCKET, GIVEN_NAMES, LAST_NAMES, PLACES, SEP, b
 from voter_registry.model import Voter
 from voter_registry.nicknames import related_names
 from voter_registry.phones import to_e164
-from voter_registry.phonetic import clean, name_similarity, sound_key
+from voter_registry.phonetic import clean, name_similarity, sound_key, sound_similarity
 from voter_registry.places import SURE, PlaceMatch, PlaceTable
 
 SURE_NAME = 0.93  # surname and given name both at least this similar: the name is taken as said
 NAME_OK = 0.86  # below this a surname or given name does not match
+MAX_DOUBT = 0.18  # summed shortfalls of surname, given name and reading (see _name_score)
 MARGIN = 0.06  # the best candidate must lead the next by this much to stand alone
 MAX_ASK = 24  # candidates carried into a question (their voter hashes are read in round trip 2)
 SCOPE_LIMIT = 400  # members read per bucket range
@@ -666,6 +667,11 @@ class MatcherCore:
                 hn = not said.house or said.house == x.facts["house"]
                 x.street_ok = st and hn
                 x.total += 0.05 if x.street_ok else -0.1
+            if not any(x.street_ok for x in alive):
+                # the street said matches none of them: somebody else, or a place misheard
+                if not place_said:
+                    return MatchResult("not_found")
+                widened = True
             alive = [x for x in alive if x.street_ok] or alive
             alive.sort(key=lambda x: -x.total)
         if not alive:
@@ -674,7 +680,8 @@ class MatcherCore:
         best = everyone[0]
         others = everyone[1:]
         place_ok = best.place >= 0.75 or (not place_said and (
-            (caller is not None and caller.county == best.county) or len(everyone) == 1))
+            (caller is not None and caller.county == best.county)
+            or (caller is None and len(everyone) == 1) or (said.street and best.street_ok)))
         clear_lead = not others or others[0].total < best.total - MARGIN
         namesakes = [x for x in others if _same_name(x, best)]
         cands = tuple(Candidate(x.regn, x.public_name(), round(max(0.0, min(1.0, x.total)), 4)) for x in everyone)
@@ -758,6 +765,13 @@ def _same_name(a: _Rec, b: _Rec) -> bool:
     return clean(a.first) == clean(b.first) and clean(a.last) == clean(b.last)
 
 
+def _spelled_alike(said: str, last: str) -> bool:
+    a = clean(said)
+    parts = [clean(p) for p in last.replace("-", " ").split()] + [clean(last)]
+    return any(a == p or jellyfish.jaro_winkler_similarity(a, p) >= 0.88 or sound_similarity(a, p) == 1.0
+               for p in parts if p)
+
+
 def _last_sim(said: str, last: str) -> float:
     s = name_similarity(said, last)
     if "-" in last or " " in last:
@@ -766,37 +780,46 @@ def _last_sim(said: str, last: str) -> float:
     return s
 
 
-def _first_sim(said: str, rec: _Rec, fuzzy_nicks: frozenset[str] = frozenset()) -> tuple[float, bool]:
-    """(similarity, heard as spelled): the given name said against the voter's first name, a nickname of
-    it, their full middle name (people who go by it), or a nickname of a name sounding like it (0.9).
-    Only a name heard as written (not through a nickname) can make a match sure."""
+def _first_sim(said: str, rec: _Rec, fuzzy_nicks: frozenset[str] = frozenset()) -> tuple[float, bool, float]:
+    """(similarity, heard as spelled, doubt): the given name said against the voter's first name, a
+    nickname of it, their full middle name (people who go by it), or a nickname of a name sounding like
+    it (0.9). Only a name heard as written (not through a nickname) can make a match sure; going through
+    a middle name or a nickname adds `doubt` (see `_name_score`)."""
     if not said:
-        return 0.0, False
+        return 0.0, False, 0.0
     s = name_similarity(said, rec.first)
-    direct = s
+    direct, extra = s, 0.0
     if len(rec.middle) > 1:  # goes by the middle name
-        direct = max(direct, name_similarity(said, rec.middle) - 0.03)
+        m = name_similarity(said, rec.middle) - 0.03
+        if m > direct:
+            direct, extra = m, 0.04
     s = direct
     rel = related_names(said)
     if rec.first in rel or (len(rec.middle) > 1 and rec.middle in rel):
-        s = max(s, 0.95 if rec.first in rel else 0.92)
-    elif rec.first in fuzzy_nicks:
-        s = max(s, 0.9)
-    if len(rec.first) == 1 and said[:1] == rec.first:
-        s = max(s, 0.85)
-    return s, direct >= SURE_NAME
+        nick = 0.95 if rec.first in rel else 0.92
+        if nick > s:
+            s, extra = nick, 0.05
+    elif rec.first in fuzzy_nicks and s < 0.9:
+        s, extra = 0.9, 0.05
+    if len(rec.first) == 1 and said[:1] == rec.first and s < 0.85:
+        s, extra = 0.85, 0.0
+    return s, direct >= SURE_NAME, extra
 
 
 def _name_score(r: sp.NameReading, suffix: str, rec: _Rec,
                 fuzzy_nicks: frozenset[str] = frozenset()) -> tuple[float, bool]:
     """(score, sure): weighted surname / given-name similarity with middle-name and suffix adjustments."""
     ls = _last_sim(r.last, rec.last)
-    fs, as_heard = _first_sim(r.first, rec, fuzzy_nicks)
+    fs, as_heard, doubt = _first_sim(r.first, rec, fuzzy_nicks)
     score = 0.55 * ls + 0.45 * fs
-    if ls < NAME_OK or fs < NAME_OK:
+    # two weak links (a surname heard only approximately AND a nickname, a middle name or a reversed
+    # order) make a stranger too easy to reach: the doubts add up and must stay small
+    doubt += (1 - ls) + (1 - fs) + r.penalty
+    if ls < NAME_OK or fs < NAME_OK or doubt > MAX_DOUBT:
         score = min(score, NAME_OK - 0.01)
-    # a nickname is confirmed with a question: a misheard "Lissa" becomes "Liza", another woman's name
-    sure = ls >= SURE_NAME and as_heard
+    # a nickname is confirmed with a question: a misheard "Lissa" becomes "Liza", another woman's name;
+    # a surname is sure when spelled nearly alike or a dictionary homophone (not REISCHE for ROUSE)
+    sure = ls >= SURE_NAME and as_heard and _spelled_alike(r.last, rec.last)
     if r.middle:
         m = r.middle
         if rec.middle:

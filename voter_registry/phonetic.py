@@ -111,13 +111,13 @@ def name_similarity(a: str, b: str) -> float:
     said = sound_similarity(a, b)
     if said is not None and said >= 0.999:  # homophones by the dictionary: GOFF / GOUGH
         return max(jw, 0.96)
+    if said is not None and said >= 0.8:  # one confusable sound apart (HOLMES / HOMES, KNORR / MOORE)
+        jw = max(jw, 0.86 + 0.3 * (said - 0.8))
     if skeleton(a) == skeleton(b):
         # sounds alike; keep a spelling distance so the exact spelling still wins
         return max(jw, 0.9 + 0.08 * jw)
     if sound_key(a) == sound_key(b):  # same consonants, different vowels or length: weaker evidence
         jw = max(jw, 0.7 + 0.25 * jw)
-    if said is not None and said >= 0.8:  # one confusable sound apart (HOLMES / HOMES, KNORR / MOORE)
-        jw = max(jw, 0.86 + 0.3 * (said - 0.8))
     return jw
 
 
@@ -164,9 +164,13 @@ def _codes(word: str) -> tuple[tuple[str, str], ...]:
 _CODES: dict[str, tuple[tuple[str, str], ...]] = {}
 
 
+_VOWEL_CLASS = {**dict.fromkeys(("IY", "IH", "EY", "EH", "AE"), "i"), **dict.fromkeys(("AY", "AW", "OY"), "y"),
+                **dict.fromkeys(("AA", "AO", "OW", "UH", "UW", "AH", "ER"), "o")}
+
+
 def _merged(phone: str) -> str:
     if phone in _VOWEL_PHONES:
-        return "*"
+        return _VOWEL_CLASS.get(phone, "*")  # close vowels (front / back / gliding) alike
     for g in _CLOSE_PHONES:
         if phone in g:
             return min(g)[0].lower()
