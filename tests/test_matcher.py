@@ -232,3 +232,21 @@ def test_asr_hints_are_places_not_people(m: SyncMatcher, rsync: redis.Redis) -> 
     assert "Centerville" in hints and "Polk County" in hints and "junior" in hints
     lowered = {h.lower() for h in hints}
     assert not lowered & {"john", "doe", "smith", "johnson", "jennifer"}
+
+
+def test_name_far_from_the_place_said_is_not_confirmed(m: SyncMatcher) -> None:
+    # ALICE STANLEY lives in Marshalltown; Oskaloosa is neither close in sound nor in her county
+    assert m.match("alice stanley of oskaloosa").decision == "not_found"
+    # a street that is not hers: somebody else
+    assert m.match("john doe who lives on birch street").decision == "not_found"
+
+
+def test_two_weak_links_do_not_reach_a_stranger(m: SyncMatcher) -> None:
+    # nickname (Bill -> William) AND an approximate surname (Smithers ~ Smith): never confirmed as is
+    res = m.match("bill smithers of ames")
+    assert res.decision != "unique"
+    if res.decision == "ask":  # a fact the stranger cannot give
+        assert res.kind in ("birth_year", "street")
+        assert res.refine("1931" if res.kind == "birth_year" else "oak street").decision == "not_found"
+    # nickname AND a surname far off: not found at all
+    assert m.match("bill smithson jones of ames").decision != "unique"
