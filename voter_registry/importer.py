@@ -950,30 +950,27 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     """CLI entry point; exit status 0 committed, 1 aborted (roll unchanged), 2 usage."""
     args = _parse_args(argv)
-    from infra.redis_client import sync_client
+    from audit.log import AuditLog
+    from infra.redis_client import redis_url, sync_client
     from infra.settings import get_settings
+    from voter_registry.tentative import promote
 
     settings = get_settings()
-    audit = None
-    try:
-        from audit.log import AuditLog
-
-        audit = AuditLog(settings.audit_log_path)
-    except ImportError:
-        audit = None
+    audit = AuditLog(settings.audit_log_path)
     r = sync_client(settings)
     out_dir = args.out_dir or settings.var_dir / "imports"
     try:
         s = import_voters(r, args.files, args.format, args.district, out_dir=out_dir, audit=audit,
                           progress=not args.no_progress, workers=args.workers,
                           max_shrink=None if args.allow_shrink else 0.10)
+        promoted = promote(redis_url(settings), audit)  # tentative callers whose phone is now registered
     except (ImportAborted, FormatError, redis.RedisError, OSError) as e:
         print(f"import-voters: {e}\nthe roll in service is unchanged", file=sys.stderr)
         return 1
     finally:
-        if audit is not None and hasattr(audit, "close"):
-            audit.close()
+        audit.close()
     _print_summary(s)
+    print(f"tentative callers promoted: {promoted}")
     return 0
 
 
