@@ -242,3 +242,31 @@ async def test_per_bill_delegation_backup_delegate_and_no_delegate_by_voice(stac
               if (e.get("actor") or {}).get("regn_num") == JOHN.regn_num]
     assert scopes == [("delegate", "standing", 1), ("delegate", "standing", 2), ("delegate", "119-hr-1234", 1),
                       ("no-delegate", None, None)]
+
+
+async def test_a_redelivered_webhook_is_handled_once(stack: Stack) -> None:
+    from ivr.signature import load_or_create_keypair, sign
+
+    private, _ = load_or_create_keypair(stack.audit_path.parent / "emulator.key")
+    async with await Phone.dial(stack.emulator_url, JOHN.phone) as phone:
+        await turn(phone)
+        body = json.dumps({"data": {"record_type": "event", "event_type": "call.transcription", "id": "dup-1",
+                                    "occurred_at": "2026-01-01T00:00:00Z",
+                                    "payload": {"call_control_id": phone.call_id, "client_state": None,
+                                                "transcription_data": {"transcript": "delegate", "is_final": True,
+                                                                       "confidence": 0.9}}},
+                           "meta": {"attempt": 1}}).encode()
+        async with httpx.AsyncClient(base_url=stack.app_url) as http:
+            for attempt in range(2):  # Telnyx delivers at least once: the same event twice
+                resp = await http.post("/webhooks/telnyx", content=body, headers=sign(body, private, int(time.time())))
+                assert resp.status_code == 200, attempt
+        for _ in range(50):
+            await phone.poll(wait_s=0.2)
+            if any("To whom do you wish to delegate" in line for line in phone.transcript):
+                break
+        await asyncio.sleep(0.5)
+        async with httpx.AsyncClient(base_url=stack.emulator_url) as http:
+            commands = (await http.get(f"/sim/calls/{phone.call_id}/commands")).json()
+        asked = [c for c in commands if "To whom do you wish" in json.dumps(c.get("body", {}))]
+        assert len(asked) == 1, "the duplicate delivery must not be acted on twice"
+        await phone.hang_up()
