@@ -529,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="worker processes carrying the concurrent clients")
     ap.add_argument("--seconds", type=float, default=10.0, help="duration of the concurrent run")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--memory-only", action="store_true", help="load the roll, print memory, stop")
     args = ap.parse_args(argv)
 
     from data.generate_sample import iter_voters
@@ -547,6 +548,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ours: voter hashes {hash_b / 2**20:,.0f} MiB, index {index_b / 2**20:,.0f} MiB "
               f"({index_b / max(len(voters), 1):.0f} B/voter), indexing {index_s:.0f} s; total "
               f"{used_memory(ra) / 2**20:,.0f} MiB (target for 2.2 M voters: <= 1024 MiB)")
+        if args.memory_only:
+            ix = sum(1 for _ in ra.scan_iter("vr:ix:n:*", count=10_000))
+            print(f"index buckets: {ix:,} keys")
+            return 0
         rb = None
         module = None if args.no_baseline else redisearch_module()
         if module:

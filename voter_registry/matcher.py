@@ -643,7 +643,7 @@ class MatcherCore:
             # somewhere else is not found.
             in_place = [x for x in good if (x.sure or x.name >= 0.9) and (
                 x.place >= 0.4 or (said.city and town_close(said.city, x.city))
-                or (caller is not None and caller.county == x.county))]
+                or (x.sure and caller is not None and caller.county == x.county))]
             if not in_place:
                 return MatchResult("not_found")
             widened = True
@@ -766,6 +766,7 @@ def _same_name(a: _Rec, b: _Rec) -> bool:
 
 
 def _spelled_alike(said: str, last: str) -> bool:
+    """Letters nearly the same (Jaro-Winkler >= 0.88) or a dictionary homophone, for any surname part."""
     a = clean(said)
     parts = [clean(p) for p in last.replace("-", " ").split()] + [clean(last)]
     return any(a == p or jellyfish.jaro_winkler_similarity(a, p) >= 0.88 or sound_similarity(a, p) == 1.0
@@ -792,7 +793,7 @@ def _first_sim(said: str, rec: _Rec, fuzzy_nicks: frozenset[str] = frozenset()) 
     if len(rec.middle) > 1:  # goes by the middle name
         m = name_similarity(said, rec.middle) - 0.03
         if m > direct:
-            direct, extra = m, 0.04
+            direct, extra = m, 0.06
     s = direct
     rel = related_names(said)
     if rec.first in rel or (len(rec.middle) > 1 and rec.middle in rel):
@@ -803,7 +804,8 @@ def _first_sim(said: str, rec: _Rec, fuzzy_nicks: frozenset[str] = frozenset()) 
         s, extra = 0.9, 0.05
     if len(rec.first) == 1 and said[:1] == rec.first and s < 0.85:
         s, extra = 0.85, 0.0
-    return s, direct >= SURE_NAME, extra
+    heard = direct >= SURE_NAME and (_spelled_alike(said, rec.first) or _spelled_alike(said, rec.middle))
+    return s, heard, extra
 
 
 def _name_score(r: sp.NameReading, suffix: str, rec: _Rec,
