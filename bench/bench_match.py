@@ -343,11 +343,13 @@ def accuracy(m: SyncMatcher, items: list[dict[str, Any]], by_id: dict[str, Voter
     rng = random.Random(seed)
     per: dict[str, Counter[str]] = defaultdict(Counter)
     lat: list[float] = []
+    cpu: list[float] = []
     for it in items:
         caller = caller_of(it, by_id)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = m.match(it["text"], caller)
         lat.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
         c = per[it["stratum"]]
         c["n"] += 1
         ranks = [c_.regn_num for c_ in res.candidates]
@@ -371,7 +373,7 @@ def accuracy(m: SyncMatcher, items: list[dict[str, Any]], by_id: dict[str, Voter
             c["wrong"] += 1
         if confirmed is not None and confirmed == it["expect"]:
             c["confirmed_right"] += 1
-    return {"per": per, "lat": lat}
+    return {"per": per, "lat": lat, "cpu": cpu}
 
 
 def summarize(per: dict[str, Counter[str]]) -> dict[str, float]:
@@ -565,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         m.refresh()
         report: list[str] = []
         all_lat: list[float] = []
+        all_cpu: list[float] = []
         base_lat: list[float] = []
         for noisy in (False, True):
             items, source = eval_set(voters, args.per_stratum, args.seed + noisy, noisy)
@@ -572,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
             m.match(items[0]["text"])  # warm caches
             acc = accuracy(m, items, by_id, args.seed)
             all_lat += acc["lat"]
+            all_cpu += acc["cpu"]
             ours = summarize(acc["per"])
             base = None
             if rb is not None:
@@ -589,6 +593,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(report))
         print("\nlatency (one client, loopback, eval texts)")
         print(_lat_row("ours (2 round trips)", all_lat))
+        print(_lat_row("ours, client CPU time only", all_cpu) + "  (the rest is waiting: loopback, server, load)")
         if base_lat:
             print(_lat_row("RediSearch FT.SEARCH dm:en", base_lat))
         texts = [it["text"] for it in eval_set(voters, args.per_stratum, args.seed, True)[0]]

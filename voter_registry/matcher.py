@@ -43,6 +43,7 @@ MARGIN = 0.06  # the best candidate must lead the next by this much to stand alo
 MAX_ASK = 24  # candidates carried into a question (their voter hashes are read in round trip 2)
 SCOPE_LIMIT = 400  # members read per bucket range
 STATE_LIMIT = 120  # members read per statewide bucket range
+MAX_KEYS = 16  # buckets read per match (readings x surname keys x given-name keys)
 VOCAB_REFRESH_S = 30.0
 ACTIVE = "vr:active"  # the roll in service (importer contract): only its members are ever returned
 
@@ -560,13 +561,19 @@ class MatcherCore:
         keys: list[str] = []
         for r in said.readings:
             keys += self._keys(r, exact_only)
-        keys = list(dict.fromkeys(keys))[:24]
+        keys = list(dict.fromkeys(keys))[:MAX_KEYS]
+        # the whole state is read only for the name as heard (and its nicknames): the fuzzy keys there
+        # would bring hundreds of strangers for every caller who names no place
+        state_keys = set()
+        if scope.state:
+            for r in said.readings[:2]:
+                state_keys |= set(self._keys(r, exact_only=True))
         cmds: list[Cmd] = []
         for k in keys:
             for prefix, limit in scope.prefixes:
                 cmds.append(("ZRANGEBYLEX", k, "[" + prefix, "(" + prefix[:-1] + chr(ord(SEP) + 1),
                              "LIMIT", 0, limit))
-            if scope.state:
+            if scope.state and k in state_keys:
                 cmds.append(("ZRANGEBYLEX", k, "-", "+", "LIMIT", 0, STATE_LIMIT))
         return cmds, [c[1] for c in cmds]
 
