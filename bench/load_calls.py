@@ -288,7 +288,8 @@ class Service:
     async def wait_workers(self, timeout_s: float = 60.0) -> None:
         """Until the app master has all its workers (uvicorn restarts a dead one) and it answers."""
         deadline = time.monotonic() + timeout_s
-        while len(children(self.procs["app"].pid)) < self.workers and time.monotonic() < deadline:
+        wanted = self.workers if self.workers > 1 else 0  # one worker: uvicorn serves in the master process
+        while len(children(self.procs["app"].pid)) < wanted and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         await wait_http(f"{self.app_url}/readyz", timeout_s=max(1.0, deadline - time.monotonic()))
 
