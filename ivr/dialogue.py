@@ -359,14 +359,18 @@ def _vote_confirm(s: CallState, text: str, digits: str) -> Result:
     return s, [RecordVote(s.voter.regn_num, bill.key, s.pending["choice"])]
 
 
-def _nodelegate_confirm(s: CallState, text: str, digits: str) -> Result:
+def _confirm(s: CallState, text: str, digits: str, yes: Command, unchanged: str) -> Result:
+    """A yes/no confirmation: `yes` is the commit request; "no" returns to the menu saying `unchanged`."""
     yn = _yes_no(text, digits)
     if yn is None:
         return _ask(s, prompts.YES_OR_NO)
-    if yn == "no":
-        return _main(s, "Your delegation is unchanged. ")
+    return (s, [yes]) if yn == "yes" else _main(s, unchanged)
+
+
+def _nodelegate_confirm(s: CallState, text: str, digits: str) -> Result:
     assert s.voter is not None
-    return s, [RecordNoDelegation(s.voter.regn_num, s.pending["bill"]["key"])]
+    return _confirm(s, text, digits, RecordNoDelegation(s.voter.regn_num, s.pending["bill"]["key"]),
+                    "Your delegation is unchanged. ")
 
 
 def _audit_who(s: CallState, text: str, digits: str) -> Result:
@@ -384,13 +388,8 @@ def _audit_bill(s: CallState, text: str, digits: str) -> Result:
 
 
 def _recall_confirm(s: CallState, text: str, digits: str) -> Result:
-    yn = _yes_no(text, digits)
-    if yn is None:
-        return _ask(s, prompts.YES_OR_NO)
-    if yn == "no":
-        return _main(s, "Your delegation is unchanged. ")
     assert s.voter is not None
-    return s, [RecordRecall(s.voter.regn_num)]
+    return _confirm(s, text, digits, RecordRecall(s.voter.regn_num), "Your delegation is unchanged. ")
 
 
 def _money(s: CallState, text: str, digits: str) -> Result:
@@ -430,16 +429,13 @@ def _pay_payee(s: CallState, text: str, digits: str) -> Result:
 
 
 def _pay_confirm(s: CallState, text: str, digits: str) -> Result:
-    yn = _yes_no(text, digits)
-    if yn is None:
-        return _ask(s, prompts.YES_OR_NO)
-    if yn == "no":
-        return _main(s, "Nothing was paid. ")
     assert s.voter is not None
     to, cents, ref = s.pending["person"]["regn_num"], s.pending["cents"], f"{s.call_id}:{s.version}"
     if s.pending["verb"] == "Mint":
-        return s, [RecordMint(s.voter.regn_num, to, cents, ref, s.caller_id, s.attestation, s.validated)]
-    return s, [RecordPayment(s.voter.regn_num, to, cents, ref)]
+        commit: Command = RecordMint(s.voter.regn_num, to, cents, ref, s.caller_id, s.attestation, s.validated)
+    else:
+        commit = RecordPayment(s.voter.regn_num, to, cents, ref)
+    return _confirm(s, text, digits, commit, "Nothing was paid. ")
 
 
 def _captcha(s: CallState, text: str, digits: str) -> Result:
