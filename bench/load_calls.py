@@ -502,8 +502,9 @@ async def check_consistency(r: aioredis.Redis, svc: Service, results: list[CallR
 
     allow_tentative: accept a confirmed action logged as a tentative one under a pseudonym (what the
     service does today when the roll was unreachable as the call began), and skip that caller's live checks."""
+    from audit.checks import check_lines
+    from audit.remote import compare_live
     from audit.replay import Replay
-    from audit.verify import check_lines, compare_live
     from delegation.store import DelegationStore
     from money.ledger import Ledger
 

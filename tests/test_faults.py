@@ -22,7 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 
-from audit.verify import check_lines
+from audit.checks import check_lines
 from bench.load_calls import (
     SAID_TARGET,
     Service,

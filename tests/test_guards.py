@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -130,3 +131,36 @@ def test_bad_limits_and_settings() -> None:
     assert (g.calls_per_hour, g.actions_per_day, g.max_concurrent_calls) == (3, 4, 5)
     assert g.allow == {"+1515"} and g.deny == {"+1515555"}
     assert not g.permitted(A) and g.permitted("+15152220000")
+
+
+async def test_callers_hear_busy_rate_limited_and_refused_through_the_whole_service(
+        tmp_path: Path, redis_url: str, r: aioredis.Redis) -> None:
+    from bench.load_calls import caller_roll, seed, service
+    from ivr.simulator import Phone
+
+    a, b = caller_roll(2)
+    await seed(r, tmp_path / "audit.log", [a, b])
+    limits = {"CALLS_PER_HOUR": "2", "MAX_CONCURRENT_CALLS": "1", "DENY_PREFIXES": "+1999"}
+
+    async def call(svc: object, number: str) -> tuple[Phone, str]:
+        phone = await Phone.dial(svc.emulator_url, number)  # type: ignore[attr-defined]
+        return phone, " ".join(await phone.wait_for_prompt(20))
+
+    async with service(tmp_path, redis_url, workers=1, env_extra=limits) as svc:
+        first, heard = await call(svc, a.phone or "")
+        assert "Welcome to the Delegate Network" in heard
+        second, heard = await call(svc, b.phone or "")  # the only line is taken
+        assert "All our lines are busy" in heard and second.ended
+        await first.hang_up()
+        await asyncio.sleep(0.5)  # the hang-up frees the line
+        for _ in range(2):  # the busy refusal did not use up b's hourly calls
+            phone, heard = await call(svc, b.phone or "")
+            assert "Welcome to the Delegate Network" in heard
+            await phone.hang_up()
+            await asyncio.sleep(0.5)
+        third, heard = await call(svc, b.phone or "")
+        assert "called too often in the last hour" in heard and third.ended
+        denied, heard = await call(svc, "+19995550100")
+        assert "cannot be accepted" in heard and denied.ended
+        for p in (first, second, third, denied):
+            await p.aclose()
