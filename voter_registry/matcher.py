@@ -596,7 +596,8 @@ class MatcherCore:
             best = 0.0
             sure = False
             for r in said.readings:
-                s, ok = _name_score(r, said.suffix, rec, self._fuzzy_nicks(r.first) if r.first else frozenset())
+                s, ok = _name_score(r, said.suffix, rec, self._fuzzy_nicks(r.first) if r.first else frozenset(),
+                                    self._other_given(r.first, rec))
                 if ok and (r.penalty >= 0.05 or not self._spelling_fits(r, rec)):
                     ok = False  # a reversed reading or another roll spelling: ask before confirming
                 if not ok and self._names_someone_else(r, rec):
@@ -607,6 +608,11 @@ class MatcherCore:
             rec.name, rec.sure = best, sure
             rec.place = _place_score(rec, said, places, caller)
             rec.total = rec.name + 0.25 * (rec.place - 0.5)
+
+    def _other_given(self, said_first: str, rec: _Rec) -> bool:
+        """The given name said is itself a given name on the roll, other than the voter's (DAWN for DIANE)."""
+        f = clean(said_first)
+        return bool(f) and f in self.given.spellings and f not in (clean(rec.first), clean(rec.middle))
 
     def _names_someone_else(self, r: sp.NameReading, rec: _Rec) -> bool:
         """True when a word said is itself a name on the roll, and neither the same sound nor a nickname of
@@ -815,8 +821,8 @@ def _first_sim(said: str, rec: _Rec, fuzzy_nicks: frozenset[str] = frozenset()) 
     return s, heard, extra
 
 
-def _name_score(r: sp.NameReading, suffix: str, rec: _Rec,
-                fuzzy_nicks: frozenset[str] = frozenset()) -> tuple[float, bool]:
+def _name_score(r: sp.NameReading, suffix: str, rec: _Rec, fuzzy_nicks: frozenset[str] = frozenset(),
+                other_given: bool = False) -> tuple[float, bool]:
     """(score, sure): weighted surname / given-name similarity with middle-name and suffix adjustments."""
     ls = _last_sim(r.last, rec.last)
     fs, as_heard, doubt = _first_sim(r.first, rec, fuzzy_nicks)
@@ -824,6 +830,8 @@ def _name_score(r: sp.NameReading, suffix: str, rec: _Rec,
     # two weak links (a surname heard only approximately AND a nickname, a middle name or a reversed
     # order) make a stranger too easy to reach: the doubts add up and must stay small
     doubt += (1 - ls) + (1 - fs) + r.penalty
+    if other_given and fs < 1.0:  # another real given name that merely sounds close: DAWN for DIANE
+        doubt += 0.05
     if ls < NAME_OK or fs < NAME_OK or doubt > MAX_DOUBT:
         score = min(score, NAME_OK - 0.01)
     # a nickname is confirmed with a question: a misheard "Lissa" becomes "Liza", another woman's name;
