@@ -6,6 +6,8 @@ import json
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from voter_registry.index import index_voter, unindex_voter
 from voter_registry.matcher import Matcher, MatchResult, SyncMatcher
@@ -250,3 +252,14 @@ def test_two_weak_links_do_not_reach_a_stranger(m: SyncMatcher) -> None:
         assert res.refine("1931" if res.kind == "birth_year" else "oak street").decision == "not_found"
     # nickname AND a surname far off: not found at all
     assert m.match("bill smithson jones of ames").decision != "unique"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=50), st.text(max_size=20))
+def test_any_text_gives_a_decision_never_an_error(m: SyncMatcher, text: str, answer: str) -> None:
+    res = m.match(text)
+    assert res.decision in ("unique", "ask", "not_found")
+    assert (res.question is not None) == (res.decision == "ask")
+    again = res.refine(answer)
+    assert again.decision in ("unique", "ask", "not_found")
+    assert MatchResult.from_dict(json.loads(json.dumps(again.to_dict()))) == again
