@@ -495,13 +495,11 @@ def audit_events(path: Path) -> list[dict[str, Any]]:
 
 
 async def check_consistency(r: aioredis.Redis, svc: Service, results: list[CallResult],
-                            expect_complete: bool = True, allow_tentative: bool = False) -> list[str]:
+                            expect_complete: bool = True) -> list[str]:
     """Problems found (empty = none): the log verifies; each confirmed action's seq is in the log exactly
     once, as that caller's action; no caller has an action twice; the ledger invariant holds; the live
     state equals what the callers heard; replayed tallies and balances equal the live ones.
-
-    allow_tentative: accept a confirmed action logged as a tentative one under a pseudonym (what the
-    service does today when the roll was unreachable as the call began), and skip that caller's live checks."""
+    expect_complete: a completed call must have logged exactly delegate, vote, payment, recall."""
     from audit.checks import check_lines
     from audit.remote import compare_live
     from audit.replay import Replay
@@ -527,15 +525,10 @@ async def check_consistency(r: aioredis.Redis, svc: Service, results: list[CallR
     for res in results:
         regn = res.caller.regn_num
         acts = mine.get(regn, [])
-        tentative = False
         for action, seq in res.seqs.items():
             e = by_seq.get(seq)
-            if allow_tentative and e and e["type"] == action and (e.get("data") or {}).get("tentative"):
-                tentative = True
-            elif e is None or e["type"] != action or (e.get("actor") or {}).get("regn_num") != regn:
+            if e is None or e["type"] != action or (e.get("actor") or {}).get("regn_num") != regn:
                 problems.append(f"{regn}: confirmed {action} #{seq} is not that event in the log")
-        if tentative:
-            continue
         for action in ("delegate", "vote", "payment", "recall"):
             if acts.count(action) > 1:
                 problems.append(f"{regn}: {action} applied {acts.count(action)} times")
