@@ -104,7 +104,14 @@ def create_app(w: Wiring) -> FastAPI:
         return resp
 
     async def _webhook(request: Request) -> Response:
-        raw = await request.body()
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:  # refuse before reading it
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_WEBHOOK_BYTES:
+                break
         if len(raw) > MAX_WEBHOOK_BYTES:
             return JSONResponse({"error": "body too large"}, status_code=413)
         try:
