@@ -20,7 +20,6 @@ from ivr.messages import (
     Answer,
     AuditFor,
     AuditReport,
-    AuditStep,
     Balance,
     BalanceIs,
     BillInfo,
@@ -136,7 +135,8 @@ def _main(s: CallState, prefix: str = "") -> Result:
     return _ask(s, prefix + menu, "main")
 
 
-def _person_bill(b: dict[str, Any]) -> BillInfo:
+def _bill(b: dict[str, Any]) -> BillInfo:
+    """The BillInfo kept (as a dict) in the call state."""
     return BillInfo(**b)
 
 
@@ -332,7 +332,7 @@ def _vote_bill(s: CallState, text: str, digits: str) -> Result:
 
 
 def _vote_choice(s: CallState, text: str, digits: str) -> Result:
-    bill = _person_bill(s.pending["bill"])
+    bill = _bill(s.pending["bill"])
     assert s.voter is not None
     if text and nlu.means_no_delegation(text):
         return _ask(s, prompts.confirm_no_delegation(bill), "nodelegate_confirm", bill=s.pending["bill"])
@@ -350,7 +350,7 @@ def _vote_choice(s: CallState, text: str, digits: str) -> Result:
 
 def _vote_confirm(s: CallState, text: str, digits: str) -> Result:
     yn = _yes_no(text, digits)
-    bill = _person_bill(s.pending["bill"])
+    bill = _bill(s.pending["bill"])
     if yn is None:
         return _ask(s, prompts.YES_OR_NO)
     if yn == "no":
@@ -501,7 +501,7 @@ def _voter_matched(s: CallState, ev: VoterMatched) -> Result:
     assert s.voter is not None
     if person.regn_num == s.voter.regn_num:  # invariant cannot_delegate_to_self, told with its reason
         return _ask(s, prompts.self_delegation(), "delegate_ask")
-    bill = _person_bill(s.pending["bill"]) if s.pending.get("bill") else None
+    bill = _bill(s.pending["bill"]) if s.pending.get("bill") else None
     return _ask(s, prompts.confirm_delegate(person, bill, bool(s.pending.get("backup"))), "delegate_confirm",
                 **{k: v for k, v in s.pending.items() if k in ("bill", "backup")}, person=asdict(person))
 
@@ -532,9 +532,9 @@ def _recorded(s: CallState, ev: Recorded) -> Result:
     if not ev.ok:
         return _main(s, prompts.refused(ev.reason) + " ")
     if s.node == "nodelegate_confirm":
-        return _main(s, prompts.no_delegation_done(_person_bill(s.pending["bill"]), ev.seq))
+        return _main(s, prompts.no_delegation_done(_bill(s.pending["bill"]), ev.seq))
     if s.node == "delegate_confirm" and s.pending.get("bill"):
-        return _main(s, prompts.delegated_for_bill(Person(**s.pending["person"]), _person_bill(s.pending["bill"]),
+        return _main(s, prompts.delegated_for_bill(Person(**s.pending["person"]), _bill(s.pending["bill"]),
                                                    ev.seq))
     if s.node == "delegate_confirm" and s.pending.get("backup"):
         return _main(s, prompts.backup_added(Person(**s.pending["person"]), ev.seq))
@@ -545,7 +545,7 @@ def _recorded(s: CallState, ev: Recorded) -> Result:
             text += prompts.award(ev.award_cents, ev.award_next_cents)
         return _main(s, text)
     if s.node == "vote_confirm":
-        return _main(s, prompts.voted(s.pending["choice"], _person_bill(s.pending["bill"]), ev.seq))
+        return _main(s, prompts.voted(s.pending["choice"], _bill(s.pending["bill"]), ev.seq))
     if s.node == "recall_confirm":
         return _main(s, prompts.recalled(Person(**s.pending["person"]), ev.seq))
     if s.node == "pay_confirm":
@@ -590,4 +590,4 @@ _RESULTS = {
     VerificationChecked: _verification_checked,
 }
 
-__all__ = ["CallState", "step", "COMMAND_HINTS", "AuditStep"]
+__all__ = ["CallState", "step", "COMMAND_HINTS"]

@@ -6,6 +6,7 @@ Functions take already-public values (public names, bill numbers) and return pla
 from __future__ import annotations
 
 from ivr.messages import AuditReport, AuditStep, BillInfo, Person
+from money.amounts import say_amount
 
 MAIN_MENU = "Say delegate, vote, audit, recall, or money. Say help at any time."
 MAIN_MENU_UNREGISTERED = "You can also say audit to hear how a registered voter's power is used, or goodbye."
@@ -138,8 +139,6 @@ def delegated(p: Person, loops: bool, seq: int | None) -> str:
 
 
 def award(cents: int, next_cents: int) -> str:
-    from money.amounts import say_amount
-
     return (f"You have been awarded {say_amount(cents)} in delegate money for joining; "
             f"the next voter to join receives {say_amount(next_cents)}. ")
 
@@ -240,8 +239,6 @@ def refused(reason: str) -> str:
 
 
 def money_menu(cents: int, may_mint: bool) -> str:
-    from money.amounts import say_amount
-
     text = f"Your delegate money balance is {say_amount(cents)}. To pay someone, say pay, the amount, and who."
     if may_mint:
         text += " To create money, say mint, the amount, and to whom, or to myself."
@@ -249,14 +246,10 @@ def money_menu(cents: int, may_mint: bool) -> str:
 
 
 def confirm_payment(verb: str, cents: int, p: Person) -> str:
-    from money.amounts import say_amount
-
     return f"{verb} {say_amount(cents)} to {person_readback(p)}. Is that right?"
 
 
 def paid(verb: str, cents: int, p: Person, balance: int | None) -> str:
-    from money.amounts import say_amount
-
     text = f"Done. {say_amount(cents)} {verb} to {p.name}."
     return text + (f" Your balance is now {say_amount(balance)}. " if balance is not None else " ")
 

@@ -95,13 +95,7 @@ def load_sample_if_empty(settings: Settings, r: redis.Redis) -> None:
         from delegation.bills_import import import_bills_file
 
         import_bills_file(r, BILLS_FILE, audit=audit)
-    _close(audit)
-
-
-def _close(audit: object) -> None:
-    close = getattr(audit, "close", None)
-    if close:
-        close()
+    audit.close()
 
 
 def example_caller(r: redis.Redis) -> tuple[str, str] | None:

