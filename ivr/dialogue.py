@@ -29,6 +29,8 @@ from ivr.messages import (
     CallerIdentified,
     CallStarted,
     CheckVerification,
+    Claimed,
+    ClaimTentative,
     DelegateIs,
     DigitsPressed,
     EffectFailed,
@@ -75,7 +77,9 @@ class CallState:
     sent as `client_state` so stale gather timeouts are recognised; voter: the identified caller
     (None = unregistered or not yet chosen in a household); pending: data of the question in progress;
     trusted: the caller ID may act (SHAKEN/STIR policy met or verified by call-back); captcha: digits the
-    caller must enter before the menu ("" = none); direction: "outgoing" for our verification call-back.
+    caller must enter before the menu ("" = none); direction: "outgoing" for our verification call-back;
+    hints: the caller's ASR place hints until transcription starts; claim: tentative actions recorded from a
+    household phone that a member may claim ({"delegate": public name or "", "votes": n}, {} = none).
     """
 
     call_id: str
@@ -96,6 +100,8 @@ class CallState:
     trusted: bool = True
     captcha: str = ""
     tries: int = 0
+    hints: tuple[str, ...] = ()
+    claim: dict[str, Any] = field(default_factory=dict)
 
     @property
     def token(self) -> str:
@@ -110,6 +116,7 @@ class CallState:
         d = dict(d)
         d["voter"] = Person(**d["voter"]) if d.get("voter") else None
         d["household"] = tuple(Person(**p) for p in d.get("household", ()))
+        d["hints"] = tuple(d.get("hints", ()))
         return cls(**d)
 
 
@@ -168,14 +175,17 @@ def step(s: CallState, ev: Any) -> Result:
         voter = ev.voters[0] if len(ev.voters) == 1 else None
         s = replace(s, voter=voter, household=ev.voters if len(ev.voters) > 1 else (),
                     auditor_office=ev.auditor_office, auditor_phone=ev.auditor_phone, trusted=ev.trusted,
-                    captcha=ev.captcha, node="answering", pending={"refusal": ev.refusal} if ev.refusal else {})
+                    captcha=ev.captcha, node="answering", pending={"refusal": ev.refusal} if ev.refusal else {},
+                    hints=ev.hints, claim={"delegate": ev.claim_delegate, "votes": ev.claim_votes}
+                    if ev.claim_delegate or ev.claim_votes else {})
         return s, ([] if s.direction == "outgoing" else [Answer()])
     if isinstance(ev, CallAnswered):
         if s.node != "answering":
             return s, []
         if s.pending.get("refusal"):
             return _bye(s, prompts.refusal(s.pending["refusal"]))
-        cmds: list[Command] = [StartTranscription(COMMAND_HINTS)]
+        cmds: list[Command] = [StartTranscription(COMMAND_HINTS + s.hints)]
+        s = replace(s, hints=())  # sent once; not carried in every later state write
         if s.direction == "outgoing":
             s2, c = _ask(s, prompts.VERIFY_ASK, "verify_code", digits=4)
         elif s.captcha:
@@ -236,7 +246,22 @@ def _household(s: CallState, text: str, digits: str) -> Result:
         chosen = [s.household[int(digits) - 1]]
     if len(chosen) != 1:
         return _ask(s, prompts.NOT_UNDERSTOOD + prompts.household([p.first for p in s.household]))
-    return _ask(replace(s, voter=chosen[0]), prompts.welcome(chosen[0].first), "main")
+    s = replace(s, voter=chosen[0])
+    if s.claim and s.trusted:  # actions recorded before this phone was on the roll: whose were they?
+        return _ask(s, prompts.claim_offer(chosen[0].first, s.claim["delegate"], s.claim["votes"]),
+                    "claim_confirm")
+    return _ask(s, prompts.welcome(chosen[0].first), "main")
+
+
+def _claim_confirm(s: CallState, text: str, digits: str) -> Result:
+    assert s.voter is not None
+    yn = _yes_no(text, digits)
+    if yn is None:
+        return _ask(s, prompts.YES_OR_NO)
+    s = replace(s, claim={})
+    if yn == "yes":
+        return s, [ClaimTentative(s.voter.regn_num)]
+    return _main(s, prompts.CLAIM_DECLINED)
 
 
 def _main_menu(s: CallState, text: str, digits: str) -> Result:
@@ -457,6 +482,7 @@ _NODES = {
     "captcha": _captcha,
     "verify_code": _verify_code,
     "household": _household,
+    "claim_confirm": _claim_confirm,
     "main": _main_menu,
     "delegate_ask": _delegate_ask,
     "delegate_refine": _refine,
@@ -554,6 +580,10 @@ def _recorded(s: CallState, ev: Recorded) -> Result:
     return _main(s)
 
 
+def _claimed(s: CallState, ev: Claimed) -> Result:
+    return _main(s, prompts.claimed(ev.applied, ev.dropped, ev.seq))
+
+
 def _verification_started(s: CallState, ev: VerificationStarted) -> Result:
     return _bye(s, prompts.verify_callback(ev.code))
 
@@ -584,6 +614,7 @@ _RESULTS = {
     BillsFound: _bills_found,
     DelegateIs: _delegate_is,
     Recorded: _recorded,
+    Claimed: _claimed,
     AuditReport: _audit_report,
     BalanceIs: _balance_is,
     VerificationStarted: _verification_started,

@@ -29,6 +29,8 @@ from ivr.messages import (
     BillsFound,
     CallerIdentified,
     CheckVerification,
+    Claimed,
+    ClaimTentative,
     DelegateIs,
     EffectFailed,
     FindBill,
@@ -91,9 +93,11 @@ class Effects:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        from ivr.asr_hints import PlaceHints
         from voter_registry.tentative import TentativeStore
 
         self.tentative = TentativeStore(self.r)
+        self.hints = PlaceHints(self.r)
 
     async def run(self, req: Any, ctx: Any = None) -> Any:
         """Execute one effect request for the call whose state is `ctx` (an `ivr.dialogue.CallState`, for
@@ -123,7 +127,28 @@ class Effects:
         office, phone = auditor_for(county, req.caller_id)
         trusted = await self.trusted(req.caller_id, req.attestation, req.validated)
         captcha = "".join(secrets.choice("123456789") for _ in range(self.captcha_digits))
-        return CallerIdentified(tuple(person(v) for v in voters), office, phone, trusted, refusal, captcha)
+        claim_delegate, claim_votes = "", 0
+        if len(voters) > 1 and req.caller_id:  # a household: tentative actions from before it was on the roll
+            delegate, votes = await self.tentative.pending(req.caller_id)
+            target = await self.voters.get(delegate) if delegate else None
+            claim_delegate, claim_votes = (target.public_name if target else ""), len(votes)
+        return CallerIdentified(tuple(person(v) for v in voters), office, phone, trusted, refusal, captcha,
+                                await self.hints.for_county(county), claim_delegate, claim_votes)
+
+    async def _ClaimTentative(self, req: ClaimTentative, ctx: Any = None) -> Claimed | Recorded:  # noqa: N802
+        from voter_registry.tentative import apply_pending
+
+        if refusal := await self._refuse_action(ctx):
+            return Recorded(False, reason=refusal)
+        voter = await self.voters.get(req.voter)
+        if voter is None or voter.status != "active" or ctx is None or voter.phone != ctx.caller_id:
+            return Recorded(False, reason="your registration is not active.")
+        done = await apply_pending(self.r, self.audit.append, ctx.caller_id, voter, keep_own=True,
+                                   extra=_identity(ctx))
+        if done is None:
+            return Recorded(False, reason="someone else on this phone is claiming them right now.")
+        seq, applied, dropped = done
+        return Claimed(applied, dropped, seq)
 
     async def trusted(self, caller_id: str | None, attestation: str | None, validated: bool) -> bool:
         """May this caller ID change state? SHAKEN/STIR full attestation ("A", validated), or a phone verified

@@ -175,7 +175,10 @@ class CallerIdentified:
     """Result of IdentifyCaller: registered voters on the number (may be empty), the county auditor, and
     whether the caller ID is trusted for actions (SHAKEN/STIR policy met, or verified by call-back).
     refusal: "busy" | "rate_limited" | "denied" when the call is not admitted at all; captcha: the digits
-    the caller must enter before the menu ("" = no captcha; drawn at random by the effects layer)."""
+    the caller must enter before the menu ("" = no captcha; drawn at random by the effects layer).
+    hints: ASR place hints for this caller (their county's towns first; `ivr.asr_hints`).
+    claim_delegate / claim_votes: on a household phone, the tentative actions recorded from it before it was
+    on the roll (the delegate's public name or "", the number of votes), which a member may claim."""
 
     voters: tuple[Person, ...]
     auditor_office: str = ""
@@ -183,6 +186,27 @@ class CallerIdentified:
     trusted: bool = True
     refusal: str | None = None
     captcha: str = ""
+    hints: tuple[str, ...] = ()
+    claim_delegate: str = ""
+    claim_votes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimTentative:
+    """A household member says the tentative actions recorded from this phone were theirs: make them the
+    voter's own (`voter_registry.tentative.apply_pending`, keeping what the voter has since done)."""
+
+    voter: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """Result of ClaimTentative: actions now counting as the voter's, actions dropped (closed bills, a
+    delegate no longer active, or superseded by the voter's own later action), audit seq of the claim."""
+
+    applied: int
+    dropped: int
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,6 +424,6 @@ class EffectFailed:
 
 EffectRequest = (IdentifyCaller | FindVoter | FindBill | LookupDelegate | RecordDelegation | RecordRecall
                  | RecordVote | RecordNoDelegation | AuditFor | Balance | RecordPayment | RecordMint | StartVerification
-                 | CheckVerification)
+                 | CheckVerification | ClaimTentative)
 EffectResult = (CallerIdentified | VoterMatched | BillsFound | DelegateIs | Recorded | AuditReport
-                | BalanceIs | VerificationStarted | VerificationChecked | EffectFailed)
+                | BalanceIs | VerificationStarted | VerificationChecked | Claimed | EffectFailed)

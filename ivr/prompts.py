@@ -25,6 +25,8 @@ HELP = {
     "Say menu to come back here, or goodbye to hang up. You can also press 1 for delegate, 2 for vote, "
     "3 for audit, 4 for recall, and 5 for money.",
     "household": "Several voters are registered with this phone. Say your first name so I know who is calling.",
+    "claim_confirm": "Say yes if the actions recorded from this phone before it was on the voter roll were "
+    "yours, so that they count as yours. Say no if they were someone else's; they then wait for them.",
     "delegate_ask": "Say the name and town of the registered voter who should carry your vote when you do "
     "not vote yourself, for example a first and last name followed by of and the town. You may also say "
     "their street, their county, or their ten digit phone number. Say menu to go back.",
@@ -69,6 +71,34 @@ def unregistered(office: str, phone: str) -> str:
             f"To add it to your voter registration, call the {office} at {phone}. "
             "You can still say delegate or vote to record what you would do: it counts once this phone "
             f"number is on your registration. {MAIN_MENU_UNREGISTERED}")
+
+
+CLAIM_DECLINED = "Those actions stay as they are, for the person who recorded them. "
+
+
+def claim_offer(first: str, delegate: str, votes: int) -> str:
+    """Offer a household member the tentative actions recorded from their phone before it was on the roll.
+
+    delegate: the tentative delegate's public name ("" = none); votes: how many tentative votes."""
+    what = [f"a delegation to {delegate}"] if delegate else []
+    if votes:
+        what.append("one vote" if votes == 1 else f"{votes} votes")
+    return (f"Welcome, {first.title()}. Before this phone was on the voter roll, someone calling from it recorded "
+            f"{' and '.join(what) or 'some actions'}. Were those yours? Say yes to make them count as yours, "
+            "or no.")
+
+
+def claimed(applied: int, dropped: int, seq: int | None) -> str:
+    """After a claim: how many actions now count, and how many were left out (closed bills, an inactive
+    delegate, or something the voter has since done themself)."""
+    text = ("Done. " + ("One action now counts as yours." if applied == 1 else f"{applied} actions now count as yours.")
+            if applied else "Nothing more counts now: ")
+    if dropped:
+        text += (" One was left out" if dropped == 1 else f" {dropped} were left out") + (
+            ", because its bill has closed, its delegate is no longer active, or you have since decided yourself.")
+    if seq is not None:
+        text += f" Your audit log number is {seq}."
+    return text + " "
 
 
 TENTATIVE_NOTE = "This will be recorded as tentative until this phone number is on a voter registration. "

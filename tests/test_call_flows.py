@@ -221,6 +221,56 @@ async def test_unregistered_caller_acts_tentatively_until_an_import_shows_the_ph
     assert kinds == [("tentative-promoted", ""), ("delegate", "T-"), ("vote", "T-")]
 
 
+async def test_household_member_claims_the_tentative_actions_of_a_newly_registered_phone(
+        stack: Stack, r: aioredis.Redis, redis_url: str) -> None:
+    from audit.log import AuditLog
+    from tests.e2e import load_roll
+    from voter_registry.model import Voter
+    from voter_registry.tentative import promote
+
+    shared = "+15155550188"
+    async with await Phone.dial(stack.emulator_url, shared) as phone:
+        await turn(phone)
+        await turn(phone, "delegate jane roe of ames")
+        await turn(phone, "yes")
+        await turn(phone, "vote h r 1234")
+        await turn(phone, "no")
+        await turn(phone, "yes")
+        await turn(phone, "goodbye")
+    nora = Voter("510", "NORA", "", "NEW", street="PINE ST", city="AMES", zip="50010", county="STORY",
+                 phone=shared, district="3")
+    ned = Voter("511", "NED", "", "NEW", street="PINE ST", city="AMES", zip="50010", county="STORY",
+                phone=shared, district="3")
+    await load_roll(r, [nora, ned])  # the number now belongs to a household: the import cannot tell whose
+    audit = AuditLog(stack.audit_path, heads_every_s=None)
+    assert await asyncio.to_thread(promote, redis_url, audit) == 0
+    await audit.aclose()
+    store = DelegationStore(r)
+    assert await store.delegate_of("510") is None and await store.delegate_of("511") is None
+
+    async with await Phone.dial(stack.emulator_url, shared) as phone:
+        assert "registered to Ned and Nora" in await turn(phone)
+        heard = await turn(phone, "nora")
+        assert "recorded a delegation to Jane A Roe of Ames and one vote. Were those yours?" in heard
+        assert "2 actions now count as yours" in await turn(phone, "yes")
+        await turn(phone, "goodbye")
+        async with httpx.AsyncClient(base_url=stack.emulator_url) as http:
+            commands = (await http.get(f"/sim/calls/{phone.call_id}/commands")).json()
+    assert await store.delegate_of("510") == JANE.regn_num and await store.vote_of("510", "119-hr-1234") == "no"
+    assert (await store.tally("119-hr-1234")).no >= 1
+    claim = [e for e in audit_events(stack.audit_path)
+             if "510" in ((e.get("actor") or {}).get("regn_num"), (e.get("subject") or {}).get("regn_num"))]
+    assert [e["type"] for e in claim] == ["tentative-promoted", "delegate", "vote"]
+    assert claim[0]["data"]["shaken_stir"]["attestation"] == "A"
+    start = next(c for c in commands if c["action"] == "transcription_start")
+    hints = start["body"]["transcription_engine_config"]["hints"]
+    assert "delegate" in hints and hints.index("Ames") < hints.index("Centerville")  # the caller's county first
+
+    async with await Phone.dial(stack.emulator_url, shared) as phone:  # claimed once: not offered again
+        await turn(phone)
+        assert "Welcome to the Delegate Network, Ned." in await turn(phone, "ned")
+
+
 async def test_per_bill_delegation_backup_delegate_and_no_delegate_by_voice(stack: Stack, r: aioredis.Redis) -> None:
     store = DelegationStore(r)
     async with await Phone.dial(stack.emulator_url, JOHN.phone) as phone:

@@ -16,6 +16,8 @@ from ivr.messages import (
     CallEnded,
     CallerIdentified,
     CallStarted,
+    Claimed,
+    ClaimTentative,
     DelegateIs,
     DigitsPressed,
     FindBill,
@@ -307,3 +309,41 @@ def test_add_a_backup_delegate() -> None:
     assert "as a backup delegate. Is that right?" in spoken(cmds)
     s, cmds = run_dialogue([SpeechHeard("yes")], s)
     assert cmds[-1] == RecordDelegation("100", "300", "standing", True)
+
+
+def test_transcription_starts_with_the_callers_place_hints_after_the_command_words() -> None:
+    s, _ = run_dialogue([CallStarted("+15155550123", attestation="A", validated=True)])
+    s, cmds = run_dialogue([CallerIdentified((JOHN,), hints=("Centerville", "Appanoose County")), CallAnswered()], s)
+    start = next(c for c in cmds if isinstance(c, StartTranscription))
+    assert start.hints[:2] == ("delegate", "vote") and start.hints[-2:] == ("Centerville", "Appanoose County")
+    assert s.hints == ()  # sent once, not kept in every later state write
+
+
+def household_with_claim(trusted: bool = True) -> CallState:
+    s, _ = run_dialogue([CallStarted("+15155550123", attestation="A", validated=True),
+                         CallerIdentified((JOHN, JANE), trusted=trusted, claim_delegate="Bob Lee of Adel",
+                                          claim_votes=2), CallAnswered()])
+    return s
+
+
+def test_household_member_is_offered_the_phones_tentative_actions_and_claims_them() -> None:
+    s, cmds = run_dialogue([SpeechHeard("jane")], household_with_claim())
+    assert s.node == "claim_confirm" and s.voter == JANE
+    assert "recorded a delegation to Bob Lee of Adel and 2 votes. Were those yours?" in spoken(cmds)
+    s, cmds = run_dialogue([SpeechHeard("yes")], s)
+    assert cmds == [StopPrompt(), ClaimTentative("200")]
+    s, cmds = run_dialogue([Claimed(2, 1, seq=41)], s)
+    assert s.node == "main" and s.claim == {}
+    assert "2 actions now count as yours. One was left out" in spoken(cmds) and "number is 41" in spoken(cmds)
+
+
+def test_household_member_who_says_no_leaves_the_tentative_actions_pending() -> None:
+    s, _ = run_dialogue([SpeechHeard("jane")], household_with_claim())
+    s, cmds = run_dialogue([DigitsPressed("2")], s)
+    assert not any(isinstance(c, ClaimTentative) for c in cmds)
+    assert s.node == "main" and "stay as they are" in spoken(cmds)
+
+
+def test_untrusted_household_phone_is_not_offered_a_claim() -> None:
+    s, cmds = run_dialogue([SpeechHeard("jane")], household_with_claim(trusted=False))
+    assert s.node == "main" and "Welcome to the Delegate Network, Jane." in spoken(cmds)

@@ -3,7 +3,9 @@
 Their delegation and votes are kept by phone (`tv:{e164}`) and count for nothing until a later voter-roll
 import shows that phone on exactly one active registration; then `promote` re-issues them as that
 voter's own actions (audit events `tentative-promoted`, then `delegate` / `vote` with
-`"promoted_from"`). A phone shared by a household stays tentative: we cannot tell whose actions they were.
+`"promoted_from"`). A phone shared by a household stays tentative, because the import cannot tell whose
+actions they were: the member who next calls from it and confirms they were theirs claims them
+(`apply_pending` with `keep_own`, offered by the call dialogue).
 
 In public outputs a tentative caller is a pseudonym, "T-" + 10 hex digits of HMAC-SHA256(secret, phone)
 (secret: random, kept in Redis `tv:secret`): stable, but the phone cannot be recovered by trying all
@@ -93,41 +95,79 @@ def promote(redis_url: str, audit: Any) -> int:
 
 
 async def _promote(redis_url: str, audit: Any) -> int:
-    from delegation.bills import BillStore
-    from delegation.store import DelegationStore
     from voter_registry.store import VoterStore
 
+    async def append(event_type: str, actor: dict | None, subject: dict | None, data: dict) -> int:
+        return audit.append_sync(event_type, actor, subject, data)
+
     r = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    voters, store, bills, tv = VoterStore(r), DelegationStore(r), BillStore(r), TentativeStore(r)
+    voters = VoterStore(r)
     promoted = 0
     try:
         async for phone in r.sscan_iter(PHONES, count=1000):
             registered = await voters.by_phone(phone)
-            if len(registered) != 1:
-                continue
-            voter = registered[0]
-            delegate, votes = await tv.pending(phone)
-            t = await tv.pseudonym(phone)
-            target = await voters.get(delegate) if delegate else None
-            open_votes = {b: c for b, c in votes.items() if (bill := await bills.get(b)) and bill.closed_at is None}
-            applied = (target is not None and target.regn_num != voter.regn_num) + len(open_votes)
-            audit.append_sync("tentative-promoted", t, voter.ref,
-                              {"actions": applied, "dropped": len(votes) - len(open_votes) + (delegate is not None
-                                                                                              and not target)})
-            if target is not None and target.regn_num != voter.regn_num:
-                audit.append_sync("delegate", voter.ref, target.ref,
-                                  {"scope": "standing", "rank": 1, "tentative": False, "promoted_from": t["regn_num"]})
-                await store.delegate(voter.regn_num, target.regn_num)
-            for bill, choice in open_votes.items():
-                audit.append_sync("vote", voter.ref, None, {"bill": bill, "choice": choice, "tentative": False,
-                                                            "promoted_from": t["regn_num"]})
-                await store.vote(voter.regn_num, bill, choice)
-            await r.delete(_key(phone))
-            await r.srem(PHONES, phone)
-            promoted += 1
+            if len(registered) == 1 and await apply_pending(r, append, phone, registered[0]):
+                promoted += 1
     finally:
         await r.aclose()
     return promoted
+
+
+async def apply_pending(r: aioredis.Redis, append: Any, phone: str, voter: Any, *, keep_own: bool = False,
+                        extra: dict | None = None) -> tuple[int, int, int] | None:
+    """Make the pending tentative actions of `phone` the actions of `voter` (an active
+    `voter_registry.model.Voter` registered with that phone) and clear them; returns (seq of the
+    `tentative-promoted` event, actions applied, actions dropped), or None when another process is
+    applying the same phone's actions right now (nothing done).
+
+    append: async `(type, actor, subject, data) -> seq` that returns once the event is on disk (audit
+    first, then the store). Writes `tentative-promoted` {actions, dropped}, then a `delegate` / `vote`
+    event per action with `"promoted_from"`. Dropped: a delegate no longer active (or the voter
+    themself), votes on closed bills and, with `keep_own` (a household member claiming them on a later
+    call), actions the voter has since taken for themself, which are newer and win. extra: fields added to
+    every event's data (the call's SHAKEN/STIR facts).
+    """
+    lock = f"tv:lock:{phone}"
+    if not await r.set(lock, 1, nx=True, ex=60):  # two household members claiming at once: one wins
+        return None
+    try:
+        return await _apply(r, append, phone, voter, keep_own, extra or {})
+    finally:
+        await r.delete(lock)
+
+
+async def _apply(r: aioredis.Redis, append: Any, phone: str, voter: Any, keep_own: bool,
+                 extra: dict) -> tuple[int, int, int]:
+    from delegation.bills import BillStore
+    from delegation.store import DelegationStore
+    from voter_registry.store import VoterStore
+
+    voters, store, bills, tv = VoterStore(r), DelegationStore(r), BillStore(r), TentativeStore(r)
+    delegate, votes = await tv.pending(phone)
+    t = await tv.pseudonym(phone)
+    target = await voters.get(delegate) if delegate else None
+    if target is not None and (target.status != "active" or target.regn_num == voter.regn_num
+                               or (keep_own and await store.delegates_of(voter.regn_num))):
+        target = None
+    open_votes = {}
+    for b, c in votes.items():
+        bill = await bills.get(b)
+        if bill and bill.closed_at is None and not (keep_own and await store.vote_of(voter.regn_num, b)):
+            open_votes[b] = c
+    applied = (target is not None) + len(open_votes)
+    dropped = (delegate is not None) + len(votes) - applied
+    seq = await append("tentative-promoted", t, voter.ref, {"actions": applied, "dropped": dropped, **extra})
+    if target is not None:
+        await append("delegate", voter.ref, target.ref, {"scope": "standing", "rank": 1, "tentative": False,
+                                                         "promoted_from": t["regn_num"], **extra})
+        await store.delegate(voter.regn_num, target.regn_num)
+    for bill_key, choice in open_votes.items():
+        await append("vote", voter.ref, None, {"bill": bill_key, "choice": choice, "tentative": False,
+                                               "promoted_from": t["regn_num"], **extra})
+        await store.vote(voter.regn_num, bill_key, choice)
+    await r.delete(_key(phone))
+    await r.srem(PHONES, phone)
+    return seq, applied, dropped
 
 
 def _now() -> str:
