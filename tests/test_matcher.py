@@ -15,10 +15,10 @@ from voter_registry.model import Voter
 from voter_registry.places import asr_hints
 
 ROLL = [
-    Voter("1001", "JOHN", "QUINCY", "DOE", "", "12", "MAPLE ST", "CENTERVILLE", "52544", "APPANOOSE", 1957,
-          "+15155550101"),
-    Voter("1002", "WILLIAM", "HENRY", "SMITH", "", "40", "ELM ST", "AMES", "50010", "STORY", 1970,
-          "+15155550102"),
+    Voter(
+        "1001", "JOHN", "QUINCY", "DOE", "", "12", "MAPLE ST", "CENTERVILLE", "52544", "APPANOOSE", 1957, "+15155550101"
+    ),
+    Voter("1002", "WILLIAM", "HENRY", "SMITH", "", "40", "ELM ST", "AMES", "50010", "STORY", 1970, "+15155550102"),
     Voter("1003", "MARY", "ANN", "SMITH", "", "40", "ELM ST", "AMES", "50010", "STORY", 1972, "+15155550102"),
     # same first + last + town: only the middle name, street and birth year tell them apart
     Voter("1004", "JAMES", "ROBERT", "JOHNSON", "", "7", "OAK AVE", "DES MOINES", "50309", "POLK", 1980),
@@ -28,8 +28,7 @@ ROLL = [
     Voter("1008", "CATHERINE", "", "SMITH-JONES", "", "3", "PINE DR", "URBANDALE", "50322", "POLK", 1990),
     Voter("1009", "EMILY", "", "NGUYEN", "", "19", "MAIN ST", "OSKALOOSA", "52577", "MAHASKA", 1999),
     Voter("1010", "PETER", "", "VANDERBERG", "", "5", "HILL RD", "PELLA", "50219", "MARION", 1949),
-    Voter("1011", "JOHN", "", "DOE", "", "1", "FIRST ST", "SIOUX CITY", "51101", "WOODBURY", 1991,
-          status="inactive"),
+    Voter("1011", "JOHN", "", "DOE", "", "1", "FIRST ST", "SIOUX CITY", "51101", "WOODBURY", 1991, status="inactive"),
     Voter("1012", "SARAH", "", "MILLER", "", "11", "WALNUT ST", "MARSHALLTOWN", "50158", "MARSHALL", 1975),
     Voter("1013", "JENNIFER", "", "MILLER", "", "2", "CEDAR ST", "ANKENY", "50023", "POLK", 1982),
     Voter("1014", "JENNIFER", "", "MILLER", "", "9", "BIRCH ST", "BOONE", "50036", "BOONE", 1983),
@@ -63,16 +62,19 @@ def ids(res: MatchResult) -> list[str]:
     return [c.regn_num for c in res.candidates]
 
 
-@pytest.mark.parametrize("text", [
-    "John Q Doe of Centerville",
-    "john quincy doe from centerville",
-    "this is john doe in centerville",
-    "jon doe of centerville",  # spelling variant
-    "john d o e of centerville",  # spelled-out surname
-    "john doe of appanoose county",
-    "john doe 52544",
-    "john doe who lives on maple street",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "John Q Doe of Centerville",
+        "john quincy doe from centerville",
+        "this is john doe in centerville",
+        "jon doe of centerville",  # spelling variant
+        "john d o e of centerville",  # spelled-out surname
+        "john doe of appanoose county",
+        "john doe 52544",
+        "john doe who lives on maple street",
+    ],
+)
 def test_spoken_forms_find_the_one_voter(m: SyncMatcher, text: str) -> None:
     res = m.match(text)
     assert res.decision == "unique", (text, res)
@@ -87,8 +89,11 @@ def test_last_name_first_is_found_but_confirmed(m: SyncMatcher) -> None:
         assert res.kind in ("birth_year", "street", "middle")
         answer = {"birth_year": "1957", "street": "maple street", "middle": "q"}[res.kind]
         while res.decision == "ask":
-            res = res.refine(answer if res.kind == "birth_year" else {"street": "maple", "middle": "q",
-                                                                     "birth_year": "1957"}[res.kind])
+            res = res.refine(
+                answer
+                if res.kind == "birth_year"
+                else {"street": "maple", "middle": "q", "birth_year": "1957"}[res.kind]
+            )
     assert res.decision == "unique" and ids(res) == ["1001"]
 
 
@@ -114,8 +119,12 @@ def test_homophone_surname_and_misheard_place(m: SyncMatcher) -> None:
 
 
 def test_hyphenated_and_joined_surnames(m: SyncMatcher) -> None:
-    for text in ("catherine smith jones of urbandale", "catherine smith-jones of urbandale",
-                 "cathy jones of urbandale", "catherine smithjones of urbandale"):
+    for text in (
+        "catherine smith jones of urbandale",
+        "catherine smith-jones of urbandale",
+        "cathy jones of urbandale",
+        "catherine smithjones of urbandale",
+    ):
         res = m.match(text)
         assert ids(res)[:1] == ["1008"], (text, res)
     assert m.match("peter vanderberg of pella").decision == "unique"
@@ -142,8 +151,12 @@ def test_same_name_same_town_asks_and_refine_picks(m: SyncMatcher) -> None:
     assert set(ids(res)) == {"1004", "1005"}
     assert res.question
     # the question splits them: every kind has an answer only one of them gives
-    answers = {"middle": ("r", "e"), "street": ("oak avenue", "grand avenue"), "birth_year": ("1980", "1964"),
-               "house": ("7", "88")}
+    answers = {
+        "middle": ("r", "e"),
+        "street": ("oak avenue", "grand avenue"),
+        "birth_year": ("1980", "1964"),
+        "house": ("7", "88"),
+    }
     a, b = answers[res.kind]
     assert ids(res.refine(a)) == ["1004"] and res.refine(a).decision == "unique"
     assert ids(res.refine(b)) == ["1005"]
@@ -165,8 +178,14 @@ def test_refine_by_spoken_year_and_middle_word(m: SyncMatcher) -> None:
 
 
 def test_negatives_are_not_found(m: SyncMatcher) -> None:
-    for text in ("zachary quartermaine of ames", "john doe of ames", "mary smith of centerville",
-                 "william smythe of boone", "harold stanley of ames", "john smith"):
+    for text in (
+        "zachary quartermaine of ames",
+        "john doe of ames",
+        "mary smith of centerville",
+        "william smythe of boone",
+        "harold stanley of ames",
+        "john smith",
+    ):
         res = m.match(text)
         assert res.decision != "unique", (text, res)
     assert m.match("zachary quartermaine of ames").decision == "not_found"
@@ -263,3 +282,36 @@ def test_any_text_gives_a_decision_never_an_error(m: SyncMatcher, text: str, ans
     again = res.refine(answer)
     assert again.decision in ("unique", "ask", "not_found")
     assert MatchResult.from_dict(json.loads(json.dumps(again.to_dict()))) == again
+
+
+def test_name_evidence_levels() -> None:
+    from voter_registry.phonetic import FAR, NEAR, SAME, name_evidence
+
+    assert name_evidence("SMYTH", "SMITH")[1] == SAME  # dictionary homophone
+    assert name_evidence("KOMMER", "CONNOR")[1] == NEAR  # one confusable phone (M/N)
+    assert name_evidence("ZITMIK", "ZITNIK")[1] == NEAR  # one letter
+    # the same consonants are not the same name
+    for said, name in (("TAPPE", "DAUB"), ("CAHALANE", "CLINE"), ("STUDIE", "STOUT"), ("RUSTER", "LISTER")):
+        assert name_evidence(said, name)[1] == FAR, (said, name)
+
+
+def test_stranger_sharing_only_a_sound_key_is_not_found(m: SyncMatcher, rsync: redis.Redis) -> None:
+    load(
+        rsync,
+        [
+            Voter("3001", "ERIC", "PIERRE", "DAUB", "", "5", "ELM ST", "CLIVE", "50325", "POLK", 1980),
+            Voter("3002", "JESSICA", "", "CLINE", "", "6", "OAK ST", "WEST DES MOINES", "50265", "POLK", 1985),
+            Voter("3003", "DUSTIN", "", "LISTER", "", "7", "ASH ST", "ANKENY", "50023", "POLK", 1990),
+        ],
+    )
+    m.refresh()
+    for text in (
+        "eric tappe of des moines",
+        "jessica cahalane of west des moines",
+        "dustin ruster of west des moines",
+        "dustin lester of des moines",
+    ):  # one error away, but in another town of the county
+        assert m.match(text).decision == "not_found", text
+    # the same recogniser error in the town the caller named is found, and confirmed with a question
+    res = m.match("dustin lester of ankeny")
+    assert ids(res) == ["3003"] and res.decision == "ask" and res.kind in ("birth_year", "street")

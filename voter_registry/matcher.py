@@ -33,18 +33,17 @@ from voter_registry.index import BUCKET, GIVEN_NAMES, LAST_NAMES, PLACES, SEP, b
 from voter_registry.model import Voter
 from voter_registry.nicknames import related_names
 from voter_registry.phones import to_e164
-from voter_registry.phonetic import clean, name_similarity, sound_key, sound_similarity
+from voter_registry.phonetic import FAR, NEAR, SAME, clean, name_evidence, name_similarity, sound_key
 from voter_registry.places import SURE, PlaceMatch, PlaceTable
 
-SURE_NAME = 0.93  # surname and given name both at least this similar: the name is taken as said
 NAME_OK = 0.86  # below this a surname or given name does not match
-MAX_DOUBT = 0.18  # summed shortfalls of surname, given name and reading (see _name_score)
 MARGIN = 0.06  # the best candidate must lead the next by this much to stand alone
 MAX_ASK = 24  # candidates carried into a question (their voter hashes are read in round trip 2)
 SCOPE_LIMIT = 400  # members read per bucket range
 STATE_LIMIT = 120  # members read per statewide bucket range
 MAX_KEYS = 16  # buckets read per match (readings x surname keys x given-name keys)
 VOCAB_REFRESH_S = 30.0
+NO_MATCH = 9  # weak links of a name that is not the voter's at all
 ACTIVE = "vr:active"  # the roll in service (importer contract): only its members are ever returned
 
 Cmd = tuple[Any, ...]
@@ -99,10 +98,15 @@ class MatchResult:
         """JSON-safe dict (for per-call state in Redis); inverse of `from_dict`."""
         return {
             "decision": self.decision,
-            "candidates": [{"regn_num": c.regn_num, "name": c.name, "score": round(c.score, 4)}
-                           for c in self.candidates],
-            "question": self.question, "kind": self.kind, "facts": [dict(f) for f in self.facts],
-            "asked": list(self.asked), "complete": self.complete, "need": self.need,
+            "candidates": [
+                {"regn_num": c.regn_num, "name": c.name, "score": round(c.score, 4)} for c in self.candidates
+            ],
+            "question": self.question,
+            "kind": self.kind,
+            "facts": [dict(f) for f in self.facts],
+            "asked": list(self.asked),
+            "complete": self.complete,
+            "need": self.need,
         }
 
     @classmethod
@@ -110,11 +114,15 @@ class MatchResult:
         """Rebuild from `to_dict` output. Raises KeyError/TypeError/ValueError on a malformed dict."""
         return cls(
             decision=str(d["decision"]),
-            candidates=tuple(Candidate(str(c["regn_num"]), str(c["name"]), float(c["score"]))
-                             for c in d.get("candidates", [])),
-            question=d.get("question"), kind=d.get("kind"),
+            candidates=tuple(
+                Candidate(str(c["regn_num"]), str(c["name"]), float(c["score"])) for c in d.get("candidates", [])
+            ),
+            question=d.get("question"),
+            kind=d.get("kind"),
             facts=tuple({str(k): str(v) for k, v in f.items()} for f in d.get("facts", [])),
-            asked=tuple(d.get("asked", [])), complete=bool(d.get("complete", True)), need=int(d.get("need", 1)),
+            asked=tuple(d.get("asked", [])),
+            complete=bool(d.get("complete", True)),
+            need=int(d.get("need", 1)),
         )
 
     def refine(self, answer_text: str) -> MatchResult:
@@ -156,14 +164,16 @@ class MatchResult:
 # --------------------------------------------------------------------------------------------------------
 # answers to questions
 
+
 def _answer_words(text: str) -> list[str]:
     return sp.join_spelled(sp.words_to_digits(sp.normalize(text or "")))
 
 
-_NON_ANSWERS = {"the", "first", "second", "one", "last", "that", "this", "him", "her", "me", "it", "yes", "no",
-                "i", "am", "is", "my", "it's", "its", "um", "uh", "i'm", "im", "was", "born", "in", "on", "live",
-                "street", "st", "avenue", "ave", "road", "rd", "drive", "dr", "lane", "ln", "initial", "middle",
-                "name", "year", "town", "city", "of", "a", "an", "letter", "as", "like", "number", "house"}
+_NON_ANSWERS = sp.word_set(
+    "the first second one last that this him her me it yes no i am is my it's its um uh i'm im was born "
+    "in on live street st avenue ave road rd drive dr lane ln initial middle name year town city of a an "
+    "letter as like number house"
+)
 
 
 def answer_identifies(kind: str, text: str) -> bool:
@@ -228,8 +238,9 @@ def answer_matches(kind: str, text: str, f: dict[str, str]) -> bool:
         return sfx == f.get("suffix", "")
     if kind == "city":
         said = " ".join(words).upper()
-        return bool(said) and (_place_sim(said, f.get("city", "")) >= 0.88
-                               or said.replace(" COUNTY", "") == f.get("county", ""))
+        return bool(said) and (
+            _place_sim(said, f.get("city", "")) >= 0.88 or said.replace(" COUNTY", "") == f.get("county", "")
+        )
     if kind == "spell_last":
         said = clean("".join(words))
         return bool(said) and said == clean(f.get("last", ""))
@@ -263,10 +274,15 @@ def best_question(facts: tuple[dict[str, str], ...] | list[dict[str, str]], aske
     for order, kind in enumerate(KIND_ORDER):
         if kind in asked or kind == "spell_last":
             continue
-        key = {"middle": lambda f: f.get("middle", "")[:1], "street": lambda f: f.get("street", ""),
-               "birth_year": lambda f: f.get("birth_year", ""), "first": lambda f: f.get("first", ""),
-               "suffix": lambda f: f.get("suffix", ""), "city": lambda f: f.get("city", ""),
-               "house": lambda f: f.get("house", "")}[kind]
+        key = {
+            "middle": lambda f: f.get("middle", "")[:1],
+            "street": lambda f: f.get("street", ""),
+            "birth_year": lambda f: f.get("birth_year", ""),
+            "first": lambda f: f.get("first", ""),
+            "suffix": lambda f: f.get("suffix", ""),
+            "city": lambda f: f.get("city", ""),
+            "house": lambda f: f.get("house", ""),
+        }[kind]
         values = [key(f) for f in facts]
         if kind in ("street", "birth_year", "first", "house", "city") and not all(values):
             continue  # an unknown value cannot be checked
@@ -321,8 +337,9 @@ class Vocab:
     def build(cls, counts: dict[str, str]) -> Vocab:
         """From a `vr:ix:ln` / `vr:ix:fn` hash (spelling -> count); counts <= 0 are dropped."""
         v = cls()
-        ranked = sorted(((int(c), s) for s, c in counts.items() if c.lstrip("-").isdigit() and int(c) > 0),
-                        reverse=True)
+        ranked = sorted(
+            ((int(c), s) for s, c in counts.items() if c.lstrip("-").isdigit() and int(c) > 0), reverse=True
+        )
         for _, s in ranked:
             k = sound_key(s)
             cs = clean(s)
@@ -332,7 +349,7 @@ class Vocab:
         for k, lst in v.by_key.items():
             del lst[40:]  # the commonest spellings are enough to judge a key
             for i in range(len(k)):
-                v.deletes.setdefault(k[:i] + k[i + 1:], set()).add(k)
+                v.deletes.setdefault(k[:i] + k[i + 1 :], set()).add(k)
         return v
 
     def _near(self, k: str) -> tuple[list[str], list[str]]:
@@ -341,9 +358,9 @@ class Vocab:
         hit = self._near_cache.get(k)
         if hit is not None:
             return hit
-        near: set[str] = set(self.deletes.get(k, ())) | {k[:i] + k[i + 1:] for i in range(1, len(k))}
+        near: set[str] = set(self.deletes.get(k, ())) | {k[:i] + k[i + 1 :] for i in range(1, len(k))}
         for i in range(len(k)):
-            near |= self.deletes.get(k[:i] + k[i + 1:], set())
+            near |= self.deletes.get(k[:i] + k[i + 1 :], set())
         near.discard(k)
         spellings: list[str] = []
         owners: list[str] = []
@@ -374,8 +391,9 @@ class Vocab:
         if extra:
             spellings, owners = self._near(k)
             best: dict[str, float] = {}
-            for _, sim, i in rf_process.extract(cs, spellings, scorer=JaroWinkler.normalized_similarity,
-                                                score_cutoff=min_sim, limit=None):
+            for _, sim, i in rf_process.extract(
+                cs, spellings, scorer=JaroWinkler.normalized_similarity, score_cutoff=min_sim, limit=None
+            ):
                 nk = owners[i]
                 best[nk] = max(best.get(nk, 0.0), sim)
             ranked = sorted(best.items(), key=lambda kv: -kv[1])
@@ -388,6 +406,7 @@ class Vocab:
 
 # --------------------------------------------------------------------------------------------------------
 # the matcher core (no I/O: a generator that yields pipelines of commands and receives their replies)
+
 
 @dataclass(slots=True)
 class _Rec:
@@ -402,6 +421,7 @@ class _Rec:
     place: float = 0.0  # place score
     total: float = 0.0
     sure: bool = False
+    weak: int = 3  # weak links in the name (see _name_score)
     street_ok: bool = False
     facts: dict[str, str] = field(default_factory=dict)
 
@@ -435,7 +455,7 @@ class MatcherCore:
         self.checked_at = 0.0
         self.stale = True
         self.truncated = False
-        self._nick_cache: dict[str, frozenset[str]] = {}
+        self._nick_cache: dict[str, dict[str, int]] = {}
 
     # -- vocabulary -------------------------------------------------------------------------------------
     def load_cmds(self) -> list[Cmd]:
@@ -474,8 +494,11 @@ class MatcherCore:
         if check_version:
             self._check_version(replies[-3:])
         recs = self._collect(replies[: len(plan)])
-        self.truncated = any(isinstance(rep, list) and len(rep) >= c[-1] for rep, c in zip(replies, cmds, strict=False)
-                             if c[0] == "ZRANGEBYLEX")
+        self.truncated = any(
+            isinstance(rep, list) and len(rep) >= c[-1]
+            for rep, c in zip(replies, cmds, strict=False)
+            if c[0] == "ZRANGEBYLEX"
+        )
         widened = False
         self._score(recs, said, places, caller)
         good = [x for x in recs.values() if x.name >= NAME_OK]
@@ -527,52 +550,76 @@ class MatcherCore:
         scope.prefixes = list(dict.fromkeys(scope.prefixes))
         return places, scope
 
-    def _keys(self, r: sp.NameReading, exact_only: bool) -> list[str]:
-        extra_l = 0 if exact_only else 3
-        lkeys = [k for k, _ in self.last.keys_for(r.last.replace(" ", ""), extra=extra_l)]
-        if " " in r.last:  # two-word surname: also each word (filed under its parts)
-            lkeys += [sound_key(w) for w in r.last.split()]
-        fkeys = [k for k, _ in self.given.keys_for(r.first, extra=0 if exact_only else 2)]
-        for n in related_names(r.first) | (frozenset() if exact_only else self._fuzzy_nicks(r.first)):
-            if clean(n) in self.given.by_key.get(sound_key(n), ()):
-                fkeys.append(sound_key(n))
+    def _keys(self, r: sp.NameReading, exact_only: bool) -> list[tuple[int, str]]:
+        """(tier, bucket key) pairs for a reading, tier 0 for the name as heard, then one weak link
+        (a nickname, a near surname key), then two: when the buckets must be capped, the likeliest stay."""
         if len(clean(r.first)) == 1:  # an initial: no key narrows it; skip
             return []
-        lk = list(dict.fromkeys(k for k in lkeys if k))
-        fk = list(dict.fromkeys(k for k in fkeys if k))
-        return [bucket_key(a, b) for a in lk for b in fk]
+        lk = self.last.keys_for(r.last.replace(" ", ""), extra=0 if exact_only else 3)
+        ltiers = {k: (0 if i == 0 else 1) for i, (k, _) in enumerate(lk)}
+        if " " in r.last:  # two-word surname: also each word (filed under its parts)
+            for w in r.last.split():
+                ltiers.setdefault(sound_key(w), 0)
+        ftiers: dict[str, int] = {}
+        for i, (k, _) in enumerate(self.given.keys_for(r.first, extra=0 if exact_only else 2)):
+            ftiers.setdefault(k, 0 if i == 0 else 1)
+        on_roll = self.given.by_key
+        for n in related_names(r.first):
+            k = sound_key(n)
+            if clean(n) in on_roll.get(k, ()):
+                ftiers.setdefault(k, 1)
+        if not exact_only:
+            fuzzy = self._fuzzy_nicks(r.first)
+            for n in sorted(fuzzy, key=lambda n: (fuzzy[n], n))[:12]:
+                k = sound_key(n)
+                if clean(n) in on_roll.get(k, ()):
+                    ftiers.setdefault(k, 1 + fuzzy[n])
+        return sorted(
+            ((lt + ft, bucket_key(a, b)) for a, lt in ltiers.items() if a for b, ft in ftiers.items() if b),
+            key=lambda x: x[0],
+        )
 
-    def _fuzzy_nicks(self, first: str) -> frozenset[str]:
-        """Formal names and nicknames of the roll's given names that sound like `first` ("LANI" heard for
-        "RONNIE" -> RONALD): a nickname the recogniser misheard."""
+    def _fuzzy_nicks(self, first: str) -> dict[str, int]:
+        """Names related (as nickname or formal name) to a roll given name that `first` is, or is one
+        recogniser error from ("KRIZ" heard for CHRIS -> CHRISTOPHER, "GREGG" for GREG -> GREGORY), each
+        with that error's level (SAME 0, NEAR 1), beyond the names related to `first` itself."""
         hit = self._nick_cache.get(first)
         if hit is not None:
             return hit
         cs = clean(first)
-        near = [x for x in self.given.by_key.get(sound_key(first), ())
-                if x != cs and jellyfish.jaro_winkler_similarity(cs, x) >= 0.75][:3]
-        out = frozenset().union(*(related_names(x) for x in near)) - related_names(first) if near else frozenset()
+        own = related_names(first)
+        out: dict[str, int] = {}
+        for k, _ in self.given.keys_for(first, extra=2):
+            for x in self.given.by_key.get(k, ())[:24]:
+                if x == cs:
+                    continue
+                lv = name_evidence(cs, x)[1]
+                if lv > NEAR:
+                    continue
+                for n in related_names(x):
+                    if n not in own and n != cs and out.get(n, 2) > lv:
+                        out[n] = lv
         if len(self._nick_cache) > 50_000:
             self._nick_cache.clear()
         self._nick_cache[first] = out
         return out
 
     def _bucket_cmds(self, said: sp.Spoken, scope: _Scope, exact_only: bool = False) -> tuple[list[Cmd], list[str]]:
-        keys: list[str] = []
-        for r in said.readings:
-            keys += self._keys(r, exact_only)
-        keys = list(dict.fromkeys(keys))[:MAX_KEYS]
+        tiered: list[tuple[int, int, str]] = []
+        for i, r in enumerate(said.readings):
+            tiered += [(tier, i, k) for tier, k in self._keys(r, exact_only)]
+        tiered.sort(key=lambda x: (x[0], x[1]))
+        keys = list(dict.fromkeys(k for _, _, k in tiered))[:MAX_KEYS]
         # the whole state is read only for the name as heard (and its nicknames): the fuzzy keys there
         # would bring hundreds of strangers for every caller who names no place
         state_keys = set()
         if scope.state:
             for r in said.readings[:2]:
-                state_keys |= set(self._keys(r, exact_only=True))
+                state_keys |= {k for _, k in self._keys(r, exact_only=True)}
         cmds: list[Cmd] = []
         for k in keys:
             for prefix, limit in scope.prefixes:
-                cmds.append(("ZRANGEBYLEX", k, "[" + prefix, "(" + prefix[:-1] + chr(ord(SEP) + 1),
-                             "LIMIT", 0, limit))
+                cmds.append(("ZRANGEBYLEX", k, "[" + prefix, "(" + prefix[:-1] + chr(ord(SEP) + 1), "LIMIT", 0, limit))
             if scope.state and k in state_keys:
                 cmds.append(("ZRANGEBYLEX", k, "-", "+", "LIMIT", 0, STATE_LIMIT))
         return cmds, [c[1] for c in cmds]
@@ -590,22 +637,23 @@ class MatcherCore:
         return out
 
     # -- scoring ----------------------------------------------------------------------------------------
-    def _score(self, recs: dict[str, _Rec], said: sp.Spoken, places: list[PlaceMatch],
-               caller: Voter | None) -> None:
+    def _score(self, recs: dict[str, _Rec], said: sp.Spoken, places: list[PlaceMatch], caller: Voter | None) -> None:
         for rec in recs.values():
             best = 0.0
             sure = False
+            weak = 3
             for r in said.readings:
-                s, ok = _name_score(r, said.suffix, rec, self._fuzzy_nicks(r.first) if r.first else frozenset(),
-                                    self._other_given(r.first, rec))
+                s, ok, wk = _name_score(
+                    r, said.suffix, rec, self._fuzzy_nicks(r.first) if r.first else {}, self._other_given(r.first, rec)
+                )
                 if ok and (r.penalty >= 0.05 or not self._spelling_fits(r, rec)):
                     ok = False  # a reversed reading or another roll spelling: ask before confirming
                 if not ok and self._names_someone_else(r, rec):
                     s = min(s, NAME_OK - 0.01)
                 s -= r.penalty
                 if s > best:
-                    best, sure = s, ok
-            rec.name, rec.sure = best, sure
+                    best, sure, weak = s, ok, wk
+            rec.name, rec.sure, rec.weak = best, sure, weak
             rec.place = _place_score(rec, said, places, caller)
             rec.total = rec.name + 0.25 * (rec.place - 0.5)
 
@@ -618,14 +666,16 @@ class MatcherCore:
         """True when a word said is itself a name on the roll, and neither the same sound nor a nickname of
         the voter's ("MARTIN" said, MARTHA found): then it names somebody else, not a mishearing."""
         said_last, said_first = clean(r.last), clean(r.first)
-        if said_last in self.last.spellings and _last_sim(r.last, rec.last) < 0.9:
+        if said_last in self.last.spellings and _last_ev(r.last, rec.last)[1] >= FAR:
             return True
         if not said_first or said_first not in self.given.spellings:
             return False
         rel = related_names(r.first)
-        return not (name_similarity(said_first, rec.first) >= 0.9 or rec.first in rel
-                    or (len(rec.middle) > 1 and (name_similarity(said_first, rec.middle) >= 0.9
-                                                 or rec.middle in rel)))
+        return not (
+            name_similarity(said_first, rec.first) >= 0.9
+            or rec.first in rel
+            or (len(rec.middle) > 1 and (name_similarity(said_first, rec.middle) >= 0.9 or rec.middle in rel))
+        )
 
     def _spelling_fits(self, r: sp.NameReading, rec: _Rec) -> bool:
         """A name heard as a different spelling that is itself on the roll may be that other person:
@@ -638,8 +688,9 @@ class MatcherCore:
         return said_first in given or said_first not in self.given.spellings
 
     # -- decision ---------------------------------------------------------------------------------------
-    def _decide(self, recs: dict[str, _Rec], said: sp.Spoken, places: list[PlaceMatch], caller: Voter | None,
-                widened: bool) -> Generator[list[Cmd], list[Any], MatchResult]:
+    def _decide(
+        self, recs: dict[str, _Rec], said: sp.Spoken, places: list[PlaceMatch], caller: Voter | None, widened: bool
+    ) -> Generator[list[Cmd], list[Any], MatchResult]:
         place_said = bool(said.city or said.county or said.zip)
         good = sorted((x for x in recs.values() if x.name >= NAME_OK), key=lambda x: -x.total)
         if not good:
@@ -651,23 +702,40 @@ class MatcherCore:
         else:
             in_place = []
         if place_said and not in_place:
-            # nobody of that name in the place said. A misheard town is a few letters from the true one,
-            # or in the same county, or the caller's county; a name that merely sounds like a stranger's
-            # somewhere else is not found.
-            in_place = [x for x in good if (x.sure or x.name >= 0.9) and (
-                x.place >= 0.4 or (said.city and town_close(said.city, x.city))
-                or (x.sure and caller is not None and caller.county == x.county))]
+            # nobody of that name in the place said. A misheard town is a few letters from the true one;
+            # people also name their county seat or the caller's county. Only a name heard as written
+            # (a homophone at most) is looked for in the county; one heard with a single weak link only in
+            # a town whose name the recogniser could have misheard as the one said; a name that merely
+            # sounds like a stranger's somewhere else is not found.
+            in_place = [
+                x
+                for x in good
+                if (
+                    x.weak == 0
+                    and (
+                        x.place >= 0.4
+                        or (said.city and town_close(said.city, x.city))
+                        or (caller is not None and caller.county == x.county)
+                    )
+                )
+                or (x.weak == 1 and said.city and town_close(said.city, x.city))
+            ]
             if not in_place:
                 return MatchResult("not_found")
             widened = True
-        pool = in_place or good
+        # two weak links (a misheard surname AND a nickname) only where the caller said the person lives
+        pool = in_place or [x for x in good if x.weak <= 1]
+        if not pool:
+            return MatchResult("not_found")
         top = pool[0]
         # keep those close to the best (same name, or a name nearly as good)
         close = [x for x in pool if x.total >= top.total - 0.12]
         complete = len(close) <= MAX_ASK and not (self.truncated and not in_place)
         close = close[:MAX_ASK]
-        replies = yield [("SMISMEMBER", ACTIVE, *(x.regn for x in close)),
-                         *(("HGETALL", f"vr:v:{x.regn}") for x in close)]
+        replies = yield [
+            ("SMISMEMBER", ACTIVE, *(x.regn for x in close)),
+            *(("HGETALL", f"vr:v:{x.regn}") for x in close),
+        ]
         alive: list[_Rec] = []
         for x, on_roll, h in zip(close, replies[0], replies[1:], strict=True):
             if not h or not on_roll:
@@ -692,9 +760,14 @@ class MatcherCore:
         everyone = alive
         best = everyone[0]
         others = everyone[1:]
-        place_ok = best.place >= 0.75 or (not place_said and (
-            (caller is not None and caller.county == best.county)
-            or (caller is None and len(everyone) == 1) or (said.street and best.street_ok)))
+        place_ok = best.place >= 0.75 or (
+            not place_said
+            and (
+                (caller is not None and caller.county == best.county)
+                or (caller is None and len(everyone) == 1)
+                or (said.street and best.street_ok)
+            )
+        )
         clear_lead = not others or others[0].total < best.total - MARGIN
         namesakes = [x for x in others if _same_name(x, best)]
         cands = tuple(Candidate(x.regn, x.public_name(), round(max(0.0, min(1.0, x.total)), 4)) for x in everyone)
@@ -708,7 +781,7 @@ class MatcherCore:
             kind = identity_question(facts)
             if kind is None:
                 return MatchResult("not_found")
-            need = 2 if best.name < 0.92 else 1
+            need = 2 if best.weak >= 2 else 1
             return MatchResult("ask", cands, QUESTIONS[kind], kind, facts, complete=complete, need=need)
         if widened and place_said:
             # the name is sure but found in another town than the one heard: a fact only the voter knows
@@ -738,8 +811,15 @@ class MatcherCore:
         for regn, on_roll, h in zip(regns, replies[0], replies[1:], strict=True):
             if not h or not on_roll:
                 continue
-            rec = _Rec(h.get("county", ""), h.get("city", ""), h.get("first", ""), h.get("middle", ""),
-                       h.get("last", ""), h.get("suffix", ""), regn)
+            rec = _Rec(
+                h.get("county", ""),
+                h.get("city", ""),
+                h.get("first", ""),
+                h.get("middle", ""),
+                h.get("last", ""),
+                h.get("suffix", ""),
+                regn,
+            )
             rec.facts = _facts(h)
             recs.append(rec)
         if said.readings and any(r.first or r.last for r in said.readings):
@@ -760,9 +840,17 @@ class MatcherCore:
 
 def _facts(h: dict[str, str]) -> dict[str, str]:
     """The fields answers are checked against, from a `vr:v:` hash."""
-    return {"first": h.get("first", ""), "middle": h.get("middle", ""), "last": h.get("last", ""),
-            "suffix": h.get("suffix", ""), "city": h.get("city", ""), "county": h.get("county", ""),
-            "street": h.get("street", ""), "house": h.get("house_num", ""), "birth_year": h.get("birth_year", "")}
+    return {
+        "first": h.get("first", ""),
+        "middle": h.get("middle", ""),
+        "last": h.get("last", ""),
+        "suffix": h.get("suffix", ""),
+        "city": h.get("city", ""),
+        "county": h.get("county", ""),
+        "street": h.get("street", ""),
+        "house": h.get("house_num", ""),
+        "birth_year": h.get("birth_year", ""),
+    }
 
 
 def town_close(said: str, city: str) -> bool:
@@ -778,70 +866,73 @@ def _same_name(a: _Rec, b: _Rec) -> bool:
     return clean(a.first) == clean(b.first) and clean(a.last) == clean(b.last)
 
 
-def _spelled_alike(said: str, last: str) -> bool:
-    """Letters nearly the same (Jaro-Winkler >= 0.88) or a dictionary homophone, for any surname part."""
-    a = clean(said)
-    parts = [clean(p) for p in last.replace("-", " ").split()] + [clean(last)]
-    return any(a == p or jellyfish.jaro_winkler_similarity(a, p) >= 0.88 or sound_similarity(a, p) == 1.0
-               for p in parts if p)
-
-
-def _last_sim(said: str, last: str) -> float:
-    s = name_similarity(said, last)
+def _last_ev(said: str, last: str) -> tuple[float, int]:
+    """(score, level) of the surname said against the voter's, or against one part of a hyphenated or
+    two-word surname (slightly lower); see `phonetic.name_evidence`."""
+    s, lv = name_evidence(said, last)
     if "-" in last or " " in last:
-        parts = [p for p in last.replace("-", " ").split() if p]
-        s = max([s, *(name_similarity(said, p) - 0.02 for p in parts)])
-    return s
+        for p in last.replace("-", " ").split():
+            ps, pl = name_evidence(said, p)
+            if (pl, s) < (lv, ps - 0.02):
+                s, lv = ps - 0.02, pl
+    return s, (NO_MATCH if lv >= FAR else lv)
 
 
-def _first_sim(said: str, rec: _Rec, fuzzy_nicks: frozenset[str] = frozenset()) -> tuple[float, bool, float]:
-    """(similarity, heard as spelled, doubt): the given name said against the voter's first name, a
-    nickname of it, their full middle name (people who go by it), or a nickname of a name sounding like
-    it (0.9). Only a name heard as written (not through a nickname) can make a match sure; going through
-    a middle name or a nickname adds `doubt` (see `_name_score`)."""
+def _first_ev(said: str, rec: _Rec, fuzzy_nicks: dict[str, int] | None = None) -> tuple[float, int]:
+    """(score, weak links) of the given name said against the voter's first name, a nickname of it
+    (one weak link), their full middle name (people who go by it: one more), or a nickname of a name
+    sounding like it (a misheard nickname: two). The evidence level of the name itself counts too."""
     if not said:
-        return 0.0, False, 0.0
-    s = name_similarity(said, rec.first)
-    direct, extra = s, 0.0
+        return 0.0, NO_MATCH
+    best = name_evidence(said, rec.first)
+    if best[1] >= FAR:
+        best = (best[0], NO_MATCH)
     if len(rec.middle) > 1:  # goes by the middle name
-        m = name_similarity(said, rec.middle) - 0.03
-        if m > direct:
-            direct, extra = m, 0.06
-    s = direct
-    rel = related_names(said)
-    if rec.first in rel or (len(rec.middle) > 1 and rec.middle in rel):
-        nick = 0.95 if rec.first in rel else 0.92
-        if nick > s:
-            s, extra = nick, 0.05
-    elif rec.first in fuzzy_nicks and s < 0.9:
-        s, extra = 0.9, 0.05
-    if len(rec.first) == 1 and said[:1] == rec.first and s < 0.85:
-        s, extra = 0.85, 0.0
-    heard = direct >= SURE_NAME and (_spelled_alike(said, rec.first) or _spelled_alike(said, rec.middle))
-    return s, heard, extra
+        m, ml = name_evidence(said, rec.middle)
+        if ml < FAR and (ml + 1, -(m - 0.03)) < (best[1], -best[0]):
+            best = (m - 0.03, ml + 1)
+    if best[1] > SAME:
+        rel = related_names(said)
+        if rec.first in rel:
+            alt = (0.95, NEAR)
+        elif len(rec.middle) > 1 and rec.middle in rel:
+            alt = (0.92, NEAR + 1)
+        elif fuzzy_nicks and rec.first in fuzzy_nicks:
+            alt = (0.92 - 0.02 * fuzzy_nicks[rec.first], NEAR + fuzzy_nicks[rec.first])
+        elif len(rec.first) == 1 and said[:1] == rec.first:
+            alt = (0.85, NEAR)
+        else:
+            alt = (0.0, NO_MATCH)
+        if (alt[1], -alt[0]) < (best[1], -best[0]):
+            best = alt
+    return best
 
 
-def _name_score(r: sp.NameReading, suffix: str, rec: _Rec, fuzzy_nicks: frozenset[str] = frozenset(),
-                other_given: bool = False) -> tuple[float, bool]:
-    """(score, sure): weighted surname / given-name similarity with middle-name and suffix adjustments."""
-    ls = _last_sim(r.last, rec.last)
-    fs, as_heard, doubt = _first_sim(r.first, rec, fuzzy_nicks)
+def _name_score(
+    r: sp.NameReading, suffix: str, rec: _Rec, fuzzy_nicks: dict[str, int] | None = None, other_given: bool = False
+) -> tuple[float, bool, int]:
+    """(score, sure, weak links): weighted surname / given-name evidence with middle-name and suffix
+    adjustments. Weak links -- a surname or given name one recogniser error away, a nickname, a middle name
+    used as first name, a reversed order -- add up: with more than two the voter is not the person named
+    (a stranger is too easy to reach through an approximate surname AND a nickname); with none the name
+    is sure."""
+    ls, ll = _last_ev(r.last, rec.last)
+    fs, fl = _first_ev(r.first, rec, fuzzy_nicks)
+    weak = ll + fl + (1 if r.penalty >= 0.05 else 0)
+    if other_given and fl == NEAR and fs < 0.95:  # another real given name that merely sounds close
+        weak += 1
     score = 0.55 * ls + 0.45 * fs
-    # two weak links (a surname heard only approximately AND a nickname, a middle name or a reversed
-    # order) make a stranger too easy to reach: the doubts add up and must stay small
-    doubt += (1 - ls) + (1 - fs) + r.penalty
-    if other_given and fs < 1.0:  # another real given name that merely sounds close: DAWN for DIANE
-        doubt += 0.05
-    if ls < NAME_OK or fs < NAME_OK or doubt > MAX_DOUBT:
+    if weak > 2:
         score = min(score, NAME_OK - 0.01)
-    # a nickname is confirmed with a question: a misheard "Lissa" becomes "Liza", another woman's name;
-    # a surname is sure when spelled nearly alike or a dictionary homophone (not REISCHE for ROUSE)
-    sure = ls >= SURE_NAME and as_heard and _spelled_alike(r.last, rec.last)
+    sure = weak == 0
     if r.middle:
         m = r.middle
         if rec.middle:
-            hit = (m[:1] == rec.middle[:1]) if (len(m) == 1 or len(rec.middle) == 1) else \
-                name_similarity(m, rec.middle) >= 0.88
+            hit = (
+                (m[:1] == rec.middle[:1])
+                if (len(m) == 1 or len(rec.middle) == 1)
+                else name_similarity(m, rec.middle) >= 0.88
+            )
             score += 0.03 if hit else -0.12
             sure = sure and hit
         elif len(m) > 1 and clean(m) == clean(rec.first):
@@ -854,7 +945,7 @@ def _name_score(r: sp.NameReading, suffix: str, rec: _Rec, fuzzy_nicks: frozense
         else:
             score -= 0.12
             sure = False
-    return score, sure
+    return score, sure, weak
 
 
 def _place_score(rec: _Rec, said: sp.Spoken, places: list[PlaceMatch], caller: Voter | None) -> float:
@@ -875,6 +966,7 @@ def _place_score(rec: _Rec, said: sp.Spoken, places: list[PlaceMatch], caller: V
 
 # --------------------------------------------------------------------------------------------------------
 # I/O drivers
+
 
 class Matcher:
     """Spoken-name matcher on an asyncio Redis client (`decode_responses=True`).

