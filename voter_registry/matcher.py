@@ -31,7 +31,7 @@ from rapidfuzz.distance import JaroWinkler
 from voter_registry import spoken as sp
 from voter_registry.index import BUCKET, GIVEN_NAMES, LAST_NAMES, PLACES, SEP, bucket_key
 from voter_registry.model import Voter
-from voter_registry.nicknames import related_names
+from voter_registry.nicknames import heard_as, related_names
 from voter_registry.phones import to_e164
 from voter_registry.phonetic import FAR, NEAR, SAME, clean, name_evidence, name_similarity, sound_key
 from voter_registry.places import SURE, PlaceMatch, PlaceTable
@@ -470,6 +470,7 @@ class MatcherCore:
         self.given = Vocab.build(fn)
         self.version = (len(pl), len(ln), len(fn))
         self._nick_cache = {}
+        heard_as("AL")  # pronunciations and the nickname index load once, here, not during a call
         self.checked_at = time.monotonic()
         self.stale = False
 
@@ -580,25 +581,19 @@ class MatcherCore:
         )
 
     def _fuzzy_nicks(self, first: str) -> dict[str, int]:
-        """Names related (as nickname or formal name) to a roll given name that `first` is, or is one
-        recogniser error from ("KRIZ" heard for CHRIS -> CHRISTOPHER, "GREGG" for GREG -> GREGORY), each
-        with that error's level (SAME 0, NEAR 1), beyond the names related to `first` itself."""
+        """Names related (as nickname or formal name) to a name of the nickname table that `first` is, or
+        is one recogniser error from ("KRIZ" heard for CHRIS -> CHRISTOPHER, "GREGG" for GREG -> GREGORY),
+        each with that error's level (SAME 0, NEAR 1), beyond the names related to `first` itself."""
         hit = self._nick_cache.get(first)
         if hit is not None:
             return hit
         cs = clean(first)
         own = related_names(first)
         out: dict[str, int] = {}
-        for k, _ in self.given.keys_for(first, extra=2):
-            for x in self.given.by_key.get(k, ())[:24]:
-                if x == cs:
-                    continue
-                lv = name_evidence(cs, x)[1]
-                if lv > NEAR:
-                    continue
-                for n in related_names(x):
-                    if n not in own and n != cs and out.get(n, 2) > lv:
-                        out[n] = lv
+        for name, lv in heard_as(cs):
+            for n in related_names(name):
+                if n not in own and n != cs and out.get(n, 2) > lv:
+                    out[n] = lv
         if len(self._nick_cache) > 50_000:
             self._nick_cache.clear()
         self._nick_cache[first] = out
@@ -607,7 +602,8 @@ class MatcherCore:
     def _bucket_cmds(self, said: sp.Spoken, scope: _Scope, exact_only: bool = False) -> tuple[list[Cmd], list[str]]:
         tiered: list[tuple[int, int, str]] = []
         for i, r in enumerate(said.readings):
-            tiered += [(tier, i, k) for tier, k in self._keys(r, exact_only)]
+            # a reversed reading is itself a weak link: only its exact keys are read
+            tiered += [(tier, i, k) for tier, k in self._keys(r, exact_only or r.penalty >= 0.05)]
         tiered.sort(key=lambda x: (x[0], x[1]))
         keys = list(dict.fromkeys(k for _, _, k in tiered))[:MAX_KEYS]
         # the whole state is read only for the name as heard (and its nicknames): the fuzzy keys there
@@ -638,24 +634,51 @@ class MatcherCore:
 
     # -- scoring ----------------------------------------------------------------------------------------
     def _score(self, recs: dict[str, _Rec], said: sp.Spoken, places: list[PlaceMatch], caller: Voter | None) -> None:
+        # a bucket holds many voters of one name: the name is judged once per spelling, the place once
+        # per town
+        names: dict[tuple[str, str, str, str], tuple[float, bool, int]] = {}
+        towns: dict[tuple[str, str], float] = {}
+        fuzzies = [self._fuzzy_nicks(r.first) if r.first else {} for r in said.readings]
+        said_first = clean(said.readings[0].first) if said.readings else ""
+        middle_said = any(r.middle for r in said.readings)
         for rec in recs.values():
-            best = 0.0
-            sure = False
-            weak = 3
-            for r in said.readings:
-                s, ok, wk = _name_score(
-                    r, said.suffix, rec, self._fuzzy_nicks(r.first) if r.first else {}, self._other_given(r.first, rec)
-                )
-                if ok and (r.penalty >= 0.05 or not self._spelling_fits(r, rec)):
-                    ok = False  # a reversed reading or another roll spelling: ask before confirming
-                if not ok and self._names_someone_else(r, rec):
-                    s = min(s, NAME_OK - 0.01)
-                s -= r.penalty
-                if s > best:
-                    best, sure, weak = s, ok, wk
-            rec.name, rec.sure, rec.weak = best, sure, weak
-            rec.place = _place_score(rec, said, places, caller)
+            # the middle name only counts when one was said or the first name said is not the voter's (a
+            # reversed reading cannot beat the plain one whose first name is exactly the voter's)
+            keep_middle = middle_said or clean(rec.first) != said_first
+            nk = (rec.first, rec.middle if keep_middle else "", rec.last, rec.suffix)
+            judged = names.get(nk)
+            if judged is None:
+                judged = names[nk] = self._judge_name(rec, said, fuzzies)
+            rec.name, rec.sure, rec.weak = judged
+            tk = (rec.county, rec.city)
+            place = towns.get(tk)
+            if place is None:
+                place = towns[tk] = _place_score(rec, said, places, caller)
+            rec.place = place
             rec.total = rec.name + 0.25 * (rec.place - 0.5)
+
+    def _judge_name(self, rec: _Rec, said: sp.Spoken, fuzzies: list[dict[str, int]]) -> tuple[float, bool, int]:
+        """(name score, sure, weak links) of the best reading of the words said for the voter `rec`;
+        (0.0, False, NO_MATCH) when no reading can name them."""
+        best = 0.0
+        sure = False
+        weak = NO_MATCH
+        for r, fuzzy in zip(said.readings, fuzzies, strict=True):
+            last = _last_ev(r.last, rec.last)
+            if last[1] == NO_MATCH:
+                continue  # cheap exits first: most of a bucket is another name with the same sound key
+            first = _first_ev(r.first, rec, fuzzy)
+            if last[1] + first[1] + (r.penalty >= 0.05) > 2:
+                continue
+            s, ok, wk = _name_score(r, said.suffix, rec, fuzzy, self._other_given(r.first, rec), (last, first))
+            if ok and (r.penalty >= 0.05 or not self._spelling_fits(r, rec)):
+                ok = False  # a reversed reading or another roll spelling: ask before confirming
+            if not ok and self._names_someone_else(r, rec):
+                s = min(s, NAME_OK - 0.01)
+            s -= r.penalty
+            if s > best:
+                best, sure, weak = s, ok, wk
+        return best, sure, weak
 
     def _other_given(self, said_first: str, rec: _Rec) -> bool:
         """The given name said is itself a given name on the roll, other than the voter's (DAWN for DIANE)."""
@@ -672,9 +695,9 @@ class MatcherCore:
             return False
         rel = related_names(r.first)
         return not (
-            name_similarity(said_first, rec.first) >= 0.9
+            name_evidence(said_first, rec.first)[1] <= NEAR
             or rec.first in rel
-            or (len(rec.middle) > 1 and (name_similarity(said_first, rec.middle) >= 0.9 or rec.middle in rel))
+            or (len(rec.middle) > 1 and (name_evidence(said_first, rec.middle)[1] <= NEAR or rec.middle in rel))
         )
 
     def _spelling_fits(self, r: sp.NameReading, rec: _Rec) -> bool:
@@ -885,6 +908,8 @@ def _first_ev(said: str, rec: _Rec, fuzzy_nicks: dict[str, int] | None = None) -
     if not said:
         return 0.0, NO_MATCH
     best = name_evidence(said, rec.first)
+    if best[1] == SAME:
+        return best
     if best[1] >= FAR:
         best = (best[0], NO_MATCH)
     if len(rec.middle) > 1:  # goes by the middle name
@@ -909,15 +934,20 @@ def _first_ev(said: str, rec: _Rec, fuzzy_nicks: dict[str, int] | None = None) -
 
 
 def _name_score(
-    r: sp.NameReading, suffix: str, rec: _Rec, fuzzy_nicks: dict[str, int] | None = None, other_given: bool = False
+    r: sp.NameReading,
+    suffix: str,
+    rec: _Rec,
+    fuzzy_nicks: dict[str, int] | None = None,
+    other_given: bool = False,
+    judged: tuple[tuple[float, int], tuple[float, int]] | None = None,
 ) -> tuple[float, bool, int]:
     """(score, sure, weak links): weighted surname / given-name evidence with middle-name and suffix
-    adjustments. Weak links -- a surname or given name one recogniser error away, a nickname, a middle name
-    used as first name, a reversed order -- add up: with more than two the voter is not the person named
+    adjustments (`judged`: the surname and given-name evidence when already computed). Weak links -- a
+    surname or given name one recogniser error away, a nickname, a middle name used as first name, a
+    reversed order -- add up: with more than two the voter is not the person named
     (a stranger is too easy to reach through an approximate surname AND a nickname); with none the name
     is sure."""
-    ls, ll = _last_ev(r.last, rec.last)
-    fs, fl = _first_ev(r.first, rec, fuzzy_nicks)
+    (ls, ll), (fs, fl) = judged or (_last_ev(r.last, rec.last), _first_ev(r.first, rec, fuzzy_nicks))
     weak = ll + fl + (1 if r.penalty >= 0.05 else 0)
     if other_given and fl == NEAR and fs < 0.95:  # another real given name that merely sounds close
         weak += 1

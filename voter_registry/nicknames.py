@@ -36,3 +36,51 @@ def related_names(name: str) -> frozenset[str]:
         out |= nn.nicknames_of(f)
     out.discard(n)
     return frozenset(x.upper() for x in out)
+
+
+_INDEX: dict[str, set[str]] | None = None
+
+
+def _keys(name: str) -> list[str]:
+    """Lookup keys of a name: its pronunciations (exact, and with confusable phones merged) and its
+    spellings one letter shorter, so one recogniser error away still shares a key."""
+    from voter_registry.phonetic import _codes
+
+    keys = [f"p:{e}" for e, _ in _codes(name)] + [f"m:{m}" for _, m in _codes(name)]
+    keys += [f"d:{name[:i]}{name[i + 1 :]}" for i in range(len(name))] + [f"d:{name}"]
+    return keys
+
+
+def _index() -> dict[str, set[str]]:
+    global _INDEX
+    if _INDEX is None:
+        nn = _namer()
+        idx: dict[str, set[str]] = {}
+        for n in set(nn._canonical_lookup) | set(nn._nickname_lookup):
+            name = "".join(ch for ch in n.upper() if "A" <= ch <= "Z")
+            if len(name) >= 2:
+                for k in _keys(name):
+                    idx.setdefault(k, set()).add(name)
+        _INDEX = idx
+    return _INDEX
+
+
+@lru_cache(maxsize=50_000)
+def heard_as(said: str) -> tuple[tuple[str, int], ...]:
+    """Names of the nickname table that `said` (upper case) is, or is one recogniser error from, with the
+    evidence level (`phonetic.SAME` 0 or `phonetic.NEAR` 1): "KRIZ" -> (("CHRIS", 1), ("KRIS", 1), ...).
+    Found through shared pronunciation or one-deletion keys, then checked by `phonetic.name_evidence`."""
+    from voter_registry.phonetic import NEAR, clean, name_evidence
+
+    s = clean(said)
+    if len(s) < 2:
+        return ()
+    idx = _index()
+    found: set[str] = set()
+    for k in _keys(s):
+        found |= idx.get(k, set())
+    out = []
+    for name in sorted(found):
+        if name != s and (lv := name_evidence(s, name)[1]) <= NEAR:
+            out.append((name, lv))
+    return tuple(out)

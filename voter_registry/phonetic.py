@@ -249,6 +249,17 @@ _SWAPS = {
 _EVIDENCE: dict[tuple[str, str], tuple[float, int]] = {}
 
 
+def _pron_level(a: str, b: str) -> int | None:
+    """SAME when two words share a CMUdict pronunciation, NEAR when they differ only in confusable phones
+    and close vowels, FAR otherwise; None when either word is not in the dictionary."""
+    ca, cb = _codes(a), _codes(b)
+    if not ca or not cb:
+        return None
+    if any(ea == eb for ea, _ in ca for eb, _ in cb):
+        return SAME
+    return NEAR if any(ma == mb for _, ma in ca for _, mb in cb) else FAR
+
+
 def _one_swap(a: str, b: str) -> bool:
     """True when `a` and `b` differ only in one place, by one sound's two spellings (SMITH / SMIFF)."""
     i = 0
@@ -281,16 +292,16 @@ def name_evidence(said: str, name: str) -> tuple[float, int]:
     elif a == b:
         res = (1.0, SAME)
     else:
-        jw = JaroWinkler.normalized_similarity(a, b)
-        said_sound = sound_similarity(a, b)
-        if said_sound is not None and said_sound >= 0.999:
+        pron = _pron_level(a, b)
+        if pron == SAME:
             res = (0.97, SAME)
-        elif (said_sound is not None and said_sound >= 0.9) or (
-            min(len(a), len(b)) >= 4 and (OSA.distance(a, b) <= 1 or _one_swap(a, b))
-        ):
-            res = (0.9 + 0.05 * jw, NEAR)
         else:
-            res = (min(jw, 0.84), FAR)
+            jw = JaroWinkler.normalized_similarity(a, b)
+            d = OSA.distance(a, b, score_cutoff=2) if min(len(a), len(b)) >= 4 else 9
+            if pron == NEAR or d <= 1 or (d == 2 and _one_swap(a, b)):
+                res = (0.9 + 0.05 * jw, NEAR)
+            else:
+                res = (min(jw, 0.84), FAR)
     if len(_EVIDENCE) > 400_000:
         _EVIDENCE.clear()
     _EVIDENCE[key] = res
