@@ -19,6 +19,7 @@ Algorithm (docs/matching.md):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any
 import jellyfish
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import JaroWinkler
+from redis.exceptions import NoScriptError
 
 from voter_registry import spoken as sp
 from voter_registry.index import BUCKET, GIVEN_NAMES, LAST_NAMES, PLACES, SEP, bucket_key
@@ -488,31 +490,35 @@ class MatcherCore:
         if not said.readings or not any(r.first for r in said.readings):
             return MatchResult("not_found")
         places, scope = self._scope(said, caller)
-        cmds, plan = self._bucket_cmds(said, scope)
+        # round trip 1: the name as heard (and its nicknames) in the place
+        heard = self._stage_keys(said, "heard")
+        state = self._state_keys(said) & set(heard) if scope.state else None
+        cmds = self._range_cmds(heard, scope.prefixes, state)
+        n = len(cmds)
         if check_version:
             cmds += [("HLEN", PLACES), ("HLEN", LAST_NAMES), ("HLEN", GIVEN_NAMES)]
         replies = yield cmds
         if check_version:
-            self._check_version(replies[-3:])
-        recs = self._collect(replies[: len(plan)])
+            self._check_version(replies[n:])
+        recs = self._collect(replies[:n])
         self.truncated = any(
-            isinstance(rep, list) and len(rep) >= c[-1]
-            for rep, c in zip(replies, cmds, strict=False)
-            if c[0] == "ZRANGEBYLEX"
+            isinstance(rep, list) and len(rep) >= c[-1] for rep, c in zip(replies[:n], cmds[:n], strict=True)
         )
-        widened = False
         self._score(recs, said, places, caller)
-        good = [x for x in recs.values() if x.name >= NAME_OK]
-        if not any(x.place >= 0.75 for x in good) and not scope.state:
-            # the place may be misheard: look in the whole state for the same name
-            scope2 = _Scope(state=True)
-            cmds2, plan2 = self._bucket_cmds(said, scope2, exact_only=True)
-            replies2 = yield cmds2
-            more = self._collect(replies2)
-            for k, v in more.items():
-                recs.setdefault(k, v)
-            self._score(recs, said, places, caller)
-            widened = True
+        widened = False
+        if not any(x.name >= NAME_OK and x.place >= 0.75 for x in recs.values()) and (
+            scope.prefixes or not scope.state
+        ):
+            # nobody of that name in the place: spellings the recogniser may have got wrong there, and (the
+            # place may be misheard) the same name in the whole state
+            near = [k for k in self._stage_keys(said, "near") if k not in set(heard)]
+            cmds2 = self._range_cmds(near, scope.prefixes, None if scope.state else self._state_keys(said))
+            if cmds2:
+                more = self._collect((yield cmds2))
+                for k, v in more.items():
+                    recs.setdefault(k, v)
+                self._score(recs, said, places, caller)
+            widened = not scope.state and not any(x.name >= NAME_OK and x.place >= 0.75 for x in recs.values())
         return (yield from self._decide(recs, said, places, caller, widened))
 
     def _check_version(self, lens: list[Any]) -> None:
@@ -551,25 +557,30 @@ class MatcherCore:
         scope.prefixes = list(dict.fromkeys(scope.prefixes))
         return places, scope
 
-    def _keys(self, r: sp.NameReading, exact_only: bool) -> list[tuple[int, str]]:
-        """(tier, bucket key) pairs for a reading, tier 0 for the name as heard, then one weak link
-        (a nickname, a near surname key), then two: when the buckets must be capped, the likeliest stay."""
+    def _keys(self, r: sp.NameReading, level: str) -> list[tuple[int, str]]:
+        """(tier, bucket key) pairs for a reading, tier 0 for the name as heard, then one weak link (a
+        nickname, a near surname key), then two: when the buckets must be capped, the likeliest stay.
+
+        level "exact": the surname's and given name's own keys and the given name's nicknames'; "heard":
+        also nicknames the given name may be a mishearing of; "near": also the roll's keys one sound-class
+        edit away (surnames and given names the recogniser may have misspelt)."""
         if len(clean(r.first)) == 1:  # an initial: no key narrows it; skip
             return []
-        lk = self.last.keys_for(r.last.replace(" ", ""), extra=0 if exact_only else 3)
+        near = level == "near"
+        lk = self.last.keys_for(r.last.replace(" ", ""), extra=3 if near else 0)
         ltiers = {k: (0 if i == 0 else 1) for i, (k, _) in enumerate(lk)}
         if " " in r.last:  # two-word surname: also each word (filed under its parts)
             for w in r.last.split():
                 ltiers.setdefault(sound_key(w), 0)
         ftiers: dict[str, int] = {}
-        for i, (k, _) in enumerate(self.given.keys_for(r.first, extra=0 if exact_only else 2)):
+        for i, (k, _) in enumerate(self.given.keys_for(r.first, extra=2 if near else 0)):
             ftiers.setdefault(k, 0 if i == 0 else 1)
         on_roll = self.given.by_key
         for n in related_names(r.first):
             k = sound_key(n)
             if clean(n) in on_roll.get(k, ()):
                 ftiers.setdefault(k, 1)
-        if not exact_only:
+        if level != "exact":
             fuzzy = self._fuzzy_nicks(r.first)
             for n in sorted(fuzzy, key=lambda n: (fuzzy[n], n))[:12]:
                 k = sound_key(n)
@@ -579,6 +590,20 @@ class MatcherCore:
             ((lt + ft, bucket_key(a, b)) for a, lt in ltiers.items() if a for b, ft in ftiers.items() if b),
             key=lambda x: x[0],
         )
+
+    def _stage_keys(self, said: sp.Spoken, level: str) -> list[str]:
+        """Bucket keys of every reading at `level` (a reversed reading: its exact keys only, being itself
+        a weak link), likeliest first, at most `MAX_KEYS`."""
+        tiered: list[tuple[int, int, str]] = []
+        for i, r in enumerate(said.readings):
+            tiered += [(tier, i, k) for tier, k in self._keys(r, "exact" if r.penalty >= 0.05 else level)]
+        tiered.sort(key=lambda x: (x[0], x[1]))
+        return list(dict.fromkeys(k for _, _, k in tiered))[:MAX_KEYS]
+
+    def _state_keys(self, said: sp.Spoken) -> set[str]:
+        """Keys read across the whole state: only the name as heard and its nicknames (fuzzy keys there
+        would bring hundreds of strangers for every caller who names no place)."""
+        return {k for r in said.readings[:2] for _, k in self._keys(r, "exact")}
 
     def _fuzzy_nicks(self, first: str) -> dict[str, int]:
         """Names related (as nickname or formal name) to a name of the nickname table that `first` is, or
@@ -599,26 +624,16 @@ class MatcherCore:
         self._nick_cache[first] = out
         return out
 
-    def _bucket_cmds(self, said: sp.Spoken, scope: _Scope, exact_only: bool = False) -> tuple[list[Cmd], list[str]]:
-        tiered: list[tuple[int, int, str]] = []
-        for i, r in enumerate(said.readings):
-            # a reversed reading is itself a weak link: only its exact keys are read
-            tiered += [(tier, i, k) for tier, k in self._keys(r, exact_only or r.penalty >= 0.05)]
-        tiered.sort(key=lambda x: (x[0], x[1]))
-        keys = list(dict.fromkeys(k for _, _, k in tiered))[:MAX_KEYS]
-        # the whole state is read only for the name as heard (and its nicknames): the fuzzy keys there
-        # would bring hundreds of strangers for every caller who names no place
-        state_keys = set()
-        if scope.state:
-            for r in said.readings[:2]:
-                state_keys |= {k for _, k in self._keys(r, exact_only=True)}
+    @staticmethod
+    def _range_cmds(keys: list[str], prefixes: list[tuple[str, int]], state: set[str] | None = None) -> list[Cmd]:
+        """ZRANGEBYLEX commands reading `keys` within each lex prefix, and the `state` keys whole."""
         cmds: list[Cmd] = []
         for k in keys:
-            for prefix, limit in scope.prefixes:
+            for prefix, limit in prefixes:
                 cmds.append(("ZRANGEBYLEX", k, "[" + prefix, "(" + prefix[:-1] + chr(ord(SEP) + 1), "LIMIT", 0, limit))
-            if scope.state and k in state_keys:
-                cmds.append(("ZRANGEBYLEX", k, "-", "+", "LIMIT", 0, STATE_LIMIT))
-        return cmds, [c[1] for c in cmds]
+        for k in state or ():
+            cmds.append(("ZRANGEBYLEX", k, "-", "+", "LIMIT", 0, STATE_LIMIT))
+        return cmds
 
     @staticmethod
     def _collect(replies: list[Any]) -> dict[str, _Rec]:
@@ -757,10 +772,11 @@ class MatcherCore:
         close = close[:MAX_ASK]
         replies = yield [
             ("SMISMEMBER", ACTIVE, *(x.regn for x in close)),
-            *(("HGETALL", f"vr:v:{x.regn}") for x in close),
+            *(("HMGET", f"vr:v:{x.regn}", *FACT_FIELDS) for x in close),
         ]
         alive: list[_Rec] = []
-        for x, on_roll, h in zip(close, replies[0], replies[1:], strict=True):
+        for x, on_roll, vals in zip(close, replies[0], replies[1:], strict=True):
+            h = _hash(vals)
             if not h or not on_roll:
                 continue  # the index may lag the roll in service: `vr:active` decides, as in VoterStore
             x.facts = _facts(h)
@@ -829,9 +845,10 @@ class MatcherCore:
         regns = sorted(regns or ())[:MAX_ASK]
         if not regns:
             return MatchResult("not_found")
-        replies = yield [("SMISMEMBER", ACTIVE, *regns), *(("HGETALL", f"vr:v:{x}") for x in regns)]
+        replies = yield [("SMISMEMBER", ACTIVE, *regns), *(("HMGET", f"vr:v:{x}", *FACT_FIELDS) for x in regns)]
         recs: list[_Rec] = []
-        for regn, on_roll, h in zip(regns, replies[0], replies[1:], strict=True):
+        for regn, on_roll, vals in zip(regns, replies[0], replies[1:], strict=True):
+            h = _hash(vals)
             if not h or not on_roll:
                 continue
             rec = _Rec(
@@ -859,6 +876,16 @@ class MatcherCore:
         first_splits = len({clean(f["first"]) for f in facts}) == len(facts)
         kind = "first" if first_splits else best_question(facts, ("city",)) or "first"
         return MatchResult("ask", cands, QUESTIONS[kind], kind, facts)
+
+
+FACT_FIELDS = ("first", "middle", "last", "suffix", "city", "county", "street", "house_num", "birth_year")
+
+
+def _hash(vals: list[str | None] | None) -> dict[str, str]:
+    """The `FACT_FIELDS` of a voter hash from an HMGET reply; {} when the hash does not exist."""
+    if not vals or all(v is None for v in vals):
+        return {}
+    return {k: v or "" for k, v in zip(FACT_FIELDS, vals, strict=True)}
 
 
 def _facts(h: dict[str, str]) -> dict[str, str]:
@@ -998,12 +1025,38 @@ def _place_score(rec: _Rec, said: sp.Spoken, places: list[PlaceMatch], caller: V
 # I/O drivers
 
 
+# One read-only script runs a round trip's commands on the server and returns their replies: one command
+# to pack and one reply to parse instead of a pipeline of a dozen (the client's per-command cost dominated
+# a match). Each command names its key first; `no-writes` lets it run on a read-only replica.
+_BATCH_LUA = """#!lua flags=no-writes
+local out, a = {}, 1
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[a + 1])
+  out[k] = redis.call(ARGV[a], KEYS[k], unpack(ARGV, a + 2, a + 1 + n))
+  a = a + 2 + n
+end
+return out
+"""
+_BATCH_SHA = hashlib.sha1(_BATCH_LUA.encode()).hexdigest()
+
+
+def batch_command(cmds: list[Cmd]) -> Cmd:
+    """`EVALSHA_RO` of the batch script for `cmds` (each `(NAME, key, *args)`); its reply is the list of
+    the commands' replies, as a pipeline's would be (hashes as HMGET lists, not dicts)."""
+    keys: list[Any] = []
+    argv: list[Any] = []
+    for c in cmds:
+        keys.append(c[1])
+        argv += [c[0], len(c) - 2, *c[2:]]
+    return ("EVALSHA_RO", _BATCH_SHA, len(keys), *keys, *argv)
+
+
 class Matcher:
     """Spoken-name matcher on an asyncio Redis client (`decode_responses=True`).
 
-    `await match(text, caller)` -> MatchResult. Two pipelined round trips per call (three when the place
-    must be widened to the whole state). The roll's vocabularies are read on first use and re-read when
-    the index changes (checked at most every 30 s).
+    `await match(text, caller)` -> MatchResult. Two round trips per call, one command each (three when the
+    place must be widened to the whole state). The roll's vocabularies are read on first use and re-read
+    when the index changes (checked at most every 30 s).
     """
 
     def __init__(self, r: Any) -> None:
@@ -1016,6 +1069,13 @@ class Matcher:
         for c in cmds:
             pipe.execute_command(*c)
         return await pipe.execute()
+
+    async def _batch(self, cmds: list[Cmd]) -> list[Any]:
+        try:
+            return list(await self.r.execute_command(*batch_command(cmds)))
+        except NoScriptError:  # a restarted or flushed server: load the script once, then go on
+            await self.r.execute_command("SCRIPT", "LOAD", _BATCH_LUA)
+            return list(await self.r.execute_command(*batch_command(cmds)))
 
     async def refresh(self) -> None:
         """Re-read the roll's vocabularies now."""
@@ -1031,7 +1091,7 @@ class Matcher:
         try:
             cmds = next(gen)
             while True:
-                cmds = gen.send(await self._exec(cmds))
+                cmds = gen.send(await self._batch(cmds))
         except StopIteration as stop:
             return stop.value
 
@@ -1049,6 +1109,13 @@ class SyncMatcher:
             pipe.execute_command(*c)
         return pipe.execute()
 
+    def _batch(self, cmds: list[Cmd]) -> list[Any]:
+        try:
+            return list(self.r.execute_command(*batch_command(cmds)))
+        except NoScriptError:
+            self.r.execute_command("SCRIPT", "LOAD", _BATCH_LUA)
+            return list(self.r.execute_command(*batch_command(cmds)))
+
     def refresh(self) -> None:
         """Re-read the roll's vocabularies now."""
         self.core.load(self._exec(self.core.load_cmds()))
@@ -1061,7 +1128,7 @@ class SyncMatcher:
         try:
             cmds = next(gen)
             while True:
-                cmds = gen.send(self._exec(cmds))
+                cmds = gen.send(self._batch(cmds))
         except StopIteration as stop:
             return stop.value
 
