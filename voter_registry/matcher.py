@@ -458,6 +458,7 @@ class MatcherCore:
         self.stale = True
         self.truncated = False
         self._nick_cache: dict[str, dict[str, int]] = {}
+        self._keys_cache: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
 
     # -- vocabulary -------------------------------------------------------------------------------------
     def load_cmds(self) -> list[Cmd]:
@@ -472,6 +473,7 @@ class MatcherCore:
         self.given = Vocab.build(fn)
         self.version = (len(pl), len(ln), len(fn))
         self._nick_cache = {}
+        self._keys_cache = {}
         heard_as("AL")  # pronunciations and the nickname index load once, here, not during a call
         self.checked_at = time.monotonic()
         self.stale = False
@@ -564,6 +566,16 @@ class MatcherCore:
         level "exact": the surname's and given name's own keys and the given name's nicknames'; "heard":
         also nicknames the given name may be a mishearing of; "near": also the roll's keys one sound-class
         edit away (surnames and given names the recogniser may have misspelt)."""
+        ck = (r.first, r.last, level)
+        hit = self._keys_cache.get(ck)
+        if hit is not None:
+            return hit
+        if len(self._keys_cache) > 50_000:
+            self._keys_cache.clear()
+        out = self._keys_cache[ck] = self._keys_uncached(r, level)
+        return out
+
+    def _keys_uncached(self, r: sp.NameReading, level: str) -> list[tuple[int, str]]:
         if len(clean(r.first)) == 1:  # an initial: no key narrows it; skip
             return []
         near = level == "near"
@@ -1027,13 +1039,16 @@ def _place_score(rec: _Rec, said: sp.Spoken, places: list[PlaceMatch], caller: V
 
 # One read-only script runs a round trip's commands on the server and returns their replies: one command
 # to pack and one reply to parse instead of a pipeline of a dozen (the client's per-command cost dominated
-# a match). Each command names its key first; `no-writes` lets it run on a read-only replica.
+# a match). The commands travel as one string (a line each, arguments tab-separated: no key, prefix, name
+# or field holds a tab or a newline) with their keys declared in KEYS; `no-writes` lets it run on a
+# read-only replica.
 _BATCH_LUA = """#!lua flags=no-writes
-local out, a = {}, 1
-for k = 1, #KEYS do
-  local n = tonumber(ARGV[a + 1])
-  out[k] = redis.call(ARGV[a], KEYS[k], unpack(ARGV, a + 2, a + 1 + n))
-  a = a + 2 + n
+local out, k = {}, 0
+for line in string.gmatch(ARGV[1], "[^\\n]+") do
+  k = k + 1
+  local args = {}
+  for a in string.gmatch(line, "[^\\t]+") do args[#args + 1] = a end
+  out[k] = redis.call(args[1], KEYS[k], unpack(args, 2))
 end
 return out
 """
@@ -1041,14 +1056,11 @@ _BATCH_SHA = hashlib.sha1(_BATCH_LUA.encode()).hexdigest()
 
 
 def batch_command(cmds: list[Cmd]) -> Cmd:
-    """`EVALSHA_RO` of the batch script for `cmds` (each `(NAME, key, *args)`); its reply is the list of
-    the commands' replies, as a pipeline's would be (hashes as HMGET lists, not dicts)."""
-    keys: list[Any] = []
-    argv: list[Any] = []
-    for c in cmds:
-        keys.append(c[1])
-        argv += [c[0], len(c) - 2, *c[2:]]
-    return ("EVALSHA_RO", _BATCH_SHA, len(keys), *keys, *argv)
+    """`EVALSHA_RO` of the batch script for `cmds` (each `(NAME, key, *args)`, no argument empty or holding
+    a tab or newline); its reply is the list of the commands' replies, as a pipeline's would be (hashes as
+    HMGET lists, not dicts)."""
+    lines = "\n".join("\t".join(map(str, (c[0], *c[2:]))) for c in cmds)
+    return ("EVALSHA_RO", _BATCH_SHA, len(cmds), *(c[1] for c in cmds), lines)
 
 
 class Matcher:
