@@ -19,6 +19,7 @@ Algorithm (docs/matching.md):
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import time
 from collections.abc import Generator
@@ -35,7 +36,7 @@ from voter_registry.index import BUCKET, GIVEN_NAMES, LAST_NAMES, PLACES, SEP, b
 from voter_registry.model import Voter
 from voter_registry.nicknames import heard_as, related_names
 from voter_registry.phones import to_e164
-from voter_registry.phonetic import FAR, NEAR, SAME, clean, name_evidence, name_similarity, sound_key
+from voter_registry.phonetic import FAR, NEAR, SAME, clean, name_evidence, name_similarity, sound_key, warm
 from voter_registry.places import SURE, PlaceMatch, PlaceTable
 
 NAME_OK = 0.86  # below this a surname or given name does not match
@@ -474,7 +475,13 @@ class MatcherCore:
         self.version = (len(pl), len(ln), len(fn))
         self._nick_cache = {}
         self._keys_cache = {}
+        warm([*self.last.spellings, *self.given.spellings])  # pronunciations: off the calls' path
         heard_as("AL")  # pronunciations and the nickname index load once, here, not during a call
+        # the vocabularies and the pronunciation dictionary are millions of long-lived objects: a full
+        # garbage collection walking them costs a call hundreds of milliseconds. Collect once now and
+        # leave them out of later collections (they are freed normally when a reload drops them).
+        gc.collect()
+        gc.freeze()
         self.checked_at = time.monotonic()
         self.stale = False
 

@@ -249,15 +249,38 @@ _SWAPS = {
 _EVIDENCE: dict[tuple[str, str], tuple[float, int]] = {}
 
 
+_PSETS: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}
+
+
+def _psets(word: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(exact phone strings, merged phone strings) of a word's pronunciations; None when CMUdict lacks it."""
+    try:
+        return _PSETS[word]
+    except KeyError:
+        pass
+    codes = _codes(word)
+    res = (frozenset(e for e, _ in codes), frozenset(m for _, m in codes)) if codes else None
+    if len(_PSETS) > 400_000:
+        _PSETS.clear()
+    _PSETS[word] = res
+    return res
+
+
+def warm(words: list[str]) -> None:
+    """Compute the pronunciation sets of `words` (the roll's name spellings) ahead of the calls."""
+    for w in words:
+        _psets(w)
+
+
 def _pron_level(a: str, b: str) -> int | None:
     """SAME when two words share a CMUdict pronunciation, NEAR when they differ only in confusable phones
     and close vowels, FAR otherwise; None when either word is not in the dictionary."""
-    ca, cb = _codes(a), _codes(b)
-    if not ca or not cb:
+    pa, pb = _psets(a), _psets(b)
+    if pa is None or pb is None:
         return None
-    if any(ea == eb for ea, _ in ca for eb, _ in cb):
+    if not pa[0].isdisjoint(pb[0]):
         return SAME
-    return NEAR if any(ma == mb for _, ma in ca for _, mb in cb) else FAR
+    return FAR if pa[1].isdisjoint(pb[1]) else NEAR
 
 
 def _one_swap(a: str, b: str) -> bool:

@@ -19,9 +19,29 @@ from voter_registry.index import PLACES, SEP
 from voter_registry.phonetic import clean, sound_key
 
 COMMAND_WORDS = [
-    "yes", "no", "delegate", "vote", "recall", "audit", "help", "repeat", "menu", "cancel", "county",
-    "street", "avenue", "road", "drive", "lane", "junior", "senior", "the third", "zip code",
-    "who lives on", "of", "from",
+    "yes",
+    "no",
+    "delegate",
+    "vote",
+    "recall",
+    "audit",
+    "help",
+    "repeat",
+    "menu",
+    "cancel",
+    "county",
+    "street",
+    "avenue",
+    "road",
+    "drive",
+    "lane",
+    "junior",
+    "senior",
+    "the third",
+    "zip code",
+    "who lives on",
+    "of",
+    "from",
 ]
 SURE = 0.93  # a place resolved with this similarity or more is taken as said
 
@@ -131,8 +151,12 @@ class PlaceTable:
         head = f.joined[:1]
         # letters first (one C++ pass over every town), then the sound-aware score on the few nearest,
         # plus the towns whose words sound the same
-        near = {i for _, _, i in rf_process.extract(f.letters, self._letters, scorer=JaroWinkler.normalized_similarity,
-                                                   score_cutoff=0.7, limit=12)}
+        near = {
+            i
+            for _, _, i in rf_process.extract(
+                f.letters, self._letters, scorer=JaroWinkler.normalized_similarity, score_cutoff=0.7, limit=12
+            )
+        }
         near |= set(self._by_words.get(f.words, ())) | set(self._by_joined.get(f.joined, ()))
         for i in near:
             c = self._forms[i]
@@ -154,8 +178,9 @@ class PlaceTable:
         if said in self.county_count:
             return (PlaceMatch("county", said, (said,), 1.0),)
         f = _Form.of(said)
-        out = [PlaceMatch("county", c.name, (c.name,), s)
-               for c in self._county_forms if (s := _similarity(f, c)) >= 0.8]
+        out = [
+            PlaceMatch("county", c.name, (c.name,), s) for c in self._county_forms if (s := _similarity(f, c)) >= 0.8
+        ]
         return tuple(sorted(out, key=lambda m: -m.score)[:4])
 
     def resolve_zip(self, zip_: str) -> tuple[PlaceMatch, ...]:
