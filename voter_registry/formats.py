@@ -34,6 +34,7 @@ from voter_registry.phones import to_e164
 
 FORMATS = ("iowa", "ncsbe")
 
+# fmt: off
 IOWA_COLUMNS: tuple[str, ...] = (
     "REGN_NUM", "FIRST_NAME", "MIDDLE_NAME", "LAST_NAME", "NAME_SUFFIX", "EFF_REGN_DATE",
     "LAST_UPDATED_DATE", "OLD_ID", "PHONENO", "HOUSE_NUM", "HOUSE_SUFFIX", "PRE_DIR", "STREET_NAME",
@@ -42,6 +43,7 @@ IOWA_COLUMNS: tuple[str, ...] = (
     "POLITICAL_ORG", "GENDER", "BIRTHDATE", "COUNTY", "FEDERAL", "CONGRESSIONAL", "STATEWIDE",
     "STATE_SENATE", "STATE_HOUSE", "JUDICIAL", "PRECINCT",
 )
+# fmt: on
 """Iowa SoS columns in delivery order; election-history columns may follow PRECINCT."""
 
 NC_REQUIRED = ("county_id", "voter_reg_num", "ncid", "last_name", "first_name", "status_cd")
@@ -289,8 +291,9 @@ def _records(name: str, reader: Any) -> Iterator[tuple[int, list[str]] | Reject]
         last = line
 
 
-def _head(records: Iterator[tuple[int, list[str]] | Reject], part: tuple[int, int] | None
-          ) -> tuple[list[Reject], tuple[int, list[str]] | None]:
+def _head(
+    records: Iterator[tuple[int, list[str]] | Reject], part: tuple[int, int] | None
+) -> tuple[list[Reject], tuple[int, list[str]] | None]:
     """The unreadable records before the first readable one (this partition's share) and that record."""
     skipped = []
     for rec in records:
@@ -341,7 +344,11 @@ def _parse_iowa(name: str, reader: Any, part: tuple[int, int] | None) -> Iterato
 
 
 def _checked(
-    name: str, line: int, row: list[str], ncols: int, exact: bool,
+    name: str,
+    line: int,
+    row: list[str],
+    ncols: int,
+    exact: bool,
     conv: Callable[[str, int, list[str]], Row | Reject],
 ) -> Row | Reject:
     n = len(row)
@@ -375,9 +382,24 @@ _NC_LABELS = _Labels(
 
 
 def _finish(
-    lb: _Labels, name: str, line: int, regn: str, first: str, middle: str, last: str, suffix: str,
-    house: str, street: str, city: str, zip_: str, county: str, birth_raw: str, phone_raw: str,
-    status_raw: str, updated_raw: str, district_raw: str,
+    lb: _Labels,
+    name: str,
+    line: int,
+    regn: str,
+    first: str,
+    middle: str,
+    last: str,
+    suffix: str,
+    house: str,
+    street: str,
+    city: str,
+    zip_: str,
+    county: str,
+    birth_raw: str,
+    phone_raw: str,
+    status_raw: str,
+    updated_raw: str,
+    district_raw: str,
 ) -> Row | Reject:
     """Validate the cells common to every layout and build the Row (or the Reject saying why not)."""
     if not regn:
@@ -390,36 +412,42 @@ def _finish(
     updated = parse_date(updated_raw)
     if updated is None:
         return Reject(name, line, f"bad {lb.updated} {updated_raw[:20]!r}", regn)
-    warnings = []
+    warning = ""
     phone = _phone(phone_raw) if phone_raw else None
     if phone_raw and phone is None:
-        warnings.append(f"invalid {lb.phone}, imported without phone")  # the number itself is not echoed
+        warning = f"invalid {lb.phone}, imported without phone"  # the number itself is not echoed
     birth, ok = _birth_year(birth_raw)
     if not ok:
-        warnings.append(f"bad {lb.birth}, imported without birth year")
+        warning = (
+            f"{warning}; bad {lb.birth}, imported without birth year"
+            if warning
+            else f"bad {lb.birth}, imported without birth year"
+        )
     v = Voter(
-        regn_num=regn,
-        first=first.upper(),
-        middle=middle.upper(),
-        last=last.upper(),
-        suffix=suffix.upper().rstrip("."),
-        house_num=house,
-        street=street,
-        city=city.upper(),
-        zip=_zip5(zip_),
-        county=county.upper(),
-        birth_year=birth,
-        phone=phone,
-        status=status,
-        district=normalize_district(district_raw),
-    )
-    return Row(v, updated, name, line, "; ".join(warnings))
+        regn,
+        first.upper(),
+        middle.upper(),
+        last.upper(),
+        suffix.upper().rstrip(".") if suffix else "",
+        house,
+        street,
+        city.upper(),
+        _zip5(zip_),
+        county.upper(),
+        birth,
+        phone,
+        status,
+        normalize_district(district_raw),
+    )  # positional: the field order of Voter
+    return Row(v, updated, name, line, warning)
 
 
 def _iowa_converter(idx: dict[str, int]) -> Callable[[str, int, list[str]], Row | Reject]:
+    # fmt: off
     names = ("REGN_NUM", "FIRST_NAME", "MIDDLE_NAME", "LAST_NAME", "NAME_SUFFIX", "HOUSE_NUM", "HOUSE_SUFFIX",
              "PRE_DIR", "STREET_NAME", "STREET_TYPE", "POST_DIR", "ADDRESS_NON_STD", "CITY", "ZIP_CODE",
              "COUNTY", "BIRTHDATE", "PHONENO", "VOTERSTATUS", "LAST_UPDATED_DATE", "CONGRESSIONAL")
+    # fmt: on
     # A column missing from a header reads as the empty cell appended at index -1.
     pad = any(c not in idx for c in names)
     pick = itemgetter(*(idx.get(c, -1) for c in names))
@@ -427,14 +455,12 @@ def _iowa_converter(idx: dict[str, int]) -> Callable[[str, int, list[str]], Row 
     def convert(name: str, line: int, row: list[str]) -> Row | Reject:
         if pad:
             row = [*row, ""]
-        (regn, first, mid, last, suf, hn, hs, pre, st, typ, post, nonstd, city, zip_, county, birth, phone,
-         status, upd, cd) = [c.strip() for c in pick(row)]
-        street = " ".join([x for x in (pre, st, typ, post) if x]).upper()
-        house = f"{hn} {hs}".upper() if hs else hn.upper()
+        c = list(map(str.strip, pick(row)))  # the cells of `names`, in that order
+        street = " ".join([x for x in c[7:11] if x]).upper()  # PRE_DIR STREET_NAME STREET_TYPE POST_DIR
+        house = f"{c[5]} {c[6]}".upper() if c[6] else c[5].upper()
         if not street and not house:
-            street = nonstd.upper()
-        return _finish(_IOWA_LABELS, name, line, regn, first, mid, last, suf, house, street, city, zip_,
-                       county, birth, phone, status, upd, cd)
+            street = c[11].upper()  # ADDRESS_NON_STD
+        return _finish(_IOWA_LABELS, name, line, *c[:5], house, street, *c[12:])
 
     return convert
 
@@ -470,10 +496,24 @@ def _parse_ncsbe(name: str, reader: Any, part: tuple[int, int] | None) -> Iterat
         m = _HOUSE.match(addr)
         house, street = (m[1], m[2]) if m else ("", addr)
         return _finish(
-            _NC_LABELS, name, line, f"{cid}-{reg}" if cid and reg else cell(row, i_ncid), cell(row, i_first),
-            cell(row, i_mid), cell(row, i_last), cell(row, i_suf), house, street, cell(row, i_city),
-            cell(row, i_zip), cell(row, i_county), cell(row, i_birth), cell(row, i_phone),
-            cell(row, i_status), cell(row, i_reg_dt), cell(row, i_cd),
+            _NC_LABELS,
+            name,
+            line,
+            f"{cid}-{reg}" if cid and reg else cell(row, i_ncid),
+            cell(row, i_first),
+            cell(row, i_mid),
+            cell(row, i_last),
+            cell(row, i_suf),
+            house,
+            street,
+            cell(row, i_city),
+            cell(row, i_zip),
+            cell(row, i_county),
+            cell(row, i_birth),
+            cell(row, i_phone),
+            cell(row, i_status),
+            cell(row, i_reg_dt),
+            cell(row, i_cd),
         )
 
     for rec in records:

@@ -49,6 +49,7 @@ from voter_registry.formats import (
     normalize_district,
     sources,
 )
+from voter_registry.hashdump import HashDumper
 from voter_registry.model import Voter
 from voter_registry.store import ACTIVE, META, PHONE, VOTER
 
@@ -65,7 +66,7 @@ except ImportError:  # pragma: no cover - only while the matcher package is miss
 
 RECHECK = "vr:recheck"  # regns an interrupted import may have written as active: rechecked at the next commit
 LOCK = "vr:import:lock"
-BATCH_ROWS = 2000
+BATCH_ROWS = 5000
 SHRINK_FLOOR = 1000  # voters that may always leave the roll in one import, whatever the roll's size
 NEW_PHONES_INLINE = 10_000  # up to this many new phones are also returned in ImportSummary.new_phones
 NEW_PHONES_TTL_S = 24 * 3600  # a hand-off to the post-import promotion step, not a store
@@ -153,6 +154,7 @@ class ImportSummary:
     started_at: str = ""
     finished_at: str = ""
     elapsed_s: float = 0.0
+    commit_s: float = 0.0
     rows_per_s: float = 0.0
     status: str = "running"
     error: str = ""
@@ -189,19 +191,18 @@ class _Wire:
         if kw.get("db"):
             self.call("SELECT", kw["db"])
 
-    def send(self, payload: bytes, replies: int) -> None:
-        """Send packed commands; their `replies` replies are read by a later `wait`."""
+    def send(self, payload: bytes, replies: int, keep: bool = True) -> None:
+        """Send packed commands; their `replies` replies are read by a later `wait` (which returns them
+        when `keep`, else only checks them for errors: the writes' replies are not needed)."""
         self.sock.sendall(payload)
-        self.pending.append(replies)
+        self.pending.append((replies, keep))
 
     def wait(self) -> list[list[Any]]:
-        """Read the replies of every batch sent so far, oldest first. Raises redis.ResponseError."""
+        """Read the replies of every batch sent so far, oldest first ([] for a batch sent without `keep`).
+        Raises redis.ResponseError for the first error reply."""
         out = []
-        for n in self.pending:
-            replies = [self._one() for _ in range(n)]
-            for x in replies:
-                _raise_errors(x)
-            out.append(replies)
+        for n, keep in self.pending:
+            out.append(self._read(n, keep))
         self.pending = []
         return out
 
@@ -210,13 +211,23 @@ class _Wire:
         self.send(hiredis.pack_command(args), 1)
         return self.wait()[-1][0]
 
-    def _one(self) -> Any:
-        while (x := self.reader.gets()) is False:
-            data = self.sock.recv(1 << 20)
-            if not data:
-                raise redis.ConnectionError("server closed the connection")
-            self.reader.feed(data)
-        return x
+    def _read(self, n: int, keep: bool) -> list[Any]:
+        gets, feed, recv = self.reader.gets, self.reader.feed, self.sock.recv
+        out: list[Any] = []
+        while n:
+            x = gets()
+            if x is False:
+                data = recv(1 << 20)
+                if not data:
+                    raise redis.ConnectionError("server closed the connection")
+                feed(data)
+                continue
+            n -= 1
+            if x.__class__ is not int:
+                _raise_errors(x)
+            if keep:
+                out.append(x)
+        return out
 
     def close(self) -> None:
         """Close the socket."""
@@ -237,44 +248,60 @@ class CommandBatch(CoreCommands):
     """Collects the commands of one batch, as packed RESP.
 
     It quacks like a redis-py pipeline for `voter_registry.index.index_voter` (every redis-py command
-    method works). HINCRBY on the same hash field is summed over the batch (the index's name and place
-    counters repeat a lot), which is the same end state with far fewer commands.
+    method works). The index's commands are aggregated over the batch, which is the same end state with
+    far fewer commands for the server to parse and log: one ZREM and one ZADD per sorted set with all
+    their members, and HINCRBY on the same hash field summed. The payload sends every ZREM, then every
+    ZADD, then the other commands in the order queued, then the counters. Within a batch each voter
+    appears once and its members carry its registration number, so a voter's removals still precede
+    its additions, and its index entries precede its hash (see `_Run._write`).
     """
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []
         self.incr: dict[tuple[str, str], int] = defaultdict(int)
+        self.zrems: dict[str, list[Any]] = {}
+        self.zadds: dict[str, list[Any]] = {}
 
     def execute_command(self, *args: Any, **options: Any) -> None:  # type: ignore[override]
         """Queue one command (options such as `keys=` are redis-py hints, not sent)."""
         self.parts.append(hiredis.pack_command(args))
 
     def zadd(self, name: str, mapping: dict[str, float], **flags: Any) -> None:  # type: ignore[override]
-        """ZADD without flags packed directly (the index's hot path); with flags, redis-py's own."""
+        """ZADD without flags joins the batch's one ZADD of `name`; with flags, redis-py's own, in order."""
         if flags:
             super().zadd(name, mapping, **flags)
             return
-        args: list[Any] = ["ZADD", name]
+        args = self.zadds.get(name)
+        if args is None:
+            args = self.zadds[name] = ["ZADD", name]
         for member, score in mapping.items():
             args += (score, member)
-        self.parts.append(hiredis.pack_command(tuple(args)))
+
+    def zrem(self, name: str, *values: Any) -> None:  # type: ignore[override]
+        """Joins the batch's one ZREM of `name` (sent before every ZADD)."""
+        args = self.zrems.get(name)
+        if args is None:
+            args = self.zrems[name] = ["ZREM", name]
+        args += values
 
     def hincrby(self, name: str, key: str, amount: int = 1) -> None:  # type: ignore[override]
         """Add `amount` to the batch's running total for (name, key)."""
         self.incr[(name, key)] += amount
 
     def __len__(self) -> int:
-        return len(self.parts) + len(self.incr)
+        return len(self.parts) + len(self.incr) + len(self.zrems) + len(self.zadds)
 
     def payload(self) -> tuple[bytes, int]:
-        """(the commands as one buffer, number of replies the server will send), counters last.
+        """(the commands as one buffer, number of replies the server will send).
 
-        Not a MULTI/EXEC transaction: queueing costs the server ~1.7 us a command, a third of the
-        import. Crash safety comes from the order instead (see `_Run._write`)."""
-        for (name, key), amount in self.incr.items():
-            if amount:
-                self.parts.append(hiredis.pack_command(("HINCRBY", name, key, amount)))
-        return b"".join(self.parts), len(self.parts)
+        Not a MULTI/EXEC transaction: queueing costs the server a third more CPU, and crash safety
+        comes from the order instead (see `_Run._write`)."""
+        pack = hiredis.pack_command
+        out = [pack(tuple(a)) for a in self.zrems.values()]
+        out += [pack(tuple(a)) for a in self.zadds.values()]
+        out += self.parts
+        out += [pack(("HINCRBY", name, key, amount)) for (name, key), amount in self.incr.items() if amount]
+        return b"".join(out), len(out)
 
 
 _GET_FIELDS = attrgetter(*_FIELDS)
@@ -313,6 +340,7 @@ class _Run:
         self.k_assoc = gen_key(gen, "assoc")
         # With no roll in service every phone is new: the new-association set is not needed.
         self.track_assoc = bool(self.wire.call("EXISTS", ACTIVE))
+        self.dumper = _hash_dumper(self.wire)
 
     def reject(self, source: str, line: int, regn: str, action: str, reason: str) -> None:
         self.rejects.writerow((source, line, regn, action, reason))
@@ -355,13 +383,19 @@ class _Run:
             n["superseded"] += 1
             older, newer = (prev, row) if row.updated >= prev.updated else (row, prev)
             latest[regn] = newer
-            self.reject(older.source, older.line, regn, "superseded",
-                        f"duplicate REGN_NUM; line {newer.line} has a later or equal LAST_UPDATED_DATE")
+            self.reject(
+                older.source,
+                older.line,
+                regn,
+                "superseded",
+                f"duplicate REGN_NUM; line {newer.line} has a later or equal LAST_UPDATED_DATE",
+            )
         regns = list(latest)
         keys = [VOTER + x for x in regns]
         pack = hiredis.pack_command
-        self.wire.send(b"".join([pack(("HGETALL", k)) for k in keys] + [pack(("SMISMEMBER", ACTIVE, *regns))]),
-                       len(keys) + 1)
+        self.wire.send(
+            b"".join([pack(("HGETALL", k)) for k in keys] + [pack(("SMISMEMBER", ACTIVE, *regns))]), len(keys) + 1
+        )
         *olds, on_roll = self.wire.wait()[-1]
         b = CommandBatch()
         came: list[str] = []  # active in the file, not on the roll in service
@@ -383,11 +417,21 @@ class _Run:
                 # The same REGN_NUM in an earlier batch of this import: keep the later LAST_UPDATED_DATE.
                 n["superseded"] += 1
                 if seen > stamp:
-                    self.reject(row.source, row.line, regn, "superseded",
-                                "duplicate REGN_NUM; an earlier row has a later LAST_UPDATED_DATE")
+                    self.reject(
+                        row.source,
+                        row.line,
+                        regn,
+                        "superseded",
+                        "duplicate REGN_NUM; an earlier row has a later LAST_UPDATED_DATE",
+                    )
                     continue
-                self.reject(row.source, row.line, regn, "replaces",
-                            "duplicate REGN_NUM; replaces an earlier row with an older or equal LAST_UPDATED_DATE")
+                self.reject(
+                    row.source,
+                    row.line,
+                    regn,
+                    "replaces",
+                    "duplicate REGN_NUM; replaces an earlier row with an older or equal LAST_UPDATED_DATE",
+                )
                 n["imported"] -= 1
             if not old:
                 n["new"] += 1
@@ -420,10 +464,11 @@ class _Run:
             b.sadd(self.k_phones, *add_phones)
         if add_assoc and self.track_assoc:
             b.sadd(self.k_assoc, *add_assoc)
-        self.wire.send(*b.payload())
+        self.wire.send(*b.payload(), keep=False)
 
-    def _write(self, b: CommandBatch, key: str, v: Voter, new: dict[str, str], stamp: int,
-               old: dict[str, str] | None) -> None:
+    def _write(
+        self, b: CommandBatch, key: str, v: Voter, new: dict[str, str], stamp: int, old: dict[str, str] | None
+    ) -> None:
         """Replace a voter's index entries, household membership and hash, in that order.
 
         The server applies a prefix of what was sent when the importer is killed. The hash is written
@@ -437,14 +482,47 @@ class _Run:
                 unindex_voter(b, before)
             if before.phone and before.phone != v.phone:
                 b.srem(PHONE + before.phone, regn)
-        index_voter(b, v)
+        if old is not None or v.status == "active":
+            index_voter(b, v)  # (a new voter who is not active has nothing to file or remove)
         if v.phone:
-            b.sadd(PHONE + v.phone, regn)
+            b.parts.append(hiredis.pack_command(("SADD", PHONE + v.phone, regn)))
+        # The whole hash in one RESTORE ... REPLACE (a third of HSET's server time), unless the stored
+        # hash carries another package's "_" fields, which replacing it would drop.
+        dump = self.dumper
+        if dump is not None and (old is None or all(k[0] != "_" or k == SEEN for k in old)):
+            payload = dump.payload([*new.items(), (SEEN, str(stamp))])
+            if payload is not None:
+                b.execute_command("RESTORE", key, 0, payload, "REPLACE")
+                return
         b.execute_command("HSET", key, *chain.from_iterable(new.items()), SEEN, stamp)
         if old is not None:
             emptied = [k for k in old if k not in new and k[0] != "_"]
             if emptied:
                 b.execute_command("HDEL", key, *emptied)
+
+
+_NUMERIC = ("regn_num", "house_num", "zip", "birth_year", "district", SEEN)  # the Voter fields often integers
+
+
+def _hash_dumper(wire: _Wire) -> HashDumper | None:
+    """A `HashDumper` for this server when it restores our payloads faithfully (checked on a scratch key),
+    else None (the voter hashes are then written with HSET)."""
+    if not HashDumper.available:
+        return None
+    probe = f"vr:import:probe:{os.getpid()}"
+    sample = {"regn_num": "1234567", "first": "JOSÉ", "zip": "05010", "birth_year": "1968", SEEN: "144295"}
+    try:
+        wire.call("HSET", probe, "f", "v")
+        dump = wire.call("DUMP", probe).encode("utf-8", "surrogateescape")
+        dumper = HashDumper(HashDumper.version_of(dump), _NUMERIC)
+        wire.call("RESTORE", probe, 0, dumper.payload(sample.items()), "REPLACE")
+        ok = _pairs(wire.call("HGETALL", probe)) == sample
+    except redis.RedisError:
+        return None
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            wire.call("DEL", probe)
+    return dumper if ok else None
 
 
 def _die_with_parent() -> None:
@@ -457,8 +535,17 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
-def _work(conn: dict[str, Any], srcs: list[Source], fmt: str | None, part: tuple[int, int], gen: int,
-          district: str | None, rejects_path: str, progress: Any, parent: int) -> tuple[dict[str, int], dict]:
+def _work(
+    conn: dict[str, Any],
+    srcs: list[Source],
+    fmt: str | None,
+    part: tuple[int, int],
+    gen: int,
+    district: str | None,
+    rejects_path: str,
+    progress: Any,
+    parent: int,
+) -> tuple[dict[str, int], dict]:
     """Import partition `part` of the delivery; returns (counts, formats). Runs in a worker process
     (or inline for one partition)."""
     stream = RowStream(srcs, fmt, part)
@@ -571,7 +658,7 @@ def _deactivate(r: redis.Redis, wire: _Wire, regns: list[str]) -> int:
         b.hset(key, "status", "inactive")  # last: see _Run._write
         n += 1
     if len(b):
-        wire.send(*b.payload())
+        wire.send(*b.payload(), keep=False)
     return n
 
 
@@ -635,8 +722,11 @@ def _find_missing(r: redis.Redis, gen: int, left: str) -> None:
             if chunk and (regn is None or len(chunk) >= BATCH_ROWS):
                 wire.send(b"".join([hiredis.pack_command(("HGET", VOTER + x, SEEN)) for x in chunk]), len(chunk))
                 stamps = wire.wait()[-1]
-                missing = [x for x, st in zip(chunk, stamps, strict=True)
-                           if not (st and st.isdigit() and int(st) // _DAYS == gen)]
+                missing = [
+                    x
+                    for x, st in zip(chunk, stamps, strict=True)
+                    if not (st and st.isdigit() and int(st) // _DAYS == gen)
+                ]
                 if missing:
                     r.sadd(left, *missing)
                 chunk = []
@@ -689,10 +779,19 @@ def _commit(r: redis.Redis, gen: int, s: ImportSummary, max_shrink: float | None
         p.eval(_RENAME, 2, k_phones, k_new)
         p.delete(RECHECK)
         p.expire(k_new, NEW_PHONES_TTL_S)
-        p.hset(META, mapping={
-            "generation": gen, "imported_at": now, "files": ",".join(s.files), "rows": s.rows,
-            "voters": s.imported, "rejected": s.rejected, "cleanup": gen, "district": s.district or "",
-        })
+        p.hset(
+            META,
+            mapping={
+                "generation": gen,
+                "imported_at": now,
+                "files": ",".join(s.files),
+                "rows": s.rows,
+                "voters": s.imported,
+                "rejected": s.rejected,
+                "cleanup": gen,
+                "district": s.district or "",
+            },
+        )
         p.hdel(META, "importing")
         p.execute()
     s.active = int(r.scard(ACTIVE))
@@ -702,8 +801,6 @@ def _commit(r: redis.Redis, gen: int, s: ImportSummary, max_shrink: float | None
     s.new_phones_count = int(r.scard(k_new))
     if 0 < s.new_phones_count <= NEW_PHONES_INLINE:
         s.new_phones = set(r.smembers(k_new))
-
-
 
 
 def _conn(r: redis.Redis) -> dict[str, Any]:
@@ -718,8 +815,16 @@ def default_workers(total_bytes: int | None = None) -> int:
     return n if total_bytes is None else max(1, min(n, total_bytes // (16 << 20) + 1))
 
 
-def _fork_parts(conn: dict[str, Any], srcs: list[Source], fmt: str | None, gen: int, district: str | None,
-                parts: list[Path], workers: int, show: Any) -> list[tuple[dict[str, int], dict]]:
+def _fork_parts(
+    conn: dict[str, Any],
+    srcs: list[Source],
+    fmt: str | None,
+    gen: int,
+    district: str | None,
+    parts: list[Path],
+    workers: int,
+    show: Any,
+) -> list[tuple[dict[str, int], dict]]:
     """One forked process per partition (arguments are inherited, not pickled); results via a queue.
     The first failure kills the others: their partitions would not be committed anyway."""
     ctx = mp.get_context("fork")
@@ -767,22 +872,36 @@ def _picklable(e: BaseException) -> bool:
     return True
 
 
-def _run_parts(conn: dict[str, Any], srcs: list[Source], fmt: str | None, gen: int, district: str | None,
-               base: Path, workers: int, progress: bool) -> tuple[list[dict[str, int]], dict[str, str]]:
+def _run_parts(
+    conn: dict[str, Any],
+    srcs: list[Source],
+    fmt: str | None,
+    gen: int,
+    district: str | None,
+    base: Path,
+    workers: int,
+    progress: bool,
+) -> tuple[list[dict[str, int]], dict[str, str]]:
     """Run the partitions (inline for one, else in forked worker processes) under a progress bar."""
     from tqdm import tqdm
 
     total = sum(x.size for x in srcs)
-    bar = tqdm(total=total, unit="B", unit_scale=True, disable=not progress, file=sys.stderr,
-               desc="import-voters", smoothing=0.1)
+    bar = tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        disable=not progress,
+        file=sys.stderr,
+        desc="import-voters",
+        smoothing=0.1,
+    )
     t0 = time.monotonic()
     parts = [base.with_name(f"{base.name}.rejects.part{k}.csv") for k in range(workers)]
 
     def show(state: Any) -> None:
         rows = sum(state[0::2])
         bar.n = min(sum(state[1::2]) // max(workers, 1) if workers > 1 else state[1], total)
-        bar.set_postfix_str(f"{rows:,} rows, {rows / max(time.monotonic() - t0, 1e-6):,.0f} rows/s",
-                            refresh=False)
+        bar.set_postfix_str(f"{rows:,} rows, {rows / max(time.monotonic() - t0, 1e-6):,.0f} rows/s", refresh=False)
         bar.refresh()
 
     try:
@@ -843,8 +962,9 @@ def import_voters(
     dist = normalize_district(district) if district else None
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    s = ImportSummary(files=[x.name for x in srcs], district=dist,
-                      started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    s = ImportSummary(
+        files=[x.name for x in srcs], district=dist, started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     me = _lock(r)
     gen = 0
     try:
@@ -863,7 +983,9 @@ def import_voters(
                 f"no valid row to import ({s.rows} rows read, {s.rejected} rejected, {s.filtered} in other"
                 " districts); the roll in service is unchanged"
             )
+        t_commit = time.monotonic()
         _commit(r, gen, s, max_shrink, changes=audit is not None)
+        s.commit_s = round(time.monotonic() - t_commit, 3)
         s.status = "committed"
     except BaseException as e:  # noqa: BLE001 -- recorded in the summary, then re-raised
         s.status, s.error = "aborted", str(e) or type(e).__name__
@@ -885,8 +1007,13 @@ def import_voters(
 
 
 def _audit(audit: Any, s: ImportSummary) -> None:
-    data = {"file": ", ".join(s.files), "rows": s.rows, "active": s.active,
-            "inactive": s.inactive + s.deactivated, "rejected": s.rejected}
+    data = {
+        "file": ", ".join(s.files),
+        "rows": s.rows,
+        "active": s.active,
+        "inactive": s.inactive + s.deactivated,
+        "rejected": s.rejected,
+    }
     if hasattr(audit, "append_sync"):
         audit.append_sync("voter-roll-imported", None, None, data)
     else:
@@ -908,8 +1035,15 @@ def _audit_statuses(r: redis.Redis, audit: Any, gen: int) -> None:
                 chunk.append(regn)
             if chunk and (regn is None or len(chunk) >= 1000):
                 voters = store.get_many(sorted(chunk))
-                events = [("voter-status", None, {"regn_num": x, "name": voters[x].public_name if x in voters
-                           else ""}, {"status": status}) for x in sorted(chunk)]
+                events = [
+                    (
+                        "voter-status",
+                        None,
+                        {"regn_num": x, "name": voters[x].public_name if x in voters else ""},
+                        {"status": status},
+                    )
+                    for x in sorted(chunk)
+                ]
                 if hasattr(audit, "append_many_sync"):
                     audit.append_many_sync(events)
                 else:
@@ -940,10 +1074,14 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--district", default=None, help="keep only this Congressional district")
     p.add_argument("--out-dir", type=Path, default=None, help="summary and rejects (default var/imports)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes (default: one per CPU, max 8, one per 16 MB)")
-    p.add_argument("--allow-shrink", action="store_true",
-                   help="commit even when more than 10%% of the roll would stop being active")
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: one per CPU, max 8, one per 16 MB)"
+    )
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="commit even when more than 10%% of the roll would stop being active",
+    )
     return p.parse_args(argv)
 
 
@@ -960,9 +1098,17 @@ def main(argv: list[str]) -> int:
     r = sync_client(settings)
     out_dir = args.out_dir or settings.var_dir / "imports"
     try:
-        s = import_voters(r, args.files, args.format, args.district, out_dir=out_dir, audit=audit,
-                          progress=not args.no_progress, workers=args.workers,
-                          max_shrink=None if args.allow_shrink else 0.10)
+        s = import_voters(
+            r,
+            args.files,
+            args.format,
+            args.district,
+            out_dir=out_dir,
+            audit=audit,
+            progress=not args.no_progress,
+            workers=args.workers,
+            max_shrink=None if args.allow_shrink else 0.10,
+        )
         promoted = promote(redis_url(settings), audit)  # tentative callers whose phone is now registered
     except (ImportAborted, FormatError, redis.RedisError, OSError) as e:
         print(f"import-voters: {e}\nthe roll in service is unchanged", file=sys.stderr)
