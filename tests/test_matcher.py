@@ -315,3 +315,20 @@ def test_stranger_sharing_only_a_sound_key_is_not_found(m: SyncMatcher, rsync: r
     # the same recogniser error in the town the caller named is found, and confirmed with a question
     res = m.match("dustin lester of ankeny")
     assert ids(res) == ["3003"] and res.decision == "ask" and res.kind in ("birth_year", "street")
+
+
+def test_a_misheard_word_that_is_nobodys_name_is_confirmed(m: SyncMatcher, rsync: redis.Redis) -> None:
+    load(
+        rsync,
+        [
+            Voter("4001", "HELEN", "", "ZITNIK", "", "8", "ELM ST", "AMES", "50010", "STORY", 1970),
+            Voter("4002", "KEVIN", "", "GRECO", "", "9", "ELM ST", "AMES", "50010", "STORY", 1971),
+        ],
+    )
+    m.refresh()
+    # "ZITMIK" is one letter from ZITNIK and nobody's name (not on the roll, not a Census surname)
+    res = m.match("helen zitmik of ames")
+    assert res.decision == "unique" and ids(res) == ["4001"]
+    # "GRESCO" is one letter from GRECO but a real surname: maybe another person, so asked, never confirmed
+    res = m.match("kevin gresco of ames")
+    assert res.decision == "ask" and ids(res) == ["4002"] and res.kind in ("birth_year", "street")

@@ -34,7 +34,7 @@ from redis.exceptions import NoScriptError
 from voter_registry import spoken as sp
 from voter_registry.index import BUCKET, GIVEN_NAMES, LAST_NAMES, PLACES, SEP, bucket_key
 from voter_registry.model import Voter
-from voter_registry.nicknames import heard_as, related_names
+from voter_registry.nicknames import census_names, heard_as, related_names
 from voter_registry.phones import to_e164
 from voter_registry.phonetic import FAR, NEAR, SAME, clean, name_evidence, name_similarity, sound_key, warm
 from voter_registry.places import SURE, PlaceMatch, PlaceTable
@@ -476,7 +476,8 @@ class MatcherCore:
         self._nick_cache = {}
         self._keys_cache = {}
         warm([*self.last.spellings, *self.given.spellings])  # pronunciations: off the calls' path
-        heard_as("AL")  # pronunciations and the nickname index load once, here, not during a call
+        heard_as("AL")  # pronunciations, the nickname index and the Census lists load once, here
+        census_names("last"), census_names("first")
         # the vocabularies and the pronunciation dictionary are millions of long-lived objects: a full
         # garbage collection walking them costs a call hundreds of milliseconds. Collect once now and
         # leave them out of later collections (they are freed normally when a reload drops them).
@@ -705,6 +706,8 @@ class MatcherCore:
             if last[1] + first[1] + (r.penalty >= 0.05) > 2:
                 continue
             s, ok, wk = _name_score(r, said.suffix, rec, fuzzy, self._other_given(r.first, rec), (last, first))
+            if not ok and wk == 1 and self._only_misheard(r, last[1], first[1]):
+                ok = True
             if ok and (r.penalty >= 0.05 or not self._spelling_fits(r, rec)):
                 ok = False  # a reversed reading or another roll spelling: ask before confirming
             if not ok and self._names_someone_else(r, rec):
@@ -713,6 +716,21 @@ class MatcherCore:
             if s > best:
                 best, sure, weak = s, ok, wk
         return best, sure, weak
+
+    def _only_misheard(self, r: sp.NameReading, last_level: int, first_level: int) -> bool:
+        """True when the one weak link of a name is a word one recogniser error from the voter's that is
+        nobody's name -- neither on the roll nor on the Census lists ("ZITMIK" for ZITNIK, "JDAEN" for
+        JADEN): a mishearing, not another person; the name is then as sure as if heard right. A heard
+        word that is a real name (GRESCO for GRECO) is evidence for that name: asked, never confirmed."""
+        if r.penalty or r.middle:
+            return False
+        if last_level == NEAR and first_level == SAME:
+            word, roll, kind = clean(r.last), self.last.spellings, "last"
+        elif first_level == NEAR and last_level == SAME:
+            word, roll, kind = clean(r.first), self.given.spellings, "first"
+        else:
+            return False
+        return word not in roll and word not in census_names(kind)
 
     def _other_given(self, said_first: str, rec: _Rec) -> bool:
         """The given name said is itself a given name on the roll, other than the voter's (DAWN for DIANE)."""

