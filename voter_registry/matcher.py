@@ -22,6 +22,7 @@ import asyncio
 import gc
 import hashlib
 import time
+from bisect import bisect_right
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -334,7 +335,7 @@ class Vocab:
     spellings: set[str] = field(default_factory=set)
     deletes: dict[str, set[str]] = field(default_factory=dict)
     _cache: dict[tuple[str, int], list[tuple[str, float]]] = field(default_factory=dict)
-    _near_cache: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    _near_cache: dict[str, tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, counts: dict[str, str]) -> Vocab:
@@ -355,9 +356,9 @@ class Vocab:
                 v.deletes.setdefault(k[:i] + k[i + 1 :], set()).add(k)
         return v
 
-    def _near(self, k: str) -> tuple[list[str], list[str]]:
-        """Spellings of the roll keys one class-edit from `k` (same or swappable leading sound), with the
-        key each belongs to; cached per key."""
+    def _near(self, k: str) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
+        """Spellings of the roll keys one class-edit from `k` (same or swappable leading sound), the index
+        where each key's spellings start, and the keys; cached per key (all keys are computed at load)."""
         hit = self._near_cache.get(k)
         if hit is not None:
             return hit
@@ -366,17 +367,19 @@ class Vocab:
             near |= self.deletes.get(k[:i] + k[i + 1 :], set())
         near.discard(k)
         spellings: list[str] = []
-        owners: list[str] = []
+        starts: list[int] = []
+        keys: list[str] = []
         for nk in sorted(near):
             lst = self.by_key.get(nk)
             if not lst or (nk[0] != k[0] and {nk[0], k[0]} not in _LEAD_SWAPS):
                 continue
+            starts.append(len(spellings))
+            keys.append(nk)
             spellings += lst
-            owners += [nk] * len(lst)
-        if len(self._near_cache) > 50_000:
+        if len(self._near_cache) > 200_000:
             self._near_cache.clear()
-        self._near_cache[k] = (spellings, owners)
-        return spellings, owners
+        res = self._near_cache[k] = (tuple(spellings), tuple(starts), tuple(keys))
+        return res
 
     def keys_for(self, said: str, extra: int = 3, min_sim: float = 0.84) -> list[tuple[str, float]]:
         """Sound keys on the roll that `said` may be: its own key, then up to `extra` keys one class-edit
@@ -392,12 +395,12 @@ class Vocab:
         if extra and cs in self.spellings:
             extra = 1  # the spelling is on the roll: a misspelling is less likely
         if extra:
-            spellings, owners = self._near(k)
+            spellings, starts, keys = self._near(k)
             best: dict[str, float] = {}
             for _, sim, i in rf_process.extract(
                 cs, spellings, scorer=JaroWinkler.normalized_similarity, score_cutoff=min_sim, limit=None
             ):
-                nk = owners[i]
+                nk = keys[bisect_right(starts, i) - 1]
                 best[nk] = max(best.get(nk, 0.0), sim)
             ranked = sorted(best.items(), key=lambda kv: -kv[1])
             out += ranked[:extra]
@@ -476,6 +479,9 @@ class MatcherCore:
         self._nick_cache = {}
         self._keys_cache = {}
         warm([*self.last.spellings, *self.given.spellings])  # pronunciations: off the calls' path
+        for vocab in (self.last, self.given):  # and each key's neighbours, as a warm server holds them
+            for k in vocab.by_key:
+                vocab._near(k)
         heard_as("AL")  # pronunciations, the nickname index and the Census lists load once, here
         census_names("last"), census_names("first")
         # the vocabularies and the pronunciation dictionary are millions of long-lived objects: a full
@@ -522,7 +528,10 @@ class MatcherCore:
             # nobody of that name in the place: spellings the recogniser may have got wrong there, and (the
             # place may be misheard) the same name in the whole state
             near = [k for k in self._stage_keys(said, "near") if k not in set(heard)]
-            cmds2 = self._range_cmds(near, scope.prefixes, None if scope.state else self._state_keys(said))
+            cmds2 = self._range_cmds(near, scope.prefixes)
+            if not scope.state:  # only where `_decide` could accept somebody found outside the place
+                exact = [k for k in heard if k in self._state_keys(said)]
+                cmds2 += self._range_cmds(exact, self._widened_prefixes(said, places, caller, scope))
             if cmds2:
                 more = self._collect((yield cmds2))
                 for k, v in more.items():
@@ -530,6 +539,24 @@ class MatcherCore:
                 self._score(recs, said, places, caller)
             widened = not scope.state and not any(x.name >= NAME_OK and x.place >= 0.75 for x in recs.values())
         return (yield from self._decide(recs, said, places, caller, widened))
+
+    def _close_towns(self, said: sp.Spoken) -> set[tuple[str, str]]:
+        """(county, town) of the roll towns the recogniser could have misheard as the town said."""
+        return set(self.places.close_towns(said.city, town_close)) if said.city else set()
+
+    def _widened_prefixes(
+        self, said: sp.Spoken, places: list[PlaceMatch], caller: Voter | None, scope: _Scope
+    ) -> list[tuple[str, int]]:
+        """Lex prefixes of the places where a voter of the name said is looked for when nobody of that name
+        is in the place (`_decide`): the counties of the places heard, the caller's county, and the towns
+        the recogniser could have misheard as the town said; those already read are left out."""
+        counties = {c for p in places if p.score >= 0.8 for c in p.counties}
+        if caller is not None and caller.county:
+            counties.add(caller.county)
+        out = [(f"{c}|", SCOPE_LIMIT) for c in sorted(counties)]
+        out += [(f"{c}|{t}|", SCOPE_LIMIT) for c, t in sorted(self._close_towns(said)) if c not in counties]
+        done = set(scope.prefixes)
+        return [p for p in out if p not in done and (p[0].split(SEP)[0] + SEP, SCOPE_LIMIT) not in done]
 
     def _check_version(self, lens: list[Any]) -> None:
         self.checked_at = time.monotonic()
@@ -782,6 +809,7 @@ class MatcherCore:
             # (a homophone at most) is looked for in the county; one heard with a single weak link only in
             # a town whose name the recogniser could have misheard as the one said; a name that merely
             # sounds like a stranger's somewhere else is not found.
+            close = self._close_towns(said)
             in_place = [
                 x
                 for x in good
@@ -789,11 +817,11 @@ class MatcherCore:
                     x.weak == 0
                     and (
                         x.place >= 0.4
-                        or (said.city and town_close(said.city, x.city))
+                        or (x.county, x.city) in close
                         or (caller is not None and caller.county == x.county)
                     )
                 )
-                or (x.weak == 1 and said.city and town_close(said.city, x.city))
+                or (x.weak == 1 and (x.county, x.city) in close)
             ]
             if not in_place:
                 return MatchResult("not_found")

@@ -8,12 +8,13 @@ engine: place names and command words, never person names.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jellyfish
 from rapidfuzz import process as rf_process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from voter_registry.index import PLACES, SEP
 from voter_registry.phonetic import clean, sound_key
@@ -186,6 +187,38 @@ class PlaceTable:
     def resolve_zip(self, zip_: str) -> tuple[PlaceMatch, ...]:
         """Towns of a ZIP code on the roll."""
         return tuple(PlaceMatch("city", city, (county,), 1.0) for city, county in sorted(self.zip_places.get(zip_, ())))
+
+    def close_towns(self, said: str, close: Callable[[str, str], bool]) -> tuple[tuple[str, str], ...]:
+        """(county, town) of every roll town for which `close(said, town)` holds (a town the recogniser may
+        have misheard as `said`), cached per `said`. Only towns a few edits or alike in letters are tried
+        (two C++ passes over the town names), so `close` must imply one of those."""
+        said = " ".join(said.upper().split())
+        key = "\x00close:" + said
+        hit = self._cache.get(key)
+        if hit is None:
+            letters = clean(said)
+            near = {
+                i
+                for _, _, i in rf_process.extract(
+                    letters,
+                    self._letters,
+                    scorer=Levenshtein.distance,
+                    score_cutoff=max(2, len(letters) // 2),
+                    limit=None,
+                )
+            }
+            near |= {
+                i
+                for _, _, i in rf_process.extract(
+                    letters, self._letters, scorer=JaroWinkler.normalized_similarity, score_cutoff=0.75, limit=None
+                )
+            }
+            towns = [self._forms[i].name for i in sorted(near) if close(said, self._forms[i].name)]
+            hit = tuple(PlaceMatch("city", t, tuple(self.city_counties[t]), 0.0) for t in towns)
+            if len(self._cache) > 20_000:
+                self._cache.clear()
+            self._cache[key] = hit
+        return tuple((c, p.name) for p in hit for c in p.counties)
 
     def counties_of_city(self, city: str) -> tuple[str, ...]:
         """Counties a town lies in (a few towns straddle a county line)."""
