@@ -7,15 +7,17 @@ the lines. Errors are the typed values of audit.errors. The CLI around them is a
 
 from __future__ import annotations
 
+import binascii
+import gc
 import hashlib
 import json
 import json.scanner
-import multiprocessing
 import os
+import pickle
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from audit.errors import (
@@ -25,14 +27,14 @@ from audit.errors import (
     HashMismatch,
     InconsistentHeads,
     InsertedLine,
+    InvalidEvent,
     LogTruncated,
     RootMismatch,
     SeqGap,
     TornLine,
-    VerificationError,
 )
-from audit.hashing import EMPTY_ROOT, ZERO_HASH
-from audit.replay import REPLAY_TYPES, Replay
+from audit.hashing import EMPTY_ROOT, ZERO_HASH, canonical
+from audit.replay import Replay
 from audit.treehead import verify_head_signature
 
 _STR = rb'"(?:[^"\\]|\\.)*"'
@@ -47,29 +49,44 @@ LINE_RE = re.compile(
 _FIELDS = frozenset(("actor", "data", "hash", "prev", "seq", "subject", "time", "type"))
 
 
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def _dumps(obj: Any) -> bytes | None:
+    """The canonical JSON of a parsed event (audit.hashing.canonical: the writer's definition, which
+    refuses floats and NaN), or None when it has none."""
+    try:
+        return canonical(obj)
+    except InvalidEvent:
+        return None
 
 
 @dataclass
 class LogCheck:
-    """What the line checks established: `count` events, their leaf hashes, the last hash."""
+    """What the line checks established: `count` events, the last hash, the Merkle levels, and which
+    implementation proved them (`proven_by`).
+
+    levels[k] holds the roots of the perfect subtrees of 2^k leaves, 32 bytes each, concatenated:
+    levels[k][32*j:32*j+32] = MTH of leaves [j*2^k, (j+1)*2^k); levels[0] is the leaf hashes.
+    """
 
     count: int
-    leaves: list[bytes]
+    levels: list[bytes]
     last_hash: str
-    _levels: list[list[bytes]] = field(default_factory=list, repr=False)
+    proven_by: str = "scan"  # "scan" (this process), "forked" (with workers) or "reference" (LINE_RE + json)
+
+    @property
+    def leaves(self) -> list[bytes]:
+        """The leaf hashes, 32 bytes each, in log order."""
+        blob = self.levels[0] if self.levels else b""
+        return [blob[x : x + 32] for x in range(0, len(blob), 32)]
 
     def root(self, tree_size: int) -> bytes:
         """RFC 9162 MTH of the first `tree_size` events (0 <= tree_size <= count)."""
         if tree_size == 0:
             return EMPTY_ROOT
-        if not self._levels:
-            self._levels = merkle_levels(self.leaves)
         parts, start = [], 0
         for k in reversed(range(tree_size.bit_length())):
             if tree_size >> k & 1:
-                parts.append(self._levels[k][start >> k])
+                j = (start >> k) * 32
+                parts.append(self.levels[k][j : j + 32])
                 start += 1 << k
         h = parts[-1]
         sha = hashlib.sha256
@@ -78,45 +95,400 @@ class LogCheck:
         return h
 
 
-def merkle_levels(leaves: list[bytes]) -> list[list[bytes]]:
-    """All perfect-subtree levels: levels[k][j] = root of leaves [j*2^k, (j+1)*2^k)."""
+def merkle_levels(leaves: bytes, top: int | None = None, start: Sequence[bytes] = ()) -> list[bytes]:
+    """Perfect-subtree levels over concatenated 32-byte leaf hashes, level by level (see LogCheck).
+
+    top: stop after level `top` (None: up to the single root of the largest perfect subtree).
+    start: levels already computed (level 0 first), continued from the last one.
+    """
     sha = hashlib.sha256
-    levels = [leaves]
-    cur = leaves
-    while len(cur) > 1:
-        cur = [sha(b"\x01" + a + b).digest() for a, b in zip(cur[0::2], cur[1::2], strict=False)]
+    levels = list(start) or [leaves]
+    cur = levels[-1]
+    while len(cur) >= 64 and (top is None or len(levels) <= top):
+        # the two children of a node are adjacent: hash 0x01 || 64 bytes straight from the level
+        cur = b"".join([sha(b"\x01" + cur[x : x + 64]).digest() for x in range(0, len(cur) - 63, 64)])
         levels.append(cur)
     return levels
 
 
-def check_lines(data: bytes, replay: Replay | None = None, *, strict: bool = True,
-                workers: int | None = None) -> LogCheck:
-    """Check the log bytes line by line (canonical form, seq, hash chain) and feed `replay`.
+class _Doubt(Exception):
+    """Something in a line is not as the writer writes it: the reference check decides and names it."""
 
-    strict: every line must match the canonical line pattern and re-serialise to itself (proves it
-    canonical). Fast (strict=False): fields are located by byte offsets in the canonical layout and only
-    `data` of the events the replay reads is parsed; seq, hash and chain are checked all the same, and
-    the signed Merkle heads still bind every byte of every line.
-    workers (fast path, large logs): processes that check the hash chain of one slice each while this
-    process feeds the replay; None = one per spare CPU, 1 = all in this process. Any doubt (a bad line,
-    a worker failure) re-runs the whole check in this process, so errors are always the serial ones.
-    Raises the first VerificationError, naming its 1-based line.
+
+_TIME_RE = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
+_TYPE_RE = re.compile(rb"[a-z][a-z0-9-]*")
+_CACHE_MAX = 1 << 20  # distinct parties / data values remembered (each was proven canonical once)
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _encoder() -> Any:
+    """`_ENCODER.encode` without building json's C encoder on every call (what JSONEncoder.iterencode
+    does); the pure-Python encode where the C one is missing. No circular check: parsed JSON has no cycles."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _ENCODER.encode
+    enc = make(None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+    return lambda value: "".join(enc(value, 0))
+
+
+_ENCODE = _encoder()
+_SCAN_ONE = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner json.loads runs
+
+
+def _has_float(value: Any) -> bool:
+    """Does a parsed JSON value hold a float anywhere? (Canonical audit JSON has none: integer cents.)"""
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return isinstance(value, float)
+
+
+class _Known:
+    """Values already proven canonical, by their exact bytes, with what the replay reads from them.
+
+    The proof is the reference definition: parse (json's own scanner), re-serialise canonically, get
+    the same text back. Identical bytes get the identical verdict, so each distinct value is proven once.
     """
+
+    __slots__ = ("data", "parties", "types")
+
+    def __init__(self) -> None:
+        self.parties: dict[bytes, str | None] = {b"null": None}  # party bytes -> regn_num
+        self.data: dict[bytes, Any] = {}  # data bytes -> parsed object
+        self.types: dict[bytes, str] = {}
+
+    @staticmethod
+    def _prove(raw: bytes) -> Any:
+        try:
+            text = raw.decode()
+            value, end = _SCAN_ONE(text, 0)
+            if end == len(text) and _ENCODE(value) == text and not _has_float(value):
+                return value
+        except (ValueError, StopIteration, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+            raise _Doubt from e
+        raise _Doubt
+
+    def party(self, raw: bytes) -> str | None:
+        """regn_num of a canonical `{"name","regn_num"}` (None for null), given alone or after the
+        literal '{"actor":' (the start of a line); _Doubt otherwise."""
+        body = raw[9:] if raw.startswith(b'{"actor":') else raw
+        value = None if body == b"null" else self._prove(body)
+        if value is None:
+            regn = None
+        elif not (
+            isinstance(value, dict)
+            and len(value) == 2
+            and isinstance(value.get("name"), str)
+            and isinstance(regn := value.get("regn_num"), str)
+            and regn
+        ):
+            raise _Doubt
+        if len(self.parties) < _CACHE_MAX:
+            self.parties[raw] = regn
+        return regn
+
+    def datum(self, raw: bytes) -> Any:
+        """The parsed `data` object of canonical bytes; _Doubt otherwise."""
+        value = self._prove(raw)
+        if not isinstance(value, dict):
+            raise _Doubt
+        if len(self.data) < _CACHE_MAX:
+            self.data[raw] = value
+        return value
+
+    def etype(self, raw: bytes) -> str:
+        """The event type of `X"}` (the end of a line) as str, when X matches [a-z][a-z0-9-]*; _Doubt
+        otherwise."""
+        if not (raw.endswith(b'"}') and _TYPE_RE.fullmatch(raw, 0, len(raw) - 2)):
+            raise _Doubt
+        self.types[raw] = t = raw[:-2].decode()
+        return t
+
+
+_MISS = object()
+
+
+def _scan(
+    lines: list[bytes], lo: int, hi: int, first: int, prev: bytes, feed: Any, known: _Known
+) -> tuple[bytes, bytes]:
+    """Check lines[lo:hi] (numbered from `first`, the first `prev` expected to be `prev`) and feed the
+    replay (`feed` or None); returns (their leaf hashes concatenated, the last hash).
+
+    Every line is taken apart at the fixed places of the canonical layout
+    `{"actor":A,"data":D,"hash":"H","prev":"P","seq":N,"subject":S,"time":"T","type":"X"}` and every
+    piece is proven: A and S canonical parties, D a canonical object (each distinct value once, see
+    _Known), T and X by their patterns, N the line number, P the previous H, H the SHA-256 of the line
+    without `"hash":"H",` (hex spelling included). The pieces and the literal separators between them
+    are the whole line, so the line is the canonical JSON of its event: what re-serialising proves.
+    (`,"data":` cannot occur inside a canonical A, nor `,"hash":"` after D, nor `,"time":"` inside S
+    or T: each would need an unescaped quote inside a string.) Raises _Doubt at the first line that
+    is not so.
+    """
+    sha = hashlib.sha256
+    hexlify = binascii.hexlify
+    party, datum, etype_of = known.party, known.datum, known.etype
+    pget, dget, tget = known.parties.get, known.data.get, known.types.get
+    miss = _MISS
+    leaves: list[bytes] = []
+    add_leaf = leaves.append
+    time_ok = b""
+    tlen = 0
+    n = first - 1
+    for x in range(lo, hi):
+        ln = lines[x]
+        n += 1
+        i = ln.rfind(b',"hash":"')
+        h = ln[i + 9 : i + 73]
+        mid = b'","prev":"%s","seq":%d,"subject":' % (prev, n)
+        j = i + 73 + len(mid)
+        if i < 0 or ln[i + 73 : j] != mid:
+            raise _Doubt
+        if hexlify(sha(ln[: i + 1] + ln[i + 75 :]).digest()) != h:
+            raise _Doubt
+        add_leaf(sha(b"\x00" + ln).digest())
+        prev = h
+        r = ln.rfind(b'","type":"')
+        t = r - tlen - 9
+        if ln[t : t + 9] != b',"time":"':  # not the length of the last time seen
+            t = ln.rfind(b',"time":"', j, r)
+            if t < 0 or r < 0:
+                raise _Doubt
+            tlen = r - t - 9
+        raw = ln[t + 9 : r]
+        if raw != time_ok:
+            if not _TIME_RE.fullmatch(raw):
+                raise _Doubt
+            time_ok = raw
+        k = ln.find(b',"data":')
+        raw = ln[:k]  # with the literal '{"actor":' before the party
+        if (actor := pget(raw, miss)) is miss:
+            actor = party(raw)
+        raw = ln[j:t]
+        if (subject := pget(raw, miss)) is miss:
+            subject = party(raw)
+        raw = ln[k + 8 : i]
+        if (d := dget(raw)) is None:
+            d = datum(raw)
+        raw = ln[r + 10 :]  # with the closing '"}'
+        etype = tget(raw) or etype_of(raw)
+        if feed is not None:
+            feed(n, etype, actor, subject, d)
+    return b"".join(leaves), prev
+
+
+def _extract(lines: list[bytes], lo: int, hi: int, first: int, feed: Any, known: _Known) -> None:
+    """Feed the replay with lines[lo:hi], which a worker checks with _scan: only takes them apart, at
+    the places _scan proves. Raises _Doubt where a piece is not a proven value."""
+    party, datum, etype_of = known.party, known.datum, known.etype
+    pget, dget, tget = known.parties.get, known.data.get, known.types.get
+    miss = _MISS
+    tlen = 0
+    n = first - 1
+    digits = len(str(n + 1))
+    next_digit = 10**digits
+    for x in range(lo, hi):
+        ln = lines[x]
+        n += 1
+        if n == next_digit:
+            digits += 1
+            next_digit *= 10
+        i = ln.rfind(b',"hash":"')
+        r = ln.rfind(b'","type":"')
+        t = r - tlen - 9
+        if ln[t : t + 9] != b',"time":"':
+            t = ln.rfind(b',"time":"', 0, r)
+            tlen = r - t - 9
+        k = ln.find(b',"data":')
+        raw = ln[:k]
+        if (actor := pget(raw, miss)) is miss:
+            actor = party(raw)
+        raw = ln[i + 166 + digits : t]
+        if (subject := pget(raw, miss)) is miss:
+            subject = party(raw)
+        raw = ln[k + 8 : i]
+        if (d := dget(raw)) is None:
+            d = datum(raw)
+        raw = ln[r + 10 :]
+        feed(n, tget(raw) or etype_of(raw), actor, subject, d)
+
+
+PARALLEL_MIN_LINES = 50_000
+ALIGN_LEVELS = 12  # a worker's first line index is a multiple of 2^12: its Merkle levels 0..12 join up
+MAIN_SHARE = 0.3  # of the lines to hash, what this process takes: it also takes apart and replays them all
+
+
+def default_workers() -> int:
+    """Forked processes beside this one: one per spare CPU (at most 7), 0 on a single CPU."""
+    return max(0, min(7, (os.cpu_count() or 1) - 1))
+
+
+def check_lines(
+    data: bytes, replay: Replay | None = None, *, strict: bool = False, workers: int | None = None
+) -> LogCheck:
+    """Check the log bytes line by line (canonical form, seq, hash chain, leaf hashes) and feed `replay`.
+
+    Default: every line is proven canonical by taking it apart at the fixed places of the canonical
+    layout (see _scan; each distinct party and `data` value is re-serialised once), its hash, seq and
+    prev checked, its leaf hashed. For large logs, `workers` forked processes (None: one per spare CPU;
+    0: none) check byte ranges of the file while this process checks the first range and feeds the
+    replay; the ranges' chain links are joined afterwards.
+    strict: the reference check instead (one process, every line matched by LINE_RE and re-serialised).
+    The errors are the same either way: on any doubt the default path runs the reference check, which
+    names the first bad line. Raises the first VerificationError, naming its 1-based line.
+    """
+    if strict:
+        return _reference(data, replay)
+    if replay is not None:
+        replay.reset()
+    nworkers = default_workers() if workers is None else workers
+    gc_was_on = gc.isenabled()
+    gc.disable()  # the replay only adds objects, never cycles: no collector passes over them meanwhile
+    try:
+        if nworkers and len(data) > PARALLEL_MIN_LINES * 200 and threading.active_count() == 1:
+            check = _check_forked(data, replay, nworkers)
+        else:
+            lines = data.split(b"\n")
+            torn = lines.pop()
+            leaves, last = _scan(lines, 0, len(lines), 1, ZERO_HASH.encode(), _feeder(replay), _Known())
+            check = LogCheck(len(lines), merkle_levels(leaves), last.decode())
+            if torn:
+                raise TornLine(check.count + 1)
+    except _Doubt:
+        return _reference(data, replay)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    return check
+
+
+def _feeder(replay: Replay | None) -> Any:
+    return replay.feeder() if replay is not None else None
+
+
+def _reference(data: bytes, replay: Replay | None) -> LogCheck:
+    if replay is not None:
+        replay.reset()
     torn = bool(data) and not data.endswith(b"\n")
     lines = data.split(b"\n")
     lines.pop()  # after the last newline: b"" or the torn tail
-    check = None
-    if not strict and len(lines) >= PARALLEL_MIN_LINES:
-        k = _default_workers(replay) if workers is None else workers
-        if k >= 1 and (replay is not None or k > 1) and threading.active_count() == 1:  # fork needs no threads
-            check = _check_parallel(lines, replay, k)
-            if check is None and replay is not None:
-                replay.reset()  # the serial pass below feeds it again
-    if check is None:
-        check = (_check_strict if strict else _check_fast)(lines, replay)
+    check = _check_strict(lines, replay)
     if torn:
         raise TornLine(check.count + 1)
     return check
+
+
+def _split_points(data: bytes, parts: int) -> list[tuple[int, int]]:
+    """(byte offset, index of its first line) of each worker's range; each index a multiple of 2^ALIGN."""
+    align = 1 << ALIGN_LEVELS
+    out: list[tuple[int, int]] = []
+    share = (1 - MAIN_SHARE) / parts
+    for w in range(parts):
+        off = int(len(data) * (MAIN_SHARE + w * share))
+        p = data.find(b"\n", off) + 1
+        if p == 0:
+            break
+        m = data.count(b"\n", 0, p)
+        while m % align:
+            p = data.find(b"\n", p) + 1
+            if p == 0:
+                break
+            m += 1
+        if p == 0 or (out and m <= out[-1][1]):
+            break
+        out.append((p, m))
+    return out
+
+
+def _chain_worker(data: bytes, lo: int, hi: int, first: int) -> tuple[list[bytes], bytes, bytes, int]:
+    """In a forked worker: check the lines in data[lo:hi], numbered from `first` (lo after a newline,
+    hi after one or the end). -> (Merkle levels 0..ALIGN_LEVELS, its first prev, last hash, lines)."""
+    lines = data[lo:hi].split(b"\n")
+    lines.pop()
+    ln = lines[0]
+    i = ln.rfind(b',"hash":"')
+    p0 = ln[i + 83 : i + 147]
+    leaves, last = _scan(lines, 0, len(lines), first, p0, None, _Known())
+    return merkle_levels(leaves, top=ALIGN_LEVELS), p0, last, len(lines)
+
+
+def _check_forked(data: bytes, replay: Replay | None, nworkers: int) -> LogCheck:
+    """Workers check byte ranges of `data` while this process checks the first and feeds the replay
+    with every line; then the chain links between ranges are checked and the Merkle levels joined."""
+    points = _split_points(data, nworkers)
+    bounds = [(p, points[w + 1][0] if w + 1 < len(points) else len(data), m) for w, (p, m) in enumerate(points)]
+    pending = [_fork(_chain_worker, data, lo, hi, m + 1) for lo, hi, m in bounds]
+    try:
+        lines = data.split(b"\n")
+        torn = lines.pop()
+        mine = bounds[0][2] if bounds else len(lines)
+        known = _Known()
+        feed = _feeder(replay)
+        leaves, prev = _scan(lines, 0, mine, 1, ZERO_HASH.encode(), feed, known)
+        if feed is not None:
+            _extract(lines, mine, len(lines), mine + 1, feed, known)
+        levels = merkle_levels(leaves, top=ALIGN_LEVELS)
+        count = mine
+        while pending:
+            got = _collect(pending.pop(0))
+            if got is None:
+                raise _Doubt
+            part, first_prev, last, n = got
+            if first_prev != prev:  # the chain link between two ranges
+                raise _Doubt
+            # every range but the last is a multiple of 2^ALIGN_LEVELS lines: its levels are complete
+            levels = [a + (part[k] if k < len(part) else b"") for k, a in enumerate(levels)]
+            prev, count = last, count + n
+    finally:
+        for kid in pending:
+            _collect(kid)
+    if count != len(lines):
+        raise _Doubt
+    check = LogCheck(count, merkle_levels(levels[0], start=levels), prev.decode(), "forked")
+    if torn:
+        raise TornLine(check.count + 1)
+    return check
+
+
+def _fork(fn: Any, *args: Any) -> tuple[int, int]:
+    """Run fn(*args) in a forked child; (pid, read end of the pipe its pickled result comes through)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        status = 0
+        try:
+            os.close(r)
+            try:
+                blob = pickle.dumps(fn(*args), protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException:  # noqa: BLE001 -- any doubt: the parent re-runs the reference check
+                blob = pickle.dumps(None)
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(w, view) :]
+        except BaseException:  # noqa: BLE001
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(w)
+    return pid, r
+
+
+def _collect(kid: tuple[int, int]) -> Any:
+    """The result of a forked child (None if it failed), after it exited."""
+    pid, r = kid
+    chunks = []
+    try:
+        while chunk := os.read(r, 1 << 20):
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    try:
+        return pickle.loads(b"".join(chunks))
+    except Exception:  # noqa: BLE001 -- a child that died mid-write
+        return None
 
 
 def _chain_anomaly(n: int, seq: int, h: bytes, p: bytes, prev: bytes, prev2: bytes) -> None:
@@ -130,6 +502,7 @@ def _chain_anomaly(n: int, seq: int, h: bytes, p: bytes, prev: bytes, prev2: byt
 
 
 def _check_strict(lines: list[bytes], replay: Replay | None) -> LogCheck:
+    """The reference check: each line matched by LINE_RE, hashed, and re-serialised (json) to itself."""
     sha = hashlib.sha256
     match = LINE_RE.fullmatch
     loads = json.loads
@@ -145,7 +518,7 @@ def _check_strict(lines: list[bytes], replay: Replay | None) -> LogCheck:
         if seq != n or p != prev:
             _chain_anomaly(n, seq, h, p, prev, prev2)
         hs, he = m.span(4)
-        calc = sha(ln[:hs - 8] + ln[he + 2:]).hexdigest()
+        calc = sha(ln[: hs - 8] + ln[he + 2 :]).hexdigest()
         if calc.encode() != h:
             raise HashMismatch(n, h.decode(), calc)
         if p != prev:
@@ -157,125 +530,11 @@ def _check_strict(lines: list[bytes], replay: Replay | None) -> LogCheck:
         except ValueError as e:
             raise CanonicalFormError(n, f"not JSON: {e}") from e
         if _dumps(ev) != ln:
-            raise CanonicalFormError(n, "not in canonical form (sorted keys, no spaces, UTF-8)")
+            raise CanonicalFormError(n, "not in canonical form (sorted keys, no spaces, UTF-8, no floats)")
         if feed is not None:
             a, s = ev["actor"], ev["subject"]
             feed(n, ev["type"], a and a["regn_num"], s and s["regn_num"], ev["data"])
-    return LogCheck(n, leaves, prev.decode())
-
-
-def _check_fast(lines: list[bytes], replay: Replay | None, *, hashing: bool = True, first: int = 1,
-                prev0: bytes = ZERO_HASH.encode()) -> LogCheck:
-    """The fast path over `lines`, numbered from `first`, the first `prev` expected to be `prev0`.
-    hashing=False only locates fields and feeds the replay (the chain is checked elsewhere)."""
-    sha = hashlib.sha256
-    scan = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner, without loads() overhead
-    parsed: dict[bytes, Any] = {}  # data bytes -> parsed value; the replay only reads data
-    feed = replay.feed if replay is not None else None
-    wanted = REPLAY_TYPES
-    leaves: list[bytes] = []
-    add_leaf = leaves.append
-    prev = prev2 = prev0
-    n = first - 1
-    for n, ln in enumerate(lines, first):
-        # canonical layout: ...,"hash":"<64>","prev":"<64>","seq":N,"subject":S,"time":"T","type":"X"}
-        i = ln.rfind(b',"hash":"')
-        j = ln.find(b',"subject":', i + 155) if i > 0 else -1
-        if j < 0 or ln[i + 73:i + 83] != b'","prev":"' or ln[i + 147:i + 155] != b'","seq":':
-            raise CanonicalFormError(n, _why_not_canonical(ln))
-        if hashing:
-            h, p, seq = ln[i + 9:i + 73], ln[i + 83:i + 147], ln[i + 155:j]
-            if seq != b"%d" % n or p != prev:
-                if not seq.isdigit():
-                    raise CanonicalFormError(n, "seq is not a number")
-                _chain_anomaly(n, int(seq), h, p, prev, prev2)
-            calc = sha(ln[:i + 1] + ln[i + 75:]).hexdigest()
-            if calc.encode() != h:
-                raise HashMismatch(n, h.decode(), calc)
-            if p != prev:
-                raise ChainBroken(n, prev.decode(), p.decode())
-            prev2, prev = prev, h
-            add_leaf(sha(b"\x00" + ln).digest())
-        if feed is None:
-            continue
-        k = ln.rfind(b',"type":"')
-        etype = ln[k + 9:-2].decode()
-        if ln[9:13] == b"null":
-            actor = None
-        else:
-            r = ln.find(b'"regn_num":"', 9) + 12
-            actor = ln[r:ln.index(b'"', r)].decode()
-        if ln[j + 11:j + 15] == b"null":
-            subject = None
-        else:
-            r = ln.find(b'"regn_num":"', j) + 12
-            subject = ln[r:ln.index(b'"', r)].decode()
-        if etype in wanted:
-            raw = ln[ln.find(b',"data":') + 8:i]
-            d = parsed.get(raw)
-            if d is None:  # most events share a few data values (votes, standing delegations): parse once
-                try:
-                    d = scan(raw.decode(), 0)[0]
-                except (ValueError, StopIteration) as e:
-                    raise CanonicalFormError(n, f"data is not JSON: {e}") from e
-                if len(parsed) < 100_000:
-                    parsed[raw] = d
-        else:
-            d = {}
-        feed(n, etype, actor, subject, d)
-    return LogCheck(n - first + 1, leaves, prev.decode())
-
-
-PARALLEL_MIN_LINES = 50_000
-_FORK_LINES: list[bytes] = []  # the lines, inherited by forked chain workers (copy-on-write)
-
-
-def _default_workers(replay: Replay | None) -> int:
-    cpus = os.cpu_count() or 1
-    if cpus < 2:
-        return 0
-    return min(8, cpus - 1 if replay is not None else cpus)
-
-
-def _chain_worker(start: int, end: int) -> tuple[bytes, bytes, bytes] | None:
-    """In a forked worker: the chain of lines [start, end) -> (leaf hashes, first prev, last hash)."""
-    lines = _FORK_LINES[start:end]
-    try:
-        ln = lines[0]
-        i = ln.rfind(b',"hash":"')
-        p0 = ln[i + 83:i + 147]
-        chk = _check_fast(lines, None, first=start + 1, prev0=p0)
-    except Exception:  # noqa: BLE001 -- any doubt: the caller re-runs serially and reports exactly
-        return None
-    return b"".join(chk.leaves), p0, chk.last_hash.encode()
-
-
-def _check_parallel(lines: list[bytes], replay: Replay | None, workers: int) -> LogCheck | None:
-    """Chain slices in `workers` forked processes while this one feeds the replay; None on any doubt."""
-    global _FORK_LINES
-    bounds = [(len(lines) * w // workers, len(lines) * (w + 1) // workers) for w in range(workers)]
-    _FORK_LINES = lines
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            pending = pool.starmap_async(_chain_worker, bounds)
-            if replay is not None:
-                try:
-                    _check_fast(lines, replay, hashing=False)
-                except VerificationError:
-                    return None
-            parts = pending.get()
-    except (OSError, ValueError):  # no processes here: do it all in this one
-        return None
-    finally:
-        _FORK_LINES = []
-    prev = ZERO_HASH.encode()
-    leaves: list[bytes] = []
-    for part in parts:
-        if part is None or part[1] != prev:  # a bad line, or a break between two slices
-            return None
-        blob, prev = part[0], part[2]
-        leaves += [blob[x:x + 32] for x in range(0, len(blob), 32)]
-    return LogCheck(len(lines), leaves, prev.decode())
+    return LogCheck(n, merkle_levels(b"".join(leaves)), prev.decode(), "reference")
 
 
 def _why_not_canonical(ln: bytes) -> str:
@@ -288,7 +547,7 @@ def _why_not_canonical(ln: bytes) -> str:
     if set(ev) != _FIELDS:
         return f"fields {sorted(ev)} != {sorted(_FIELDS)}"
     if _dumps(ev) != ln:
-        return "not in canonical form (sorted keys, no spaces, UTF-8)"
+        return "not in canonical form (sorted keys, no spaces, UTF-8, no floats)"
     return "a field has the wrong shape (actor/subject, hash, prev, seq, time or type)"
 
 
@@ -310,8 +569,11 @@ def check_heads(check: LogCheck, heads: Sequence[dict[str, Any]], public_key: st
     by_time = sorted(heads, key=lambda h: (str(h["timestamp"]), int(h["tree_size"])))
     for a, b in zip(by_time, by_time[1:], strict=False):
         if int(b["tree_size"]) < int(a["tree_size"]):
-            raise InconsistentHeads(int(a["tree_size"]), int(b["tree_size"]),
-                                    f"the head of {b['timestamp']} covers fewer events than that of {a['timestamp']}")
+            raise InconsistentHeads(
+                int(a["tree_size"]),
+                int(b["tree_size"]),
+                f"the head of {b['timestamp']} covers fewer events than that of {a['timestamp']}",
+            )
     good = 0
     for size in sorted(seen):
         if size > check.count:

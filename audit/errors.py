@@ -103,9 +103,7 @@ class ChainBroken(VerificationError):
     """Line `line` has `prev` = `found_prev` but the previous line's hash is `expected_prev`."""
 
     def __init__(self, line: int, expected_prev: str, found_prev: str) -> None:
-        super().__init__(
-            f"line {line}: prev {found_prev[:16]}... is not the previous hash {expected_prev[:16]}..."
-        )
+        super().__init__(f"line {line}: prev {found_prev[:16]}... is not the previous hash {expected_prev[:16]}...")
         self.line, self.expected_prev, self.found_prev = line, expected_prev, found_prev
 
 

@@ -77,7 +77,8 @@ def compare_live(replay: Replay, base: str) -> list[str]:
         mine, theirs = tallies.get(bill), live_bills.get(bill)
         if mine is None or theirs is None:
             if (mine or {}).get("yes", 0) + (mine or {}).get("no", 0) + (mine or {}).get("abstain", 0) or (
-                    theirs and theirs.get("yes", 0) + theirs.get("no", 0) + theirs.get("abstain", 0)):
+                theirs and theirs.get("yes", 0) + theirs.get("no", 0) + theirs.get("abstain", 0)
+            ):
                 diffs.append(f"bill {bill}: replay {mine} live {theirs}")
             continue
         for k in ("yes", "no", "abstain", "not_cast"):
@@ -112,8 +113,10 @@ def sync_copy(origin: str, path: Path, heads: list[dict[str, Any]]) -> tuple[byt
     else:
         resp.raise_for_status()
         data = resp.content
-    print(f"downloaded {len(data) - len(have) if resp.status_code != 200 else len(data)} bytes "
-          f"({'new since the last run' if have else 'whole log'}) into {path}")
+    print(
+        f"downloaded {len(data) - len(have) if resp.status_code != 200 else len(data)} bytes "
+        f"({'new since the last run' if have else 'whole log'}) into {path}"
+    )
     seen_path = path.with_name(path.name + ".heads")
     old = load_heads(seen_path.read_bytes()) if seen_path.exists() else []
     known = {json.dumps(h, sort_keys=True) for h in old}
@@ -125,7 +128,7 @@ def copy_still_prefix(path: Path, origin: str, pubkey: str | None) -> int:
     """Before extending a saved copy: is it still a prefix of what the service now signs? (RFC 9162
     consistency proof; a rewrite between two visits is caught here and bisected to its first line.)"""
     try:
-        old = check_lines(path.read_bytes(), strict=False)
+        old = check_lines(path.read_bytes())
     except VerificationError as e:
         print(f"verify-audit: the saved copy {path} is itself damaged: {e}", file=sys.stderr)
         return 2
@@ -169,8 +172,13 @@ def check_live_consistency(check: LogCheck, live: str, pubkey: str | None = None
         return 0
     proof = json.loads(get(f"{live}/public/audit/consistency?first={check.count}&second={size}"))
     try:
-        verify_consistency(check.count, size, check.root(check.count), bytes.fromhex(head["root_hash"]),
-                           [bytes.fromhex(x) for x in proof["proof"]])
+        verify_consistency(
+            check.count,
+            size,
+            check.root(check.count),
+            bytes.fromhex(head["root_hash"]),
+            [bytes.fromhex(x) for x in proof["proof"]],
+        )
     except (VerificationError, ProofError) as e:
         line = find_first_difference(check, live, head, check.count)
         err = InconsistentHeads(check.count, size, str(e))

@@ -5,10 +5,14 @@
 1. baseline: raw `write + fsync` of one line at a time in DIR (the disk's synchronous write rate);
 2. durable appends: `--writers` concurrent asyncio tasks calling `AuditLog.append` (group commit),
    target >= 5,000 events/s; plus `append_sync` one at a time for comparison;
-3. baseline: `hashlib.sha256` over the same log bytes, one call per line (the floor of any chain check)
-   and over the whole buffer at once;
-4. verify + replay of a `--events` log (mixed delegate/vote/payment events, signed heads), fast path
-   and strict (canonical re-serialisation) path, target >= 500,000 events/s.
+3. baseline: `hashlib.sha256` over the same log bytes, one call per line (the floor of any chain check:
+   verifying needs two per line, the event hash and the Merkle leaf) and over the whole buffer at once;
+4. verify + replay of a `--events` log written by AuditLog the way the service writes it (voter roll
+   import, bills opened and some closed, delegations standing/per bill/ranked, votes, recalls,
+   no-delegate, tentative callers and their promotion, payments, mints, awards, demurrage periods;
+   SHAKEN/STIR identity on phone actions; a signed head every 50,000 events): the real command
+   `verify-audit FILE --quiet` timed whole (read, every check, heads, replay, tallies, printing), then
+   its parts; target >= 500,000 events/s.
 DIR defaults to var/bench-audit (the disk the log lives on); it is removed afterwards.
 """
 
@@ -16,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
+import io
 import os
 import random
 import shutil
@@ -27,11 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from audit.checks import _default_workers  # noqa: E402
+from audit.checks import check_heads, check_lines, default_workers, load_heads  # noqa: E402
 from audit.log import AuditLog  # noqa: E402
 from audit.replay import Replay  # noqa: E402
-from audit.treehead import read_heads  # noqa: E402
-from audit.verify import check_heads, check_lines  # noqa: E402
+from audit.verify import main as verify_main  # noqa: E402
 
 
 def raw_fsync_rate(d: Path, seconds: float) -> float:
@@ -50,25 +55,129 @@ def raw_fsync_rate(d: Path, seconds: float) -> float:
     return n / el
 
 
+FIRST = ("Ann", "Bob", "Cal", "Dee", "Ed", "Fay", "Gus", "Hal", "Ida", "Jo", "Kim", "Lou", "María", "Ngozi")
+LAST = ("Cole", "Lee", "Diaz", "Fox", "King", "Moore", "Park", "Reed", "Stone", "West", "Nguyen", "O'Neil")
+CITY = ("Ames", "Nevada", "Boone", "Story City", "Huxley")
+
+
 def voter(i: int) -> dict[str, str]:
-    """A synthetic public reference (9-digit regn_num, never a phone)."""
-    return {"regn_num": str(100_000_000 + i), "name": f"Voter {i} of Ames"}
+    """A voter's public reference as the service writes it: 9-digit regn_num and public name."""
+    return {
+        "regn_num": str(100_000_000 + i),
+        "name": f"{FIRST[i % 14]} {chr(65 + i % 26)} {LAST[i // 14 % 12]} of {CITY[i // 168 % 5]}",
+    }
+
+
+def identity(rng: random.Random) -> dict[str, object]:
+    """SHAKEN/STIR facts recorded with a phone action (ivr.effects._identity)."""
+    att = rng.choice("AAAB C")
+    return {
+        "shaken_stir": {
+            "attestation": att if att != " " else "A",
+            "validated": att == "A",
+            "callback_verified": att != "A",
+        }
+    }
+
+
+class Workload:
+    """A mixed stream of (type, actor, subject, data) as the service appends them (see module doc)."""
+
+    def __init__(self, rng: random.Random, voters: int, bills: int) -> None:
+        self.rng, self.voters = rng, voters
+        self.bills = [f"119-hr-{100 + b}" for b in range(bills)]
+        self.open = list(self.bills)
+        self.k = 0  # activation awards given
+        self.period = 0
+
+    def opening(self) -> list[tuple]:
+        """The roll import and every bill opened."""
+        evs: list[tuple] = [
+            (
+                "voter-roll-imported",
+                None,
+                None,
+                {"file": "iowa-story.csv", "rows": self.voters, "active": self.voters, "inactive": 0, "rejected": 0},
+            )
+        ]
+        evs += [("bill-opened", None, None, {"bill": b, "title": f"A bill {b}", "closed_at": None}) for b in self.bills]
+        return evs
+
+    def demurrage(self) -> list[tuple]:
+        """One demurrage period: summary, fees, shares, close (money.events)."""
+        rng, self.period = self.rng, self.period + 1
+        period = f"2026-W{self.period:02d}"
+        payers = rng.sample(range(self.voters), min(600, self.voters))
+        fees = [rng.randrange(1, 40) for _ in payers]
+        evs: list[tuple] = [
+            (
+                "demurrage",
+                None,
+                None,
+                {"period": period, "rate_ppm": 1917, "fees_cents": sum(fees), "accounts": len(payers)},
+            )
+        ]
+        evs += [
+            ("demurrage-fee", None, voter(v), {"period": period, "amount_cents": c})
+            for v, c in zip(payers, fees, strict=True)
+        ]
+        share, n = divmod(sum(fees), 300)
+        evs += [
+            ("demurrage-share", None, voter(v), {"period": period, "amount_cents": share})
+            for v in rng.sample(range(self.voters), min(300, self.voters))
+        ]
+        evs.append(("demurrage-closed", None, None, {"period": period, "pool_cents": n}))
+        return evs
+
+    def close_bill(self) -> tuple:
+        """A bill closes (R9: its tally is frozen here)."""
+        b = self.open.pop(0)
+        return ("bill-closed", None, None, {"bill": b, "title": f"A bill {b}", "closed_at": "2026-11-21T12:00:00Z"})
+
+    def event(self) -> tuple:
+        """One caller's action or money movement."""
+        rng = self.rng
+        k = rng.random()
+        a, b = voter(rng.randrange(self.voters)), voter(rng.randrange(self.voters))
+        bill = rng.choice(self.open)
+        if k < 0.30:
+            scope = "standing" if k < 0.26 else bill
+            rank = 1 if rng.random() < 0.95 else rng.choice((2, 3))
+            return ("delegate", a, b, {"scope": scope, "rank": rank, "tentative": False, **identity(rng)})
+        if k < 0.70:
+            return (
+                "vote",
+                a,
+                None,
+                {"bill": bill, "choice": rng.choice(("yes", "no", "abstain")), "tentative": False, **identity(rng)},
+            )
+        if k < 0.74:
+            return ("recall", a, b, {"scope": "standing", **identity(rng)})
+        if k < 0.76:
+            return ("no-delegate", a, None, {"bill": bill, **identity(rng)})
+        if k < 0.78:  # an unregistered caller (pseudonym) acts tentatively
+            t = {"regn_num": f"T-{rng.getrandbits(40):010x}", "name": "tentative caller"}
+            if k < 0.77:
+                return ("vote", t, None, {"bill": bill, "choice": "yes", "tentative": True, **identity(rng)})
+            return ("delegate", t, b, {"scope": "standing", "rank": 1, "tentative": True, **identity(rng)})
+        if k < 0.782:
+            return (
+                "tentative-promoted",
+                {"regn_num": f"T-{rng.getrandbits(40):010x}", "name": "tentative caller"},
+                a,
+                {"actions": 1, "dropped": 0},
+            )
+        if k < 0.90:
+            return ("payment", a, b, {"amount_cents": rng.randrange(1, 500)})
+        if k < 0.95:
+            return ("mint", voter(0), b, {"amount_cents": rng.randrange(100, 10_000)})
+        self.k += 1
+        return ("award", None, a, {"amount_cents": 500, "k": self.k})
 
 
 def random_event(rng: random.Random, voters: int, bills: int) -> tuple:
-    """(type, actor, subject, data) of a mixed workload: 35% delegate, 45% vote, 5% recall, 5% mint, 10% pay."""
-    k = rng.random()
-    a, b = voter(rng.randrange(voters)), voter(rng.randrange(voters))
-    bill = f"119-hr-{rng.randrange(bills) + 1}"
-    if k < 0.35:
-        return ("delegate", a, b, {"scope": "standing", "rank": 1, "tentative": False})
-    if k < 0.8:
-        return ("vote", a, None, {"bill": bill, "choice": rng.choice(("yes", "no", "abstain")), "tentative": False})
-    if k < 0.85:
-        return ("recall", a, b, {"scope": "standing"})
-    if k < 0.9:
-        return ("mint", None, a, {"amount_cents": rng.randrange(1, 10_000)})
-    return ("payment", a, b, {"amount_cents": rng.randrange(1, 500)})
+    """One action of the mixed workload (for the append benchmark)."""
+    return Workload(rng, voters, bills).event()
 
 
 async def concurrent_appends(lg: AuditLog, total: int, writers: int) -> float:
@@ -78,7 +187,7 @@ async def concurrent_appends(lg: AuditLog, total: int, writers: int) -> float:
     per = total // writers
 
     async def writer(w: int) -> None:
-        for e in evs[w * per:(w + 1) * per]:
+        for e in evs[w * per : (w + 1) * per]:
             await lg.append(*e)
 
     t0 = time.perf_counter()
@@ -93,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--writers", type=int, default=128, help="concurrent async writers (calls in flight)")
     ap.add_argument("--events", type=int, default=300_000, help="events in the verify/replay log")
     ap.add_argument("--voters", type=int, default=50_000)
+    ap.add_argument("--bills", type=int, default=20, help="bills opened at the start")
+    ap.add_argument("--closes", type=int, default=2, help="bills closed along the way (a tally each)")
     ap.add_argument("--dir", type=Path, default=ROOT / "var" / "bench-audit")
     args = ap.parse_args(argv)
     d: Path = args.dir
@@ -105,8 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         lg = AuditLog(d / "append.log", heads_every_s=None)
         el = asyncio.run(concurrent_appends(lg, args.appends, args.writers))
         n = args.appends // args.writers * args.writers
-        print(f"appends   {args.writers} concurrent writers, group commit {n / el:>12,.0f} events/s   "
-              f"({lg.fsyncs} fsyncs, {n / max(lg.fsyncs, 1):.0f} events per fsync; target 5,000)")
+        print(
+            f"appends   {args.writers} concurrent writers, group commit {n / el:>12,.0f} events/s   "
+            f"({lg.fsyncs} fsyncs, {n / max(lg.fsyncs, 1):.0f} events per fsync; target 5,000)"
+        )
         k = min(1000, args.appends)
         t0 = time.perf_counter()
         for i in range(k):
@@ -116,16 +229,22 @@ def main(argv: list[str] | None = None) -> int:
         lg.close()
 
         print(f"generating a {args.events:,}-event log ...", flush=True)
-        lg = AuditLog(d / "verify.log", heads_every_s=None)
-        rng = random.Random(2)
-        step = 50_000
-        for start in range(0, args.events, step):
-            m = min(step, args.events - start)
-            lg.append_many_sync([random_event(rng, args.voters, 20) for _ in range(m)])
+        path = d / "verify.log"
+        lg = AuditLog(path, heads_every_s=None)
+        work = Workload(random.Random(2), args.voters, args.bills)
+        evs = work.opening()
+        closes = {args.events * (c + 1) // (args.closes + 1) for c in range(args.closes)}
+        while len(evs) < args.events:
+            evs.append(work.close_bill() if len(evs) in closes else work.event())
+            if len(evs) % 50_000 == 0:
+                evs += work.demurrage()
+        for start in range(0, len(evs), 50_000):
+            lg.append_many_sync(evs[start : start + 50_000])
             lg.publish_head()
         lg.close()
-        data = (d / "verify.log").read_bytes()
-        heads = read_heads(d / "verify.heads")
+        del evs
+        data = path.read_bytes()
+        heads = load_heads((d / "verify.heads").read_bytes())
         pub = (d / "audit_operator.pub").read_text().strip()
         lines = data.split(b"\n")[:-1]
         mb = len(data) / 1e6
@@ -135,30 +254,48 @@ def main(argv: list[str] | None = None) -> int:
         for ln in lines:
             sha(ln).digest()
         el = time.perf_counter() - t0
-        print(f"baseline  hashlib.sha256, one call per line    {len(lines) / el:>12,.0f} lines/s    "
-              f"({mb / el:,.0f} MB/s, {mb:,.0f} MB, {len(data) / len(lines):.0f} B/line)")
+        print(
+            f"baseline  hashlib.sha256, one call per line    {len(lines) / el:>12,.0f} lines/s    "
+            f"({mb / el:,.0f} MB/s, {mb:,.0f} MB, {len(data) / len(lines):.0f} B/line)"
+        )
         t0 = time.perf_counter()
         sha(data).digest()
         el = time.perf_counter() - t0
         print(f"baseline  hashlib.sha256, whole buffer         {mb / el:>12,.0f} MB/s")
+        del lines
 
-        auto = _default_workers(Replay())
-        variants = [("fast, one process       ", False, 1), ("strict, one process     ", True, 1)]
-        if auto:
-            variants.insert(1, (f"fast, +{auto} chain worker(s)", False, None))
-        for label, strict, workers in variants:
+        n = len(data.split(b"\n")) - 1
+        out = io.StringIO()
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(out):
+            rc = verify_main([str(path), "--quiet"])
+        el = time.perf_counter() - t0
+        assert rc == 0 and f"verified {n} events" in out.getvalue(), out.getvalue()
+        print(
+            f"verify    verify-audit FILE --quiet, whole command {n / el:>10,.0f} events/s   ({el:.2f} s: read, "
+            f"checks, {len(heads)} heads, replay, {args.bills} tallies, output; target 500,000)"
+        )
+        for label, kw in (
+            (f"checks + replay feed, {default_workers()} worker(s)", {}),
+            ("checks + replay feed, one process", {"workers": 0}),
+            ("--reference (LINE_RE + json per line)", {"strict": True}),
+        ):
             replay = Replay()
             t0 = time.perf_counter()
-            check = check_lines(data, replay, strict=strict, workers=workers)
+            check = check_lines(path.read_bytes(), replay, **kw)
             t1 = time.perf_counter()
             nh = check_heads(check, heads, pub)
             t2 = time.perf_counter()
-            print(f"verify    {label} chain+replay {check.count / (t1 - t0):>10,.0f} events/s"
-                  f"   (+ Merkle roots of {nh} heads {t2 - t1:.2f} s; target 500,000)")
+            print(
+                f"verify    {label:38} {check.count / (t1 - t0):>10,.0f} events/s   (proven by "
+                f"{check.proven_by}; + Merkle roots and signatures of {nh} heads {t2 - t1:.2f} s)"
+            )
         t0 = time.perf_counter()
         tallies = replay.tallies()
-        print(f"replay    {len(tallies)} tallies by delegation.tally.compute over {args.voters:,} voters:"
-              f" {time.perf_counter() - t0:.2f} s (once per bill, not per event)")
+        print(
+            f"replay    {len(tallies)} tallies by delegation.tally.compute over {args.voters:,} voters:"
+            f" {time.perf_counter() - t0:.2f} s (once per bill, not per event; {args.closes} more at bill-closed)"
+        )
     finally:
         shutil.rmtree(d, ignore_errors=True)
     return 0

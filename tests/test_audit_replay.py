@@ -49,10 +49,23 @@ def write_roll(path: Path, columns: tuple[str, ...]) -> None:
     rows = []
     for i in range(80):
         row = dict.fromkeys(columns, "")
-        row.update(REGN_NUM=str(200_000_000 + i), FIRST_NAME=FIRST[i % 8], LAST_NAME=LAST[i // 8],
-                   EFF_REGN_DATE="01/02/2020", LAST_UPDATED_DATE="06/01/2025", HOUSE_NUM=str(100 + i),
-                   STREET_NAME="MAPLE", STREET_TYPE="ST", CITY="AMES", STATE="IA", ZIP_CODE="50010",
-                   VOTERSTATUS="Active", BIRTHDATE="03/04/1970", COUNTY="STORY", CONGRESSIONAL="4")
+        row.update(
+            REGN_NUM=str(200_000_000 + i),
+            FIRST_NAME=FIRST[i % 8],
+            LAST_NAME=LAST[i // 8],
+            EFF_REGN_DATE="01/02/2020",
+            LAST_UPDATED_DATE="06/01/2025",
+            HOUSE_NUM=str(100 + i),
+            STREET_NAME="MAPLE",
+            STREET_TYPE="ST",
+            CITY="AMES",
+            STATE="IA",
+            ZIP_CODE="50010",
+            VOTERSTATUS="Active",
+            BIRTHDATE="03/04/1970",
+            COUNTY="STORY",
+            CONGRESSIONAL="4",
+        )
         rows.append(row)
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns)
@@ -72,8 +85,9 @@ def live(redis_url: str, rsync, tmp_path: Path) -> Iterator[tuple[str, AuditLog]
 
     lg = AuditLog(tmp_path / "var" / "audit.log", heads_every_s=None)
     write_roll(tmp_path / "roll.csv", IOWA_COLUMNS)
-    import_voters(rsync, [tmp_path / "roll.csv"], "iowa", out_dir=tmp_path / "imports", audit=lg,
-                  progress=False, workers=1)
+    import_voters(
+        rsync, [tmp_path / "roll.csv"], "iowa", out_dir=tmp_path / "imports", audit=lg, progress=False, workers=1
+    )
     import_bills_file(rsync, ROOT / "data" / "bills.json", audit=lg)
     settings = Settings(number_of_activations_to_reward=5, sovereign_phones=SOVEREIGN_PHONE)
     app = FastAPI()
@@ -87,7 +101,8 @@ def live(redis_url: str, rsync, tmp_path: Path) -> Iterator[tuple[str, AuditLog]
 
 
 async def test_replay_of_a_random_workload_equals_live_tallies_and_balances(
-        r: aioredis.Redis, live: tuple[str, AuditLog], rsync, capsys: pytest.CaptureFixture[str]) -> None:
+    r: aioredis.Redis, live: tuple[str, AuditLog], rsync, capsys: pytest.CaptureFixture[str]
+) -> None:
     from delegation.bills import BillStore
     from delegation.bills_import import close_bill_sync
     from delegation.store import DelegationStore
@@ -150,24 +165,26 @@ def test_replay_rules_scopes_ranks_tentative_and_money(tmp_path: Path, strict: b
     D = {"regn_num": "T-00a1b2c3d4", "name": "tentative caller T-00a1b2c3d4"}  # an unregistered caller
     b1, b2 = "119-hr-1", "119-hr-2"
     lg = AuditLog(tmp_path / "audit.log", heads_every_s=None)
-    lg.append_many_sync([
-        ("delegate", A, B, {"scope": "standing", "rank": 1, "tentative": False}),
-        ("delegate", A, C, {"scope": b1, "rank": 1, "tentative": False}),
-        ("no-delegate", A, None, {"bill": b2}),
-        ("delegate", D, B, {"scope": "standing", "rank": 1, "tentative": True}),
-        ("delegate", E, C, {"scope": "standing", "rank": 1, "tentative": True}),
-        ("tentative-promoted", None, E, {"actions": 1}),
-        ("delegate", F, G, {"scope": "standing", "rank": 1, "tentative": False}),
-        ("delegate", F, B, {"scope": "standing", "rank": 2, "tentative": False}),
-        ("vote", B, None, {"bill": b1, "choice": "yes", "tentative": False}),
-        ("vote", B, None, {"bill": b2, "choice": "yes", "tentative": False}),
-        ("vote", C, None, {"bill": b1, "choice": "abstain", "tentative": False}),
-        ("vote", C, None, {"bill": b1, "choice": "no", "tentative": False}),  # the last vote counts
-        ("mint", None, A, {"amount_cents": 1000}),
-        ("payment", A, B, {"amount_cents": 300}),
-        ("demurrage-fee", None, A, {"period": "w1", "amount_cents": 7}),
-        ("demurrage-share", None, C, {"period": "w1", "amount_cents": 5}),
-    ])
+    lg.append_many_sync(
+        [
+            ("delegate", A, B, {"scope": "standing", "rank": 1, "tentative": False}),
+            ("delegate", A, C, {"scope": b1, "rank": 1, "tentative": False}),
+            ("no-delegate", A, None, {"bill": b2}),
+            ("delegate", D, B, {"scope": "standing", "rank": 1, "tentative": True}),
+            ("delegate", E, C, {"scope": "standing", "rank": 1, "tentative": True}),
+            ("tentative-promoted", None, E, {"actions": 1}),
+            ("delegate", F, G, {"scope": "standing", "rank": 1, "tentative": False}),
+            ("delegate", F, B, {"scope": "standing", "rank": 2, "tentative": False}),
+            ("vote", B, None, {"bill": b1, "choice": "yes", "tentative": False}),
+            ("vote", B, None, {"bill": b2, "choice": "yes", "tentative": False}),
+            ("vote", C, None, {"bill": b1, "choice": "abstain", "tentative": False}),
+            ("vote", C, None, {"bill": b1, "choice": "no", "tentative": False}),  # the last vote counts
+            ("mint", None, A, {"amount_cents": 1000}),
+            ("payment", A, B, {"amount_cents": 300}),
+            ("demurrage-fee", None, A, {"period": "w1", "amount_cents": 7}),
+            ("demurrage-share", None, C, {"period": "w1", "amount_cents": 5}),
+        ]
+    )
 
     def replay() -> Replay:
         rp = Replay()

@@ -26,8 +26,15 @@ def _verify(vec: dict) -> None:
 
 def test_there_are_vectors_for_every_kind_of_tampering() -> None:
     names = {p.stem for p in VECTORS}
-    assert {"clean", "edited-vote", "dropped-entry", "inserted-entry", "reordered", "forged-head",
-            "torn-last-line"} <= names
+    assert {
+        "clean",
+        "edited-vote",
+        "dropped-entry",
+        "inserted-entry",
+        "reordered",
+        "forged-head",
+        "torn-last-line",
+    } <= names
 
 
 @pytest.mark.parametrize("path", VECTORS, ids=[p.stem for p in VECTORS])
@@ -83,41 +90,156 @@ def test_verifier_runs_standalone_as_a_module(tmp_path: Path) -> None:
         vec = json.loads((Path(__file__).parent / "vectors" / "audit" / f"{name}.json").read_text())
         log = tmp_path / f"{name}.log"
         log.write_bytes(_log_bytes(vec))
-        out = subprocess.run([sys.executable, "-m", "audit.verify", str(log), "--quiet"], capture_output=True,
-                             text=True, cwd=Path(__file__).parent.parent, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-m", "audit.verify", str(log), "--quiet"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+            timeout=60,
+        )
         assert out.returncode == want, out.stderr
     assert "first bad line: 6" in out.stderr
 
 
-def test_parallel_check_equals_the_serial_one_and_defers_to_it_on_tampering(tmp_path: Path) -> None:
-    import hashlib as _hashlib
+ODD = {"regn_num": "100000009", "name": 'Zoë "Q" O\'Neil}, \\ ,"data":{} \t\u2028\x7f of Ames'}
 
-    from audit.checks import _check_fast, _check_parallel
-    from audit.hashing import canonical
+
+def _mixed_log(tmp_path: Path, n: int) -> Path:
+    """A log as the service writes it, with the odd spellings canonical JSON allows (escapes, non-ASCII,
+    braces and field names inside strings, a nested `hash` key in data), over `n` events."""
     from audit.log import AuditLog
-    from audit.replay import Replay
 
     lg = AuditLog(tmp_path / "audit.log", heads_every_s=None)
     choices = ("yes", "no", "abstain")
-    votes = [("vote", {"regn_num": f"1000{i % 97:05d}", "name": "V"}, None,
-              {"bill": f"119-hr-{i % 3}", "choice": choices[i % 5 % 3], "tentative": False}) for i in range(3000)]
-    lg.append_many_sync([*votes, ("mint", None, {"regn_num": "100000001", "name": "V"}, {"amount_cents": 5})])
+    evs: list[tuple] = [
+        ("bill-opened", None, None, {"bill": "119-hr-1", "title": 'Ünïcode \\ "title"', "closed_at": None})
+    ]
+    for i in range(n - 4):
+        a = {"regn_num": f"1000{i % 97:05d}", "name": f"Voter {i % 97} of Ames"}
+        if i % 7 == 0:
+            evs.append(
+                (
+                    "delegate",
+                    a,
+                    ODD,
+                    {
+                        "scope": "standing",
+                        "rank": 1 + i % 3,
+                        "tentative": False,
+                        "shaken_stir": {"attestation": "A", "validated": True},
+                    },
+                )
+            )
+        elif i % 11 == 0:
+            evs.append(("payment", ODD, a, {"amount_cents": i, "memo": {"hash": "x", "z": [1, {"b": None}]}}))
+        else:
+            evs.append(("vote", a, None, {"bill": "119-hr-1", "choice": choices[i % 5 % 3], "tentative": False}))
+    evs += [
+        ("mint", None, ODD, {"amount_cents": 5}),
+        ("custom-type-2", ODD, None, {}),
+        ("bill-closed", None, None, {"bill": "119-hr-1", "title": "t", "closed_at": "2026-11-21T12:00:00Z"}),
+    ]
+    lg.append_many_sync(evs)
+    lg.close()
+    return lg.path
+
+
+def test_what_the_writer_writes_is_proven_without_the_reference_and_equals_it(tmp_path: Path) -> None:
+    from audit.replay import Replay
+
+    data = _mixed_log(tmp_path, 600).read_bytes()
+    fast, ref = Replay(), Replay()
+    check = check_lines(data, fast, workers=0)
+    assert check.proven_by == "scan"  # the quick proof accepted every line: no fallback
+    want = check_lines(data, ref, strict=True)
+    assert want.proven_by == "reference"
+    assert (
+        (check.count, check.levels, check.last_hash)
+        == (want.count, want.levels, want.last_hash)
+        == (600, want.levels, want.last_hash)
+    )
+    assert fast.tallies() == ref.tallies() and fast.balances == ref.balances and fast.named == ref.named
+    assert fast.balances[ODD["regn_num"]] == ref.balances[ODD["regn_num"]] != 0
+
+
+def _rehashed(line: bytes) -> bytes:
+    """`line` with its hash field recomputed over the line's own bytes (so only its form is wrong)."""
+    import hashlib as _hashlib
+
+    i = line.rfind(b',"hash":"')
+    digest = _hashlib.sha256(line[: i + 1] + line[i + 75 :]).hexdigest().encode()
+    return line[: i + 9] + digest + line[i + 73 :]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        (b'"choice":"yes"', b'"choice": "yes"'),  # a space
+        (b'{"bill":"119-hr-1","choice":"yes"', b'{"choice":"yes","bill":"119-hr-1"'),  # keys out of order
+        (b'"tentative":false}', b'"tentative":false,"tentative":false}'),  # a repeated key
+        (b'"bill":"119-hr-1"', b'"bill":"119\\u002dhr-1"'),  # an escape where none is needed
+        (b'"bill":"119-hr-1"', b'"bill":"119\\/hr-1"'),
+        (b'"name":"Voter', b'"name":"\\u0056oter'),
+        (b'"name":"Voter', b'"extra":1,"name":"Voter'),  # a third field in the actor
+        (b'"tentative":false}', b'"tentative":false,"x":1.0}'),  # a float
+        (b'"tentative":false}', b'"tentative":false,"x":1e+16}'),
+        (b'"choice":"yes"', b'"choice":"y\xc3es"'),  # not UTF-8
+        (b'"choice":"yes"', b'"choice":"y\\ud800es"'),  # a lone surrogate (cannot be written as UTF-8)
+        (b'"time":"', b'"time":"x'),
+        (b'"type":"vote"', b'"type":"Vote"'),
+        (b'"subject":null', b'"subject":"null"'),
+        (b'"seq":', b'"seq":0'),  # seq 03: in LINE_RE's pattern a leading zero is not a number
+    ],
+)
+@pytest.mark.parametrize("strict", [True, False], ids=["reference", "default"])
+def test_a_line_not_in_canonical_form_is_named_even_with_a_matching_hash(
+    tmp_path: Path, edit: tuple, strict: bool
+) -> None:
+    from audit.log import AuditLog
+
+    lg = AuditLog(tmp_path / "audit.log", heads_every_s=None)
+    a = {"regn_num": "100000001", "name": "Voter 1 of Ames"}
+    lg.append_many_sync([("vote", a, None, {"bill": "119-hr-1", "choice": "yes", "tentative": False})] * 3)
     lg.close()
     lines = lg.path.read_bytes().split(b"\n")[:-1]
-    serial_replay, par_replay = Replay(), Replay()
-    serial = _check_fast(lines, serial_replay)
-    par = _check_parallel(lines, par_replay, 3)
-    assert par is not None and par.count == serial.count == 3001
-    assert par.leaves == serial.leaves and par.last_hash == serial.last_hash
-    assert par_replay.tallies() == serial_replay.tallies() and par_replay.balances == serial_replay.balances
-    # Line 2500 (in the last slice) edited and rehashed alone: the parallel path declines, the serial
-    # path names the line after it.
-    ev = json.loads(lines[2499])
-    ev["data"]["choice"] = "no" if ev["data"]["choice"] != "no" else "yes"
+    assert edit[0] in lines[2]
+    lines[2] = _rehashed(lines[2].replace(edit[0], edit[1], 1))
+    with pytest.raises(errors.CanonicalFormError) as info:
+        check_lines(b"\n".join(lines) + b"\n", strict=strict)
+    assert info.value.line == 3
+
+
+def test_forked_check_equals_one_process_and_defers_to_the_reference_on_tampering(tmp_path: Path) -> None:
+    from audit.checks import _check_forked, _Doubt
+    from audit.hashing import canonical
+    from audit.replay import Replay
+
+    data = _mixed_log(tmp_path, 12_500).read_bytes()  # workers' ranges start at aligned lines past 4,096
+    one, par = Replay(), Replay()
+    serial = check_lines(data, one, workers=0)
+    forked = _check_forked(data, par, 2)
+    assert forked.proven_by == "forked" and serial.proven_by == "scan"
+    assert (forked.count, forked.levels, forked.last_hash) == (serial.count, serial.levels, serial.last_hash)
+    assert forked.root(12_500) == serial.root(12_500) and forked.root(4097) == serial.root(4097)
+    assert par.tallies() == one.tallies() and par.balances == one.balances and par.events == 12_500
+    # Line 11,000 (in the last worker's range) edited and rehashed alone: the forked check doubts, the
+    # reference names the line after it.
+    lines = data.split(b"\n")[:-1]
+    ev = json.loads(lines[10_999])
+    ev["data"]["amount_cents" if "amount_cents" in ev["data"] else "rank" if "rank" in ev["data"] else "choice"] = 2
     ev.pop("hash")
-    ev["hash"] = _hashlib.sha256(canonical(ev)).hexdigest()
-    lines[2499] = canonical(ev)
-    assert _check_parallel(lines, Replay(), 3) is None
-    with pytest.raises(errors.ChainBroken) as info:
-        check_lines(b"\n".join(lines) + b"\n", Replay(), strict=False, workers=3)
-    assert info.value.line == 2501
+    ev["hash"] = _hashlib_hex(canonical(ev))
+    lines[10_999] = canonical(ev)
+    bad = b"\n".join(lines) + b"\n"
+    with pytest.raises(_Doubt):
+        _check_forked(bad, Replay(), 2)
+    for kw in ({"workers": 2}, {"workers": 0}, {"strict": True}):
+        with pytest.raises(errors.ChainBroken) as info:
+            check_lines(bad, Replay(), **kw)
+        assert info.value.line == 11_001
+
+
+def _hashlib_hex(b: bytes) -> str:
+    import hashlib as _hashlib
+
+    return _hashlib.sha256(b).hexdigest()
