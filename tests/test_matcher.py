@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voter_registry.index import index_voter, unindex_voter
-from voter_registry.matcher import Matcher, MatchResult, SyncMatcher
+from voter_registry.matcher import Candidate, Matcher, MatchResult, SyncMatcher
 from voter_registry.model import Voter
 from voter_registry.places import asr_hints
 
@@ -332,3 +332,17 @@ def test_a_misheard_word_that_is_nobodys_name_is_confirmed(m: SyncMatcher, rsync
     # "GRESCO" is one letter from GRECO but a real surname: maybe another person, so asked, never confirmed
     res = m.match("kevin gresco of ames")
     assert res.decision == "ask" and ids(res) == ["4002"] and res.kind in ("birth_year", "street")
+
+
+def test_numbered_and_lettered_streets_answer_the_street_question(m: SyncMatcher) -> None:
+    facts = (
+        {"street": "46TH AVE", "house": "12"},
+        {"street": "45TH AVE", "house": "9"},
+        {"street": "E AVE", "house": "3"},
+    )
+    cands = tuple(Candidate(str(i), f"Voter {i}", 0.9) for i in range(3))
+    res = MatchResult("ask", cands, "What street do you live on?", "street", facts)
+    assert ids(res.refine("46th avenue")) == ["0"]
+    assert ids(res.refine("forty fifth avenue")) == ["1"]  # an ordinal in words
+    assert ids(res.refine("e ave")) == ["2"]
+    assert res.refine("47th avenue").decision == "not_found"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import re
 import time
 from bisect import bisect_right
 from collections.abc import Generator
@@ -193,8 +194,8 @@ def answer_identifies(kind: str, text: str) -> bool:
         return len(_year(text)) in (2, 4)
     if kind == "house":
         return any(w.isdigit() for w in words)
-    if kind == "street":
-        return bool(alpha) or any(w.isdigit() for w in words)
+    if kind == "street":  # "maple", "46th avenue", "123 maple street"
+        return bool(alpha) or any(ch.isdigit() for w in words for ch in w)
     return bool(alpha)
 
 
@@ -223,11 +224,12 @@ def answer_matches(kind: str, text: str, f: dict[str, str]) -> bool:
             return False
         return y == by if len(y) == 4 else y == by[2:]
     if kind == "street":
+        words = _ordinals(words)
         house = next((w for w in words if w.isdigit()), "")
-        said = " ".join(w for w in words if not w.isdigit() and w not in sp.STREET_WORDS).upper()
+        said = " ".join(w for w in words if not w.isdigit()).upper()
         if house and house != f.get("house", ""):
             return False
-        if not said:
+        if all(w.lower() in sp.STREET_WORDS for w in said.split()):
             return bool(house)
         return _street_similarity(said, f.get("street", "")) >= 0.88
     if kind == "house":
@@ -261,10 +263,50 @@ def _same_given(said: str, name: str) -> bool:
     return a == b or jw >= 0.93 or (sound_key(a) == sound_key(b) and jw >= 0.85) or b in related_names(a)
 
 
+_ORDINAL_WORDS = (
+    ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"),
+    ("eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth"),
+    ("nineteenth", "twentieth"),
+)
+_ORDINALS = {w: i + 1 for i, w in enumerate(w for row in _ORDINAL_WORDS for w in row)} | {
+    w: 10 * (i + 3) for i, w in enumerate(("thirtieth", "fortieth", "fiftieth", "sixtieth", "seventieth"))
+}
+
+
+def _ordinals(words: list[str]) -> list[str]:
+    """Street ordinals said as words, as written on the roll: ["40", "fifth"] -> ["45th"], ["third"] -> ["3rd"]."""
+    out: list[str] = []
+    for w in words:
+        n = _ORDINALS.get(w)
+        if n is None:
+            out.append(w)
+            continue
+        if out and out[-1].isdigit() and int(out[-1]) % 10 == 0 and n < 10:
+            n += int(out.pop())
+        suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+        out.append(f"{n}{suffix}")
+    return out
+
+
 def _street_similarity(said: str, street: str) -> float:
-    core = " ".join(w for w in street.split() if w.lower() not in sp.STREET_WORDS and w not in ("N", "S", "E", "W"))
-    said_core = " ".join(w for w in said.split() if w not in ("NORTH", "SOUTH", "EAST", "WEST", "N", "S", "E", "W"))
-    return max(name_similarity(said_core or said, core or street), name_similarity(said, street))
+    """How alike a street said and a street on file are; numbered streets ("46TH AVE") must have the same
+    number (letters alone would make 45TH and 46TH the same street)."""
+    if re.findall(r"\d+", said) != re.findall(r"\d+", street) and any(ch.isdigit() for ch in said + street):
+        return 0.0
+    return max(name_similarity(_street_core(said), _street_core(street)), name_similarity(said, street))
+
+
+_DIRECTIONS = {"N", "S", "E", "W", "NORTH", "SOUTH", "EAST", "WEST"}
+
+
+def _street_core(street: str) -> str:
+    """The name part of a street: "N MAPLE ST" -> "MAPLE"; "E AVE" -> "E" and "W RIDGE AVE" -> "W RIDGE"
+    (a street whose name is a letter, a direction or a street word keeps it)."""
+    words = street.upper().split()
+    core = [w for w in words if w.lower() not in sp.STREET_WORDS and w not in _DIRECTIONS]
+    if not core:
+        core = words[:-1] if len(words) > 1 and words[-1].lower() in sp.STREET_WORDS else words
+    return " ".join(core)
 
 
 def _place_sim(said: str, city: str) -> float:
