@@ -66,7 +66,7 @@ except ImportError:  # pragma: no cover - only while the matcher package is miss
 
 RECHECK = "vr:recheck"  # regns an interrupted import may have written as active: rechecked at the next commit
 LOCK = "vr:import:lock"
-BATCH_ROWS = 5000
+BATCH_ROWS = 20_000
 SHRINK_FLOOR = 1000  # voters that may always leave the roll in one import, whatever the roll's size
 NEW_PHONES_INLINE = 10_000  # up to this many new phones are also returned in ImportSummary.new_phones
 NEW_PHONES_TTL_S = 24 * 3600  # a hand-off to the post-import promotion step, not a store
@@ -305,14 +305,14 @@ class CommandBatch(CoreCommands):
 
 
 _GET_FIELDS = attrgetter(*_FIELDS)
-_BIRTH = _FIELDS.index("birth_year")
 
 
 def _compact(v: Voter) -> dict[str, str]:
     """`Voter.to_dict()` without the empty fields (`Voter.from_dict` reads a missing field as empty)."""
-    vals = list(_GET_FIELDS(v))
-    vals[_BIRTH] = str(vals[_BIRTH]) if vals[_BIRTH] else ""
-    return {k: x for k, x in zip(_FIELDS, vals, strict=True) if x}
+    d = {k: x for k, x in zip(_FIELDS, _GET_FIELDS(v), strict=True) if x}
+    if "birth_year" in d:
+        d["birth_year"] = str(d["birth_year"])
+    return d
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:
