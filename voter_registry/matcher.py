@@ -502,7 +502,6 @@ class MatcherCore:
         self.version: tuple[int, int, int] = (-1, -1, -1)
         self.checked_at = 0.0
         self.stale = True
-        self.truncated = False
         self._nick_cache: dict[str, dict[str, int]] = {}
         self._keys_cache: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
 
@@ -553,13 +552,17 @@ class MatcherCore:
         state = self._state_keys(said) & set(heard) if scope.state else None
         cmds = self._range_cmds(heard, scope.prefixes, state)
         n = len(cmds)
+        # the voter hashes of few members come back with the buckets (see _BATCH_LUA): no second round trip
+        cmds.append(("FACTS", ACTIVE, MAX_ASK, *FACT_FIELDS))
         if check_version:
             cmds += [("HLEN", PLACES), ("HLEN", LAST_NAMES), ("HLEN", GIVEN_NAMES)]
         replies = yield cmds
         if check_version:
-            self._check_version(replies[n:])
+            self._check_version(replies[n + 1 :])
         recs = self._collect(replies[:n])
-        self.truncated = any(
+        facts = _prefetched(replies[n])
+        # local, not on self: the asyncio Matcher runs many matches on one core at once
+        truncated = any(
             isinstance(rep, list) and len(rep) >= c[-1] for rep, c in zip(replies[:n], cmds[:n], strict=True)
         )
         self._score(recs, said, places, caller)
@@ -580,7 +583,7 @@ class MatcherCore:
                     recs.setdefault(k, v)
                 self._score(recs, said, places, caller)
             widened = not scope.state and not any(x.name >= NAME_OK and x.place >= 0.75 for x in recs.values())
-        return (yield from self._decide(recs, said, places, caller, widened))
+        return (yield from self._decide(recs, said, places, caller, widened, truncated, facts))
 
     def _close_towns(self, said: sp.Spoken) -> set[tuple[str, str]]:
         """(county, town) of the roll towns the recogniser could have misheard as the town said."""
@@ -833,8 +836,17 @@ class MatcherCore:
 
     # -- decision ---------------------------------------------------------------------------------------
     def _decide(
-        self, recs: dict[str, _Rec], said: sp.Spoken, places: list[PlaceMatch], caller: Voter | None, widened: bool
+        self,
+        recs: dict[str, _Rec],
+        said: sp.Spoken,
+        places: list[PlaceMatch],
+        caller: Voter | None,
+        widened: bool,
+        truncated: bool = False,
+        prefetched: dict[str, tuple[Any, Any]] | None = None,
     ) -> Generator[list[Cmd], list[Any], MatchResult]:
+        """The decision (docs/matching.md step 6); reads the leading candidates' voter hashes unless
+        `prefetched` (regn -> (on the roll, HMGET of FACT_FIELDS)) holds them all."""
         place_said = bool(said.city or said.county or said.zip)
         good = sorted((x for x in recs.values() if x.name >= NAME_OK), key=lambda x: -x.total)
         if not good:
@@ -875,12 +887,16 @@ class MatcherCore:
         top = pool[0]
         # keep those close to the best (same name, or a name nearly as good)
         close = [x for x in pool if x.total >= top.total - 0.12]
-        complete = len(close) <= MAX_ASK and not (self.truncated and not in_place)
+        complete = len(close) <= MAX_ASK and not (truncated and not in_place)
         close = close[:MAX_ASK]
-        replies = yield [
-            ("SMISMEMBER", ACTIVE, *(x.regn for x in close)),
-            *(("HMGET", f"vr:v:{x.regn}", *FACT_FIELDS) for x in close),
-        ]
+        pre = prefetched or {}
+        if all(x.regn in pre for x in close):
+            replies = [[pre[x.regn][0] for x in close], *(pre[x.regn][1] for x in close)]
+        else:
+            replies = yield [
+                ("SMISMEMBER", ACTIVE, *(x.regn for x in close)),
+                *(("HMGET", f"vr:v:{x.regn}", *FACT_FIELDS) for x in close),
+            ]
         alive: list[_Rec] = []
         for x, on_roll, vals in zip(close, replies[0], replies[1:], strict=True):
             h = _hash(vals)
@@ -986,6 +1002,13 @@ class MatcherCore:
 
 
 FACT_FIELDS = ("first", "middle", "last", "suffix", "city", "county", "street", "house_num", "birth_year")
+
+
+def _prefetched(reply: Any) -> dict[str, tuple[Any, Any]]:
+    """regn -> (on the roll in service, HMGET reply) from the batch script's FACTS reply."""
+    if not isinstance(reply, list):
+        return {}
+    return {str(reply[i]): (reply[i + 1], reply[i + 2]) for i in range(0, len(reply) - 2, 3)}
 
 
 def _hash(vals: list[str | None] | None) -> dict[str, str]:
@@ -1143,7 +1166,30 @@ for line in string.gmatch(ARGV[1], "[^\\n]+") do
   k = k + 1
   local args = {}
   for a in string.gmatch(line, "[^\\t]+") do args[#args + 1] = a end
-  out[k] = redis.call(args[1], KEYS[k], unpack(args, 2))
+  if args[1] == "FACTS" then
+    -- the members read so far (bucket members end with "|regn"): when few, whether each is on the roll
+    -- in service (KEYS[k]) and the fields asked of its voter hash, saving the client a round trip
+    local seen, regns = {}, {}
+    for i = 1, k - 1 do
+      if type(out[i]) == "table" then
+        for _, m in ipairs(out[i]) do
+          local regn = string.match(m, "|([^|]*)$")
+          if regn and not seen[regn] then seen[regn] = true; regns[#regns + 1] = regn end
+        end
+      end
+    end
+    local res = {}
+    if #regns <= tonumber(args[2]) then
+      for _, regn in ipairs(regns) do
+        res[#res + 1] = regn
+        res[#res + 1] = redis.call("SISMEMBER", KEYS[k], regn)
+        res[#res + 1] = redis.call("HMGET", "vr:v:" .. regn, unpack(args, 3))
+      end
+    end
+    out[k] = res
+  else
+    out[k] = redis.call(args[1], KEYS[k], unpack(args, 2))
+  end
 end
 return out
 """
