@@ -4,13 +4,17 @@ Algorithm (docs/matching.md):
 1. `spoken.parse` splits the words into name readings, suffix, place (town / county / ZIP / street) and a
    phone number said aloud.
 2. In process: the place is fuzzy-resolved against the roll's own places (`places.PlaceTable`); surname
-   and given-name spellings are widened to sound keys that are on the roll (nicknames both ways, one-class
-   edits of the key for ASR misspellings).
-3. Round trip 1 (one pipeline): `ZRANGEBYLEX` on each (surname key, given key) bucket, narrowed to the
-   town, or the county, or the whole state, as the place is sure, unsure, or missing.
-4. Candidates are scored (Jaro-Winkler on letters and sound keys, nickname and middle-name credit, place
-   credit, the caller's county as a prior). Round trip 2 reads the leading candidates' voter hashes
-   (status, street, birth year): inactive voters are dropped here even if the index is stale.
+   and given-name spellings map to sound keys that are on the roll (nicknames both ways, and those of a
+   nickname the given name may be a mishearing of).
+3. Round trip 1 (one batch script): `ZRANGEBYLEX` on each (surname key, given key) bucket of the name as
+   heard, narrowed to the town, or the county, or the whole state, as the place is sure, unsure, or
+   missing; the voter facts of few members come back with it. Only when nobody of that name is in the
+   place: keys one sound-class edit away there, and the name where a misheard place could put it.
+4. Candidates are scored by the evidence that the word heard is the voter's name (`phonetic.
+   name_evidence`: the same, one recogniser error away, or another name) and its weak links (a near
+   name, a nickname, a middle name, a reversed order), plus place credit and the caller's county as a
+   prior. The leading candidates' voter hashes (status, street, birth year) drop inactive voters even if
+   the index is stale.
 5. Decision: "unique" only when one candidate's name is a sure match, the place agrees, and nobody else
    shares that name there; "ask" with the question that best splits the rest; otherwise "not_found".
 `MatchResult.refine` narrows on the caller's answer without Redis.
@@ -1207,9 +1211,10 @@ def batch_command(cmds: list[Cmd]) -> Cmd:
 class Matcher:
     """Spoken-name matcher on an asyncio Redis client (`decode_responses=True`).
 
-    `await match(text, caller)` -> MatchResult. Two round trips per call, one command each (three when the
-    place must be widened to the whole state). The roll's vocabularies are read on first use and re-read
-    when the index changes (checked at most every 30 s).
+    `await match(text, caller)` -> MatchResult. One round trip per call, one command (a second to read
+    the voter hashes when many share the name; one more when nobody of that name is in the place). The
+    roll's vocabularies are read on first use and re-read when the index changes (checked at most every
+    30 s).
     """
 
     def __init__(self, r: Any) -> None:
