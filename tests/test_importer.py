@@ -565,3 +565,33 @@ def test_serialized_hashes_restore_to_the_same_fields(
         return
     rsync.restore("h", 0, payload, replace=True)
     assert rsync.hgetall("h") == fields
+
+
+def test_partitions_together_read_exactly_the_whole_file(tmp_path: Path) -> None:
+    """Workers each parse one partition (plain lines of other partitions are skipped unparsed): together
+    they must see every row and every reject once, with the same line numbers as a single reader."""
+    from voter_registry.formats import RowStream, sources
+
+    rows = [iowa_row(str(5000 + i), f"Name{i}", f"Last{i}") for i in range(40)]
+    rows[3] = iowa_row("5003", 'Jo "JJ"', "Quote")  # quotes inside a field
+    rows[10] = iowa_row("5010", "Ann", "Lee, Jr")  # a quoted comma
+    rows[20] = iowa_row("5001", "Dup", "Row", LAST_UPDATED_DATE="02/01/2024")  # duplicate of line 3
+    path = write_iowa(tmp_path / "p.csv", rows)
+    text = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    text.insert(8, "\r\n")  # a blank line
+    text.insert(15, '5999,"Unbalanced,Quote\r\n')  # swallows the lines after it up to the next quote
+    text.insert(18, 'closes",here\r\n')
+    text.insert(30, "   \r\n")
+    text.insert(33, "5998,Short,Row\r\n")  # wrong column count
+    path.write_text("".join(text), encoding="utf-8")
+
+    def seen(part: tuple[int, int] | None) -> list[tuple[int, str, str]]:
+        out = []
+        for x in RowStream(sources([path]), "iowa", part):
+            out.append((x.line, x.voter.regn_num, "") if hasattr(x, "voter") else (x.line, x.regn_num, x.reason))
+        return out
+
+    whole = sorted(seen(None))
+    assert any("spans lines" in r for _, _, r in whole) and any("columns" in r for _, _, r in whole)
+    for n in (2, 3):
+        assert sorted(x for k in range(n) for x in seen((k, n))) == whole

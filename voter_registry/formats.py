@@ -255,11 +255,12 @@ class RowStream:
             with src.open() as raw:
                 self._raw = raw
                 if fmt == "ncsbe":
-                    text = io.TextIOWrapper(raw, encoding="latin-1", newline="")
-                    yield from _parse_ncsbe(src.name, csv.reader(text, delimiter="\t"), self.part)
+                    feed = _LineFeed(io.TextIOWrapper(raw, encoding="latin-1", newline=""))
+                    yield from _parse_ncsbe(src.name, csv.reader(feed, delimiter="\t"), self.part, feed)
                 else:
                     text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="voter_latin1_fallback", newline="")
-                    yield from _parse_iowa(src.name, csv.reader(text), self.part)
+                    feed = _LineFeed(text)
+                    yield from _parse_iowa(src.name, csv.reader(feed), self.part, feed)
                 self._raw = None
             self._base += src.size
             self.bytes_done = self._base
@@ -270,25 +271,59 @@ def partition_of(key: str, n: int) -> int:
     return zlib.crc32(key.strip().encode("utf-8", "surrogateescape")) % n
 
 
-def _records(name: str, reader: Any) -> Iterator[tuple[int, list[str]] | Reject]:
+class _LineFeed:
+    """The physical lines of a text stream, for csv.reader, numbered (`start`..`end` of the last record).
+
+    With `skip` set (a partition of the delivery), a line that starts a record and cannot be more than
+    one record (no quote, no NUL, not huge) is dropped without CSV parsing when `skip(first cell)` says
+    it belongs to another partition: each worker then pays the csv module only for its own share. Lines
+    of quoted records are always fed, so every worker sees the same record boundaries."""
+
+    __slots__ = ("lines", "end", "start", "boundary", "skip")
+
+    def __init__(self, text: Any) -> None:
+        self.lines = iter(text)
+        self.end = 0  # physical line number (1-based) of the last line read
+        self.start = 0  # physical line where the record being read started
+        self.boundary = True  # the next line fed starts a record (set by `_records`)
+        self.skip: Callable[[str], bool] | None = None
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        skip = self.skip
+        while True:
+            line = next(self.lines)
+            self.end += 1
+            if self.boundary:
+                if skip is not None and '"' not in line and "\0" not in line and len(line) < 65536:
+                    comma = line.find(",")
+                    if skip(line[:comma] if comma >= 0 else line.rstrip("\r\n")):
+                        continue
+                self.start = self.end
+                self.boundary = False
+            return line
+
+
+def _records(name: str, reader: Any, feed: _LineFeed) -> Iterator[tuple[int, list[str]] | Reject]:
     """(line, cells) of each CSV record; a record the csv module cannot read, or one that spans several
     physical lines (an unbalanced quote swallows the lines after it), becomes a Reject naming the lines."""
-    last = 0
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
-            yield Reject(name, reader.line_num, f"unreadable CSV record ({e})")
-            last = reader.line_num
+            feed.boundary = True
+            yield Reject(name, feed.end, f"unreadable CSV record ({e})")
             continue
-        line = reader.line_num
-        if line - last > 1 and row:
-            yield Reject(name, line, f"record spans lines {last + 1}-{line} (unbalanced quote?); not imported")
+        feed.boundary = True
+        line = feed.end
+        if line > feed.start and row:
+            yield Reject(name, line, f"record spans lines {feed.start}-{line} (unbalanced quote?); not imported")
         elif row:
             yield line, row
-        last = line
 
 
 def _head(
@@ -304,8 +339,8 @@ def _head(
     return skipped, None
 
 
-def _parse_iowa(name: str, reader: Any, part: tuple[int, int] | None) -> Iterator[Row | Reject]:
-    records = _records(name, reader)
+def _parse_iowa(name: str, reader: Any, part: tuple[int, int] | None, feed: _LineFeed) -> Iterator[Row | Reject]:
+    records = _records(name, reader, feed)
     skipped, head = _head(records, part)
     yield from skipped
     if head is None:
@@ -332,6 +367,9 @@ def _parse_iowa(name: str, reader: Any, part: tuple[int, int] | None) -> Iterato
         exact = False  # election-history columns may follow PRECINCT
     conv = _iowa_converter(idx)
     i_regn = idx["REGN_NUM"]
+    if part is not None and i_regn == 0:  # other partitions' plain lines are dropped unparsed
+        k, n = part
+        feed.skip = lambda cell: partition_of(cell, n) != k
     for rec in records if has_header else chain([(first_line, first)], records):
         if isinstance(rec, Reject):
             if part is None or rec.line % part[1] == part[0]:
@@ -468,8 +506,8 @@ def _iowa_converter(idx: dict[str, int]) -> Callable[[str, int, list[str]], Row 
 _HOUSE = re.compile(r"^(\d+[A-Z]?(?:\s+\d/\d)?|\d+-\d+)\s+(.*)$")
 
 
-def _parse_ncsbe(name: str, reader: Any, part: tuple[int, int] | None) -> Iterator[Row | Reject]:
-    records = _records(name, reader)
+def _parse_ncsbe(name: str, reader: Any, part: tuple[int, int] | None, feed: _LineFeed) -> Iterator[Row | Reject]:
+    records = _records(name, reader, feed)
     skipped, head = _head(records, part)
     yield from skipped
     if head is None:
