@@ -12,14 +12,12 @@ import gc
 import hashlib
 import json
 import json.scanner
-import os
-import pickle
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from audit import forks
 from audit.errors import (
     BadSignature,
     CanonicalFormError,
@@ -151,31 +149,34 @@ class _Known:
 
     The proof is the reference definition: parse (json's own scanner), re-serialise canonically, get
     the same text back. Identical bytes get the identical verdict, so each distinct value is proven once.
+    Actors are kept with the literal '{"actor":' that starts their line, apart from subjects, so that
+    a cached value is only ever accepted in the place where it was proven.
+    `prove = False` (only for lines a worker proves, after every line this process proves): values are
+    parsed, not proven.
     """
 
-    __slots__ = ("data", "parties", "types")
+    __slots__ = ("actors", "data", "parties", "prove", "types")
 
     def __init__(self) -> None:
+        self.actors: dict[bytes, str | None] = {b'{"actor":null': None}  # '{"actor":' + party -> regn_num
         self.parties: dict[bytes, str | None] = {b"null": None}  # party bytes -> regn_num
         self.data: dict[bytes, Any] = {}  # data bytes -> parsed object
-        self.types: dict[bytes, str] = {}
+        self.types: dict[bytes, str] = {}  # 'X"}' -> X
+        self.prove = True
 
-    @staticmethod
-    def _prove(raw: bytes) -> Any:
+    def _value(self, raw: bytes) -> Any:
         try:
             text = raw.decode()
             value, end = _SCAN_ONE(text, 0)
-            if end == len(text) and _ENCODE(value) == text and not _has_float(value):
+            if not self.prove or (end == len(text) and _ENCODE(value) == text and not _has_float(value)):
                 return value
         except (ValueError, StopIteration, RecursionError) as e:  # UnicodeDecodeError is a ValueError
             raise _Doubt from e
         raise _Doubt
 
     def party(self, raw: bytes) -> str | None:
-        """regn_num of a canonical `{"name","regn_num"}` (None for null), given alone or after the
-        literal '{"actor":' (the start of a line); _Doubt otherwise."""
-        body = raw[9:] if raw.startswith(b'{"actor":') else raw
-        value = None if body == b"null" else self._prove(body)
+        """regn_num of a canonical party `{"name","regn_num"}` (None for null); _Doubt otherwise."""
+        value = None if raw == b"null" else self._value(raw)
         if value is None:
             regn = None
         elif not (
@@ -190,9 +191,19 @@ class _Known:
             self.parties[raw] = regn
         return regn
 
+    def actor(self, raw: bytes) -> str | None:
+        """regn_num of '{"actor":' + a canonical party (the start of a line); _Doubt otherwise."""
+        if not raw.startswith(b'{"actor":'):
+            raise _Doubt
+        body = raw[9:]
+        regn = self.parties[body] if body in self.parties else self.party(body)
+        if len(self.actors) < _CACHE_MAX:
+            self.actors[raw] = regn
+        return regn
+
     def datum(self, raw: bytes) -> Any:
         """The parsed `data` object of canonical bytes; _Doubt otherwise."""
-        value = self._prove(raw)
+        value = self._value(raw)
         if not isinstance(value, dict):
             raise _Doubt
         if len(self.data) < _CACHE_MAX:
@@ -229,8 +240,8 @@ def _scan(
     """
     sha = hashlib.sha256
     hexlify = binascii.hexlify
-    party, datum, etype_of = known.party, known.datum, known.etype
-    pget, dget, tget = known.parties.get, known.data.get, known.types.get
+    actor_of, party, datum, etype_of = known.actor, known.party, known.datum, known.etype
+    aget, pget, dget, tget = known.actors.get, known.parties.get, known.data.get, known.types.get
     miss = _MISS
     leaves: list[bytes] = []
     add_leaf = leaves.append
@@ -264,8 +275,8 @@ def _scan(
             time_ok = raw
         k = ln.find(b',"data":')
         raw = ln[:k]  # with the literal '{"actor":' before the party
-        if (actor := pget(raw, miss)) is miss:
-            actor = party(raw)
+        if (actor := aget(raw, miss)) is miss:
+            actor = actor_of(raw)
         raw = ln[j:t]
         if (subject := pget(raw, miss)) is miss:
             subject = party(raw)
@@ -282,8 +293,8 @@ def _scan(
 def _extract(lines: list[bytes], lo: int, hi: int, first: int, feed: Any, known: _Known) -> None:
     """Feed the replay with lines[lo:hi], which a worker checks with _scan: only takes them apart, at
     the places _scan proves. Raises _Doubt where a piece is not a proven value."""
-    party, datum, etype_of = known.party, known.datum, known.etype
-    pget, dget, tget = known.parties.get, known.data.get, known.types.get
+    actor_of, party, datum, etype_of = known.actor, known.party, known.datum, known.etype
+    aget, pget, dget, tget = known.actors.get, known.parties.get, known.data.get, known.types.get
     miss = _MISS
     tlen = 0
     n = first - 1
@@ -303,8 +314,8 @@ def _extract(lines: list[bytes], lo: int, hi: int, first: int, feed: Any, known:
             tlen = r - t - 9
         k = ln.find(b',"data":')
         raw = ln[:k]
-        if (actor := pget(raw, miss)) is miss:
-            actor = party(raw)
+        if (actor := aget(raw, miss)) is miss:
+            actor = actor_of(raw)
         raw = ln[i + 166 + digits : t]
         if (subject := pget(raw, miss)) is miss:
             subject = party(raw)
@@ -317,12 +328,7 @@ def _extract(lines: list[bytes], lo: int, hi: int, first: int, feed: Any, known:
 
 PARALLEL_MIN_LINES = 50_000
 ALIGN_LEVELS = 12  # a worker's first line index is a multiple of 2^12: its Merkle levels 0..12 join up
-MAIN_SHARE = 0.3  # of the lines to hash, what this process takes: it also takes apart and replays them all
-
-
-def default_workers() -> int:
-    """Forked processes beside this one: one per spare CPU (at most 7), 0 on a single CPU."""
-    return max(0, min(7, (os.cpu_count() or 1) - 1))
+MAIN_SHARE = 0.2  # of the lines to hash, what this process takes: it also takes apart and replays them all
 
 
 def check_lines(
@@ -343,11 +349,11 @@ def check_lines(
         return _reference(data, replay)
     if replay is not None:
         replay.reset()
-    nworkers = default_workers() if workers is None else workers
+    nworkers = forks.spare_cpus() if workers is None else workers
     gc_was_on = gc.isenabled()
     gc.disable()  # the replay only adds objects, never cycles: no collector passes over them meanwhile
     try:
-        if nworkers and len(data) > PARALLEL_MIN_LINES * 200 and threading.active_count() == 1:
+        if nworkers and len(data) > PARALLEL_MIN_LINES * 200 and forks.can_fork():
             check = _check_forked(data, replay, nworkers)
         else:
             lines = data.split(b"\n")
@@ -419,7 +425,7 @@ def _check_forked(data: bytes, replay: Replay | None, nworkers: int) -> LogCheck
     with every line; then the chain links between ranges are checked and the Merkle levels joined."""
     points = _split_points(data, nworkers)
     bounds = [(p, points[w + 1][0] if w + 1 < len(points) else len(data), m) for w, (p, m) in enumerate(points)]
-    pending = [_fork(_chain_worker, data, lo, hi, m + 1) for lo, hi, m in bounds]
+    pending = [forks.start(_chain_worker, data, lo, hi, m + 1) for lo, hi, m in bounds]
     try:
         lines = data.split(b"\n")
         torn = lines.pop()
@@ -428,11 +434,12 @@ def _check_forked(data: bytes, replay: Replay | None, nworkers: int) -> LogCheck
         feed = _feeder(replay)
         leaves, prev = _scan(lines, 0, mine, 1, ZERO_HASH.encode(), feed, known)
         if feed is not None:
+            known.prove = False  # the workers prove these lines; every line proven here is behind us
             _extract(lines, mine, len(lines), mine + 1, feed, known)
         levels = merkle_levels(leaves, top=ALIGN_LEVELS)
         count = mine
         while pending:
-            got = _collect(pending.pop(0))
+            got = forks.result(pending.pop(0))
             if got is None:
                 raise _Doubt
             part, first_prev, last, n = got
@@ -443,52 +450,13 @@ def _check_forked(data: bytes, replay: Replay | None, nworkers: int) -> LogCheck
             prev, count = last, count + n
     finally:
         for kid in pending:
-            _collect(kid)
+            forks.result(kid)
     if count != len(lines):
         raise _Doubt
     check = LogCheck(count, merkle_levels(levels[0], start=levels), prev.decode(), "forked")
     if torn:
         raise TornLine(check.count + 1)
     return check
-
-
-def _fork(fn: Any, *args: Any) -> tuple[int, int]:
-    """Run fn(*args) in a forked child; (pid, read end of the pipe its pickled result comes through)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into the caller's code
-        status = 0
-        try:
-            os.close(r)
-            try:
-                blob = pickle.dumps(fn(*args), protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException:  # noqa: BLE001 -- any doubt: the parent re-runs the reference check
-                blob = pickle.dumps(None)
-            view = memoryview(blob)
-            while view:
-                view = view[os.write(w, view) :]
-        except BaseException:  # noqa: BLE001
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(w)
-    return pid, r
-
-
-def _collect(kid: tuple[int, int]) -> Any:
-    """The result of a forked child (None if it failed), after it exited."""
-    pid, r = kid
-    chunks = []
-    try:
-        while chunk := os.read(r, 1 << 20):
-            chunks.append(chunk)
-    finally:
-        os.close(r)
-        os.waitpid(pid, 0)
-    try:
-        return pickle.loads(b"".join(chunks))
-    except Exception:  # noqa: BLE001 -- a child that died mid-write
-        return None
 
 
 def _chain_anomaly(n: int, seq: int, h: bytes, p: bytes, prev: bytes, prev2: bytes) -> None:

@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from audit import forks
+
 TallyFn = Callable[..., Any]
 
 _CHOICES = frozenset(("yes", "no", "abstain"))
@@ -64,6 +66,7 @@ class Replay:
         self.pool = 0
         self.events = 0
         self._feed: Callable[[int, str, str | None, str | None, dict[str, Any]], None] | None = None
+        self._tallies: tuple[int, dict[str, dict[str, int]]] | None = None  # (events, tallies) of tallies()
 
     # -- feeding -------------------------------------------------------------------------------
     def feed(self, seq: int, etype: str, actor: str | None, subject: str | None, data: dict[str, Any]) -> None:
@@ -73,39 +76,51 @@ class Replay:
         self._feed(seq, etype, actor, subject, data)
 
     def feeder(self) -> Callable[[int, str, str | None, str | None, dict[str, Any]], None]:
-        """`feed` as a closure over local names, for the verifier's one call per event: the same effect.
-        Valid until the next `reset`."""
+        """`feed` as a closure over local names, for the verifier's one call per event (the rules for
+        the two commonest types, vote and delegate, are written out in it). Valid until `reset`."""
         named_add = self.named.add
         handlers = _HANDLERS
         this = self
-        promoted_type = "tentative-promoted"
+        votes, standing, delegations = self.votes, self.standing, self.delegations
+        bills, promoted = self.bills, self.promoted
+        choices = _CHOICES
+        odd = (KeyError, TypeError, ValueError, AttributeError)
 
         def feed(seq: int, etype: str, actor: str | None, subject: str | None, data: dict[str, Any]) -> None:
             this.events += 1
-            if actor and etype != promoted_type and not data.get("tentative"):  # a tentative caller is no voter
+            tentative = data.get("tentative")
+            if actor and not tentative and etype != "tentative-promoted":  # a tentative caller is no voter
                 named_add(actor)
             if subject:
                 named_add(subject)
-            handler = handlers.get(etype)
-            if handler is not None:
-                try:  # noqa: SIM105 -- contextlib.suppress costs a microsecond per event here
+            try:  # a malformed event changes nothing; the chain check already vouched for the bytes
+                if etype == "vote":  # {bill, choice}: the actor's direct vote, the last one wins
+                    choice, bill = data["choice"], data["bill"]
+                    if actor and choice in choices:
+                        tent = bool(tentative) and actor not in promoted
+                        bv = votes.get(bill)
+                        if bv is None:
+                            bv = votes[bill] = {}
+                            bills.setdefault(bill, {})
+                        bv[actor] = (choice, tent)
+                elif etype == "delegate":  # {scope, rank}: actor -> subject, replacing that rank
+                    if actor and subject:
+                        scope, rank = data.get("scope", "standing"), int(data.get("rank", 1))
+                        tent = bool(tentative) and actor not in promoted
+                        if scope == "standing":
+                            ranks = standing.get(actor)
+                            if ranks is None:
+                                ranks = standing[actor] = {}
+                            ranks[rank] = (subject, tent)
+                        else:
+                            delegations.setdefault((actor, scope), {})[rank] = (subject, tent)
+                            bills.setdefault(scope, {})
+                elif (handler := handlers.get(etype)) is not None:
                     handler(this, seq, actor, subject, data)
-                except (KeyError, TypeError, ValueError, AttributeError):
-                    pass  # a malformed event changes nothing; the chain check already vouched for the bytes
+            except odd:
+                pass
 
         return feed
-
-    def _delegate(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
-        if not actor or not subject:
-            return
-        scope, rank = d.get("scope", "standing"), int(d.get("rank", 1))
-        tent = bool(d.get("tentative")) and actor not in self.promoted
-        target = self.standing if scope == "standing" else None
-        if target is not None:
-            target.setdefault(actor, {})[rank] = (subject, tent)
-        else:
-            self.delegations.setdefault((actor, scope), {})[rank] = (subject, tent)
-            self.bills.setdefault(scope, {})
 
     def _no_delegate(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
         if actor:
@@ -126,16 +141,6 @@ class Replay:
             ranks.clear()
         if scope != "standing" and not ranks:
             del self.delegations[(actor, scope)]  # back to the standing delegation
-
-    def _vote(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
-        choice, bill = d["choice"], d["bill"]
-        if actor and choice in _CHOICES:
-            tent = bool(d.get("tentative")) and actor not in self.promoted
-            votes = self.votes.get(bill)
-            if votes is None:
-                votes = self.votes[bill] = {}
-                self.bills.setdefault(bill, {})
-            votes[actor] = (choice, tent)
 
     def _promoted(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
         who = subject or actor
@@ -237,19 +242,39 @@ class Replay:
             out["not_cast"] = max(0, self.eligible_hint - out["yes"] - out["no"] - out["abstain"])
         return out
 
-    def tallies(self) -> dict[str, dict[str, int]]:
-        """Every bill seen: frozen at close, or from the final state when still open; sorted by key."""
+    def tallies(self, workers: int | None = None) -> dict[str, dict[str, int]]:
+        """Every bill seen: frozen at close, or from the final state when still open; sorted by key.
+
+        The open bills are independent: `workers` forked processes (None: one per spare CPU; 0: none)
+        count some of them while this one counts the rest. Kept until the next event is fed.
+        """
+        if self._tallies is not None and self._tallies[0] == self.events:
+            return dict(self._tallies[1])
         standing, eligible = self._standing_lists(), self.eligible()
-        return {
-            b: self.closed[b] if b in self.closed else self.tally(b, standing, eligible) for b in sorted(self.bills)
-        }
+        todo = [b for b in sorted(self.bills) if b not in self.closed]
+        k = forks.spare_cpus() if workers is None else workers
+        k = min(k, len(todo) - 1) if forks.can_fork() else 0
+        counted: dict[str, dict[str, int]] = {}
+        kids = [
+            (todo[w + 1 :: k + 1], forks.start(self._count, todo[w + 1 :: k + 1], standing, eligible))
+            for w in range(max(k, 0))
+        ]
+        counted.update(self._count(todo[:: k + 1] if k > 0 else todo, standing, eligible))
+        for bills, kid in kids:
+            got = forks.result(kid)
+            counted.update(got if got is not None else self._count(bills, standing, eligible))
+        out = {b: self.closed[b] if b in self.closed else counted[b] for b in sorted(self.bills)}
+        self._tallies = (self.events, out)
+        return dict(out)
+
+    def _count(self, bills: list[str], standing: dict[str, list[str]], eligible: set[str]) -> dict[str, dict[str, int]]:
+        return {b: self.tally(b, standing, eligible) for b in bills}
 
 
+# The other types' rules (vote and delegate are written out in Replay.feeder).
 _HANDLERS: dict[str, Callable[[Replay, int, str | None, str | None, dict], None]] = {
-    "delegate": Replay._delegate,
     "no-delegate": Replay._no_delegate,
     "recall": Replay._recall,
-    "vote": Replay._vote,
     "tentative-promoted": Replay._promoted,
     "voter-status": Replay._status,
     "voter-roll-imported": Replay._roll,
@@ -261,6 +286,3 @@ _HANDLERS: dict[str, Callable[[Replay, int, str | None, str | None, dict], None]
     "demurrage-fee": Replay._fee,
     "payment": Replay._payment,
 }
-
-# Types whose data the replay reads; the verifier parses `data` of other types only in strict mode.
-REPLAY_TYPES = frozenset(_HANDLERS)

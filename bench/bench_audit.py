@@ -33,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from audit.checks import check_heads, check_lines, default_workers, load_heads  # noqa: E402
+from audit.checks import check_heads, check_lines, load_heads  # noqa: E402
+from audit.forks import spare_cpus  # noqa: E402
 from audit.log import AuditLog  # noqa: E402
 from audit.replay import Replay  # noqa: E402
 from audit.verify import main as verify_main  # noqa: E402
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             f"checks, {len(heads)} heads, replay, {args.bills} tallies, output; target 500,000)"
         )
         for label, kw in (
-            (f"checks + replay feed, {default_workers()} worker(s)", {}),
+            (f"checks + replay feed, {spare_cpus()} worker(s)", {}),
             ("checks + replay feed, one process", {"workers": 0}),
             ("--reference (LINE_RE + json per line)", {"strict": True}),
         ):

@@ -193,6 +193,7 @@ def test_replay_rules_scopes_ranks_tentative_and_money(tmp_path: Path, strict: b
 
     rp = replay()
     t = rp.tallies()
+    assert replay().tallies(workers=1) == t == replay().tallies(workers=0)  # b2 counted in a forked process
     assert t[b1] == {"yes": 2, "no": 3, "abstain": 0, "not_cast": 1}  # B, F(backup) / C, A, E / G; D is no voter
     assert t[b2] == {"yes": 2, "no": 0, "abstain": 0, "not_cast": 4}  # B, F / A (none), E dead end, C, G
     assert rp.balances == {A["regn_num"]: 693, B["regn_num"]: 300, C["regn_num"]: 5} and rp.pool == 2

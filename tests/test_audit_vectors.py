@@ -188,6 +188,8 @@ def _rehashed(line: bytes) -> bytes:
         (b'"time":"', b'"time":"x'),
         (b'"type":"vote"', b'"type":"Vote"'),
         (b'"subject":null', b'"subject":"null"'),
+        (b'{"actor":{', b"{"),  # the actor's fields without the actor
+        (b'"subject":null', b'"subject":{"actor":{"name":"Voter 1 of Ames","regn_num":"100000001"}'),
         (b'"seq":', b'"seq":0'),  # seq 03: in LINE_RE's pattern a leading zero is not a number
     ],
 )
