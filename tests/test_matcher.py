@@ -346,3 +346,18 @@ def test_numbered_and_lettered_streets_answer_the_street_question(m: SyncMatcher
     assert ids(res.refine("forty fifth avenue")) == ["1"]  # an ordinal in words
     assert ids(res.refine("e ave")) == ["2"]
     assert res.refine("47th avenue").decision == "not_found"
+
+
+def test_homophones_spelt_under_another_sound_key_and_words_for_surnames(m: SyncMatcher, rsync: redis.Redis) -> None:
+    load(
+        rsync,
+        [
+            Voter("5001", "ANNA", "", "HENRICHSEN", "", "1", "ELM ST", "PELLA", "50219", "MARION", 1980),
+            Voter("5002", "HEATHER", "", "WOOD", "", "2", "OAK ST", "PELLA", "50219", "MARION", 1981),
+        ],
+    )
+    m.refresh()
+    # the recogniser's spelling gives another sound key (CK / CH): found through the pronunciation
+    assert ids(m.match("anna henrickson of pella")) == ["5001"]
+    # a surname written as a common word ("would" for WOOD) is not taken for a carrier word
+    assert ids(m.match("this is heather would of pella")) == ["5002"]

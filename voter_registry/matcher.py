@@ -42,7 +42,17 @@ from voter_registry.index import BUCKET, GIVEN_NAMES, LAST_NAMES, PLACES, SEP, b
 from voter_registry.model import Voter
 from voter_registry.nicknames import census_names, heard_as, related_names
 from voter_registry.phones import to_e164
-from voter_registry.phonetic import FAR, NEAR, SAME, clean, name_evidence, name_similarity, sound_key, warm
+from voter_registry.phonetic import (
+    FAR,
+    NEAR,
+    SAME,
+    clean,
+    name_evidence,
+    name_similarity,
+    pron_codes,
+    sound_key,
+    warm,
+)
 from voter_registry.places import SURE, PlaceMatch, PlaceTable
 
 NAME_OK = 0.86  # below this a surname or given name does not match
@@ -382,6 +392,8 @@ class Vocab:
     deletes: dict[str, set[str]] = field(default_factory=dict)
     _cache: dict[tuple[str, int], list[tuple[str, float]]] = field(default_factory=dict)
     _near_cache: dict[str, tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]] = field(default_factory=dict)
+    by_pron: dict[str, set[str]] = field(default_factory=dict)  # exact pronunciation -> sound keys
+    by_merged: dict[str, set[str]] = field(default_factory=dict)  # merged pronunciation -> sound keys
 
     @classmethod
     def build(cls, counts: dict[str, str]) -> Vocab:
@@ -401,6 +413,31 @@ class Vocab:
             for i in range(len(k)):
                 v.deletes.setdefault(k[:i] + k[i + 1 :], set()).add(k)
         return v
+
+    def index_pronunciations(self) -> None:
+        """File every spelling's sound key under its pronunciations (CMUdict): homophones whose spelling
+        rules give another key (HENRICKSON / HENRICHSEN, PFEIL / FILE) still find each other."""
+        for s in self.spellings:
+            codes = pron_codes(s)
+            if codes is None:
+                continue
+            k = sound_key(s)
+            for e in codes[0]:
+                self.by_pron.setdefault(e, set()).add(k)
+            for m in codes[1]:
+                self.by_merged.setdefault(m, set()).add(k)
+
+    def pron_keys(self, said: str, near: bool) -> list[tuple[str, int]]:
+        """Sound keys of the roll's spellings pronounced like `said` (level SAME), and with `near` those
+        one confusable phone away (NEAR, at most 6 keys); [] when CMUdict lacks the word."""
+        codes = pron_codes(said)
+        if codes is None:
+            return []
+        out = {k: SAME for e in codes[0] for k in self.by_pron.get(e, ())}
+        if near:
+            merged = sorted({k for m in codes[1] for k in self.by_merged.get(m, ())} - set(out))
+            out.update((k, NEAR) for k in merged[:6])
+        return sorted(out.items(), key=lambda kv: (kv[1], kv[0]))
 
     def _near(self, k: str) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
         """Spellings of the roll keys one class-edit from `k` (same or swappable leading sound), the index
@@ -525,6 +562,7 @@ class MatcherCore:
         self._keys_cache = {}
         warm([*self.last.spellings, *self.given.spellings])  # pronunciations: off the calls' path
         for vocab in (self.last, self.given):  # and each key's neighbours, as a warm server holds them
+            vocab.index_pronunciations()
             for k in vocab.by_key:
                 vocab._near(k)
         heard_as("AL")  # pronunciations, the nickname index and the Census lists load once, here
@@ -665,12 +703,18 @@ class MatcherCore:
         near = level == "near"
         lk = self.last.keys_for(r.last.replace(" ", ""), extra=3 if near else 0)
         ltiers = {k: (0 if i == 0 else 1) for i, (k, _) in enumerate(lk)}
+        if near:  # homophones spelt under another key: only when the spelling heard finds nobody
+            for k, lv in self.last.pron_keys(r.last.replace(" ", ""), near):
+                ltiers.setdefault(k, lv)
         if " " in r.last:  # two-word surname: also each word (filed under its parts)
             for w in r.last.split():
                 ltiers.setdefault(sound_key(w), 0)
         ftiers: dict[str, int] = {}
         for i, (k, _) in enumerate(self.given.keys_for(r.first, extra=2 if near else 0)):
             ftiers.setdefault(k, 0 if i == 0 else 1)
+        if near:
+            for k, lv in self.given.pron_keys(r.first, near):
+                ftiers.setdefault(k, lv)
         on_roll = self.given.by_key
         for n in related_names(r.first):
             k = sound_key(n)

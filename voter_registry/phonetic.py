@@ -266,6 +266,12 @@ def _psets(word: str) -> tuple[frozenset[str], frozenset[str]] | None:
     return res
 
 
+def pron_codes(word: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(exact phone strings, phone strings with confusable phones merged) of a word's CMUdict
+    pronunciations, one character a phone; None when CMUdict lacks the word."""
+    return _psets(clean(word))
+
+
 def warm(words: list[str]) -> None:
     """Compute the pronunciation sets of `words` (the roll's name spellings) ahead of the calls."""
     for w in words:

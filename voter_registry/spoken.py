@@ -81,6 +81,8 @@ FILLER = word_set(
     "mrs ms miss doctor who lives living live that person named and an to delegate want like would i'd id "
     "with for okay ok so well sir madam code number phone call reach at"
 )
+# after the name: carrier words, but not those a recogniser writes for a surname ("would" for WOOD)
+TRAILING_FILLER = FILLER - word_set("would call reach well like want")
 INNER_FILLER = word_set("um uh er ah the please okay ok mister mr mrs ms miss doctor sir madam yes yeah")
 PARTICLES = {
     "van",
@@ -276,7 +278,7 @@ def parse(text: str) -> Spoken:
     while lead < len(head) and head[lead] in FILLER and head[lead] not in SUFFIXES:
         lead += 1
     tail = len(head)
-    while tail > lead and head[tail - 1] in FILLER and head[tail - 1] not in SUFFIXES:
+    while tail > lead and head[tail - 1] in TRAILING_FILLER:
         tail -= 1
     name_words = [w for w in head[lead:tail] if w not in INNER_FILLER or w in SUFFIXES]
     suffix = ""
