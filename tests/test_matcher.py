@@ -52,6 +52,18 @@ def load(r: redis.Redis, voters: list[Voter]) -> None:
     pipe.execute()
 
 
+def add(m: SyncMatcher, r: redis.Redis, *rows: tuple[str, ...]) -> None:
+    """File more voters (regn, first, last, town, ZIP, county; street and birth year made up) and reload."""
+    load(
+        r,
+        [
+            Voter(regn, first, "", last, "", "1", "ELM ST", town, zip_, county, 1970)
+            for regn, first, last, town, zip_, county in rows
+        ],
+    )
+    m.refresh()
+
+
 @pytest.fixture
 def m(rsync: redis.Redis) -> SyncMatcher:
     load(rsync, ROLL)
@@ -318,14 +330,12 @@ def test_stranger_sharing_only_a_sound_key_is_not_found(m: SyncMatcher, rsync: r
 
 
 def test_a_misheard_word_that_is_nobodys_name_is_confirmed(m: SyncMatcher, rsync: redis.Redis) -> None:
-    load(
+    add(
+        m,
         rsync,
-        [
-            Voter("4001", "HELEN", "", "ZITNIK", "", "8", "ELM ST", "AMES", "50010", "STORY", 1970),
-            Voter("4002", "KEVIN", "", "GRECO", "", "9", "ELM ST", "AMES", "50010", "STORY", 1971),
-        ],
+        ("4001", "HELEN", "ZITNIK", "AMES", "50010", "STORY"),
+        ("4002", "KEVIN", "GRECO", "AMES", "50010", "STORY"),
     )
-    m.refresh()
     # "ZITMIK" is one letter from ZITNIK and nobody's name (not on the roll, not a Census surname)
     res = m.match("helen zitmik of ames")
     assert res.decision == "unique" and ids(res) == ["4001"]
@@ -349,14 +359,12 @@ def test_numbered_and_lettered_streets_answer_the_street_question(m: SyncMatcher
 
 
 def test_homophones_spelt_under_another_sound_key_and_words_for_surnames(m: SyncMatcher, rsync: redis.Redis) -> None:
-    load(
+    add(
+        m,
         rsync,
-        [
-            Voter("5001", "ANNA", "", "HENRICHSEN", "", "1", "ELM ST", "PELLA", "50219", "MARION", 1980),
-            Voter("5002", "HEATHER", "", "WOOD", "", "2", "OAK ST", "PELLA", "50219", "MARION", 1981),
-        ],
+        ("5001", "ANNA", "HENRICHSEN", "PELLA", "50219", "MARION"),
+        ("5002", "HEATHER", "WOOD", "PELLA", "50219", "MARION"),
     )
-    m.refresh()
     # the recogniser's spelling gives another sound key (CK / CH): found through the pronunciation
     assert ids(m.match("anna henrickson of pella")) == ["5001"]
     # a surname written as a common word ("would" for WOOD) is not taken for a carrier word
