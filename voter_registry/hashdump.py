@@ -163,7 +163,7 @@ class HashDumper:
                         e = _int_entry(int(v))
                     else:
                         e = entry(v).decode("latin-1")  # other integers, or a string
-                    if len(ints) < _CACHE_MAX:
+                    if len(v) < 7 and len(ints) < _CACHE_MAX:  # small domains; not the unique numbers
                         ints[v] = e
                 ap(e)
                 continue
