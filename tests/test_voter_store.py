@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import pytest
 import redis
 import redis.asyncio as aioredis
 
 from tests.test_importer import iowa_row, run, write_iowa
+from voter_registry.model import Voter
 from voter_registry.store import SyncVoterStore, VoterStore
 
 ROWS = [
@@ -51,10 +54,26 @@ def test_status_follows_the_roll_in_service_not_the_hash(rsync: redis.Redis, tmp
     """While an import is unfinished the hash may already be refreshed; eligibility is vr:active."""
     run(rsync, tmp_path, write_iowa(tmp_path / "roll.csv", ROWS))
     rsync.hset("vr:v:11", "status", "inactive")  # as an unfinished import may have written it
-    rsync.hset("vr:v:15", mapping={"regn_num": "15", "first": "NEW", "last": "LANE", "status": "active",
-                                   "phone": "+13195550142"})
+    rsync.hset(
+        "vr:v:15",
+        mapping={"regn_num": "15", "first": "NEW", "last": "LANE", "status": "active", "phone": "+13195550142"},
+    )
     rsync.sadd("vr:phone:+13195550142", "15")
     store = SyncVoterStore(rsync)
     assert store.get("11").status == "active"  # type: ignore[union-attr]
     assert store.get("15").status == "inactive"  # type: ignore[union-attr]  # not on the roll yet
     assert [v.first for v in store.by_phone("+13195550142")] == ["ADAM", "ZOE"]
+
+
+def test_voter_behaves_as_a_frozen_dataclass() -> None:
+    """`Voter` is built by a generated __init__ (speed); it must keep the dataclass's behaviour."""
+    v = Voter("12", "ANN", last="LEE", birth_year=1970)
+    assert v == Voter(regn_num="12", first="ANN", middle="", last="LEE", birth_year=1970, status="active")
+    assert (v.phone, v.status, v.district) == (None, "active", "")
+    assert hash(v) == hash(Voter("12", "ANN", last="LEE", birth_year=1970))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        v.first = "BOB"  # type: ignore[misc]
+    assert dataclasses.replace(v, status="inactive").status == "inactive"
+    assert dataclasses.asdict(v)["last"] == "LEE" and Voter.from_dict(v.to_dict()) == v
+    with pytest.raises(TypeError):
+        Voter("12")  # type: ignore[call-arg]
