@@ -252,7 +252,7 @@ class CommandBatch(CoreCommands):
     method works). The index's commands are aggregated over the batch, which is the same end state with
     far fewer commands for the server to parse and log: one ZREM and one ZADD per sorted set with all
     their members, and HINCRBY on the same hash field summed. The payload sends every ZREM, then every
-    ZADD, then the other commands in the order queued, then the counters. Within a batch each voter
+    ZADD, then the counters, then the other commands in the order queued. Within a batch each voter
     appears once and its members carry its registration number, so a voter's removals still precede
     its additions, and its index entries precede its hash (see `_Run._write`).
     """
@@ -300,8 +300,10 @@ class CommandBatch(CoreCommands):
         pack = hiredis.pack_command
         out = [pack(tuple(a)) for a in self.zrems.values()]
         out += [pack(tuple(a)) for a in self.zadds.values()]
-        out += self.parts
+        # Counters before the hashes: a kill in between makes the re-run count those voters twice (off by
+        # one, as the docs allow), never leaves them uncounted (a place counted 0 could not be resolved).
         out += [pack(("HINCRBY", name, key, amount)) for (name, key), amount in self.incr.items() if amount]
+        out += self.parts
         return b"".join(out), len(out)
 
 
