@@ -615,10 +615,10 @@ class MatcherCore:
             # nobody of that name in the place: spellings the recogniser may have got wrong there, and (the
             # place may be misheard) the same name in the whole state
             near = [k for k in self._stage_keys(said, "near") if k not in set(heard)]
-            cmds2 = self._range_cmds(near, scope.prefixes)
+            cmds2 = self._mrange_cmds(near, scope.prefixes)
             if not scope.state:  # only where `_decide` could accept somebody found outside the place
                 exact = [k for k in heard if k in self._state_keys(said)]
-                cmds2 += self._range_cmds(exact, self._widened_prefixes(said, places, caller, scope))
+                cmds2 += self._mrange_cmds(exact, self._widened_prefixes(said, places, caller, scope))
             if cmds2:
                 more = self._collect((yield cmds2))
                 for k, v in more.items():
@@ -763,6 +763,15 @@ class MatcherCore:
             self._nick_cache.clear()
         self._nick_cache[first] = out
         return out
+
+    @staticmethod
+    def _mrange_cmds(keys: list[str], prefixes: list[tuple[str, int]]) -> list[Cmd]:
+        """One batch-script MRANGE line a key: its members within each lex prefix (the second reads)."""
+        if not prefixes:
+            return []
+        assert SEP == "|" and all(p.endswith(SEP) for p, _ in prefixes)  # the script's range end is "...}"
+        limit = max(n for _, n in prefixes)
+        return [("MRANGE", k, limit, *(p for p, _ in prefixes)) for k in keys]
 
     @staticmethod
     def _range_cmds(keys: list[str], prefixes: list[tuple[str, int]], state: set[str] | None = None) -> list[Cmd]:
@@ -1233,6 +1242,15 @@ for line in string.gmatch(ARGV[1], "[^\\n]+") do
         res[#res + 1] = redis.call("SISMEMBER", KEYS[k], regn)
         res[#res + 1] = redis.call("HMGET", "vr:v:" .. regn, unpack(args, 3))
       end
+    end
+    out[k] = res
+  elseif args[1] == "MRANGE" then
+    -- one bucket read within several lex prefixes (MRANGE limit prefix...): one line, not one a prefix
+    local res = {}
+    for j = 3, #args do
+      local p = args[j]
+      local got = redis.call("ZRANGEBYLEX", KEYS[k], "[" .. p, "(" .. string.sub(p, 1, -2) .. "}", "LIMIT", 0, args[2])
+      for _, m in ipairs(got) do res[#res + 1] = m end
     end
     out[k] = res
   else
