@@ -45,19 +45,12 @@ def _default_tally() -> TallyFn:
 class Replay:
     """Accumulates state from events; `tallies()` and `balances` give the results."""
 
-    def __init__(self, tally: TallyFn | None = None, *, fork_closes: bool = True) -> None:
-        """tally: the tally function (default delegation.tally.compute). fork_closes: count a bill
-        closed along the way in a forked process while the replay goes on (where forking is safe);
-        `closed` is complete after `settle()` or `tallies()`."""
+    def __init__(self, tally: TallyFn | None = None) -> None:
         self._tally = tally
-        self.fork_closes = fork_closes
         self.reset()
 
     def reset(self) -> None:
         """Forget every event fed so far (the tally function is kept)."""
-        for _, child in getattr(self, "_closing", ()):
-            forks.result(child)
-        self._closing: list[tuple[str, tuple[int, int]]] = []  # bills being counted at their close
         self.named: set[str] = set()
         self.inactive: set[str] = set()
         self.roll: set[str] = set()
@@ -180,32 +173,7 @@ class Replay:
     def _bill_closed(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
         bill = d["bill"]
         self.bills.setdefault(bill, {}).update({"closed": seq})
-        if not (self.fork_closes and forks.can_fork()):
-            self.closed[bill] = self.tally(bill)
-            return
-        # A forked child sees the state as it is now (copy-on-write) and counts it while the replay
-        # goes on; `settle` takes the counts back, in the order the bills closed.
-        if len(self._closing) >= max(1, forks.spare_cpus()):
-            self.settle(1)
-        self._closing.append((bill, forks.start(self._tally_or_none, bill)))
-
-    def _tally_or_none(self, bill: str) -> tuple[dict[str, int] | None]:
-        try:
-            return (self.tally(bill),)
-        except (KeyError, TypeError, ValueError, AttributeError):  # as feed does: the event changes nothing
-            return (None,)
-
-    def settle(self, at_most: int | None = None) -> None:
-        """Take back the counts of bills whose close is being counted in forked children into `closed`
-        (the oldest first; all of them by default). Raises RuntimeError if a child died."""
-        while self._closing and (at_most is None or at_most > 0):
-            bill, child = self._closing.pop(0)
-            got = forks.result(child)
-            if got is None:
-                raise RuntimeError(f"the process counting bill {bill} at its close died")
-            if got[0] is not None:
-                self.closed[bill] = got[0]
-            at_most = None if at_most is None else at_most - 1
+        self.closed[bill] = self.tally(bill)
 
     def _credit(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
         if subject:
@@ -280,7 +248,6 @@ class Replay:
         The open bills are independent: `workers` forked processes (None: one per spare CPU; 0: none)
         count some of them while this one counts the rest. Kept until the next event is fed.
         """
-        self.settle()
         if self._tallies is not None and self._tallies[0] == self.events:
             return dict(self._tallies[1])
         standing, eligible = self._standing_lists(), self.eligible()
