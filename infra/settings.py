@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     var_dir: Path = ROOT / "var"
     redis_url: str = ""
     audit_log: Path = Path("")
+    public_only: bool = False
 
     telnyx_api_key: str = ""
     telnyx_public_key: str = ""

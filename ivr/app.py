@@ -3,6 +3,10 @@
 `POST /webhooks/telnyx` verifies the Ed25519 signature on the raw body (401 and no state change when
 missing, bad or older than `WEBHOOK_TOLERANCE_S`), parses the event tolerantly (unknown types: 200,
 ignored), queues it for its call and answers at once; the call's worker does the rest (`ivr.runner`).
+
+`PUBLIC_ONLY=true` (the public instance on a read-only replica, docs/operations.md): only the read
+routes are mounted, nothing runs in the background, and the audit log is read as a copy
+(`ivr.public_only.ReadOnlyAuditLog`): nothing is ever written to Redis or to the log.
 """
 
 from __future__ import annotations
@@ -67,19 +71,34 @@ def build_effects(r: aioredis.Redis, settings: Settings, audit: Any, commands: C
 
 
 def create_app(w: Wiring) -> FastAPI:
-    """Build the app. Routers of the other packages (pages, audit, money) are mounted here."""
+    """Build the app. Routers of the other packages (pages, audit, money) are mounted here; with
+    `settings.public_only` only those reads (no webhook route, no background writers)."""
+
+    public_only = w.settings.public_only
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from audit.log import AuditLog
 
         r = aioredis.Redis.from_url(w.redis_url, decode_responses=True)
+        if public_only:  # reads only: no Telnyx client, no call queues, no background writers
+            from ivr.public_only import ReadOnlyAuditLog
+
+            app.state.redis, app.state.settings = r, w.settings
+            app.state.audit = ReadOnlyAuditLog(w.settings.audit_log_path)
+            try:
+                yield
+            finally:
+                await r.aclose()
+            return
         audit = AuditLog(w.settings.audit_log_path)
-        client = make_client(w.telnyx_base_url, w.telnyx_api_key, http_client=w.http_client)
+        client = make_client(w.telnyx_base_url, w.telnyx_api_key, http_client=w.http_client or _telnyx_http())
         commands = CallCommands(client, voice=w.settings.telnyx_voice, engine=w.settings.transcription_engine)
-        runner = CallRunner(r, build_effects(r, w.settings, audit, commands), commands.send)
+        effects = build_effects(r, w.settings, audit, commands)
+        runner = CallRunner(r, effects, commands.send)
         app.state.redis, app.state.audit, app.state.settings = r, audit, w.settings
         app.state.queues = CallQueues(runner.handle)
+        await _warm_up(effects)
         tasks = await _start_background(r, w, audit) if w.background else []
         try:
             yield
@@ -92,6 +111,21 @@ def create_app(w: Wiring) -> FastAPI:
             await r.aclose()
 
     app = FastAPI(title="The Delegate Network", lifespan=lifespan)
+    if not public_only:
+        _webhook_route(app, w)  # first: routes are matched in order, and webhooks are the hot path
+    _public_routes(app)
+    if public_only:
+        from ivr.public_only import NoSignedHead
+
+        @app.exception_handler(NoSignedHead)
+        async def no_head(request: Request, exc: NoSignedHead) -> Response:
+            return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "60"})
+
+    return app
+
+
+def _webhook_route(app: FastAPI, w: Wiring) -> None:
+    """`POST /webhooks/telnyx` (the primary instance only)."""
 
     @app.post("/webhooks/telnyx", include_in_schema=False)
     async def telnyx_webhook(request: Request) -> Response:
@@ -130,6 +164,10 @@ def create_app(w: Wiring) -> FastAPI:
         request.app.state.queues.submit(inbound)
         return JSONResponse({"status": "ok"})
 
+
+def _public_routes(app: FastAPI) -> None:
+    """Pages, `/public/*`, audit log and proofs, money views, `/metrics`, `/healthz`, `/readyz`: reads only."""
+
     @app.get("/public/tentative.json")
     async def tentative(request: Request) -> dict[str, Any]:
         """What unregistered callers would do (tentative; in no tally until their phone is registered):
@@ -156,7 +194,29 @@ def create_app(w: Wiring) -> FastAPI:
 
     for router in (pages_router, audit_router, money_router, metrics.router):
         app.include_router(router)
-    return app
+
+
+TELNYX_CONNECTIONS = 32
+
+
+def _telnyx_http() -> httpx.AsyncClient:
+    """The SDK's HTTP client: 32 connections, all kept alive. The SDK's default (100, 20 kept) opens and
+    closes a connection (a TLS handshake with Telnyx) for each command past 20 in flight, and httpcore
+    scans the whole pool for every request, so 100 live connections cost more than they save (profiled:
+    a third of a worker's CPU at 100 concurrent calls). 32 in flight = 640 commands/s at a 50 ms RTT."""
+    from telnyx import DefaultAsyncHttpxClient
+
+    n = TELNYX_CONNECTIONS
+    return DefaultAsyncHttpxClient(limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+
+
+async def _warm_up(effects: Effects) -> None:
+    """Load the matcher (pronunciations, nickname index, the roll's vocabularies) before serving: done on
+    the first call instead, it blocks this worker's event loop for seconds (every webhook waits)."""
+    try:
+        await effects.matcher.refresh()
+    except Exception:  # noqa: BLE001 - the first match loads it then; readiness reports Redis itself
+        log.warning("matcher warm-up failed; it loads on the first call", exc_info=True)
 
 
 async def _start_background(r: aioredis.Redis, w: Wiring, audit: Any) -> list[asyncio.Task[None]]:
