@@ -1,15 +1,25 @@
 """Load benchmark: N simulated callers, each a full dialogue, against one server with 2 workers.
 
-    .venv/bin/python bench/load_calls.py [--callers 500] [--concurrency 100] [--workers 2]
+    .venv/bin/python bench/load_calls.py [--callers 500] [--mode both|paced|unpaced] [--concurrency 100]
+        [--tts-wps 2.5] [--caller-wps 2.5] [--workers 2]
 
 Processes (all on loopback): a Valkey (append-only, `appendfsync always`), the app under
-`uvicorn --factory ivr.server:app_factory --workers 2`, the Telnyx emulator (`python -m ivr.emulator`),
-and a bare FastAPI app under the same uvicorn settings as the baseline. Each caller delegates, votes,
-audits, pays one dollar and recalls, checking every confirmation it hears. Afterwards: the audit log
-verifies and every confirmed action's sequence number is in it exactly once, the ledger invariant holds,
-and the tallies and balances replayed from the log equal the live ones. Prints calls/s and webhook
-latency p50/p99 (the app's `dn_webhook_seconds` histogram, and the same signed probe measured at the
-client against the app and against the bare app during the run).
+`uvicorn --factory ivr.server:app_factory --workers 2 --http ivr.server:NoDelayHTTP` (as in production),
+the Telnyx emulator (`python -m ivr.emulator`), and a bare FastAPI app under the same uvicorn settings as
+the baseline. Each caller delegates, votes, audits, pays one dollar and recalls, checking every
+confirmation it hears. Afterwards: the audit log verifies and every confirmed action's sequence number is
+in it exactly once, the ledger invariant holds, and the tallies and balances replayed from the log equal
+the live ones.
+
+Two runs, each on a fresh Valkey and log (`--mode both`, the default):
+- PACED: all N callers on the line together, as N real callers would be: they dial in evenly over
+  `--ramp-s` (60 s), prompts play at `--tts-wps` words/s and callers speak at `--caller-wps` words/s
+  (default 2.5 = 150 words a minute, a TTS voice and conversational speech), so a caller's next event
+  comes seconds after a command, not at once.
+- UNPACED stress: `--concurrency` calls at once, every event the instant the previous one is answered.
+Each prints calls/s and webhook latency p50/p99: at the app (`dn_webhook_seconds`), at the client (a
+signed probe POST from a separate process, to the app and to the bare app), as the emulator saw its
+deliveries, and the event-loop lag of the emulator and of the load generator (where client time goes).
 
 `tests/test_load.py` (N=50) and `tests/test_faults.py` use the harness parts of this module.
 """
@@ -44,6 +54,7 @@ if str(ROOT) not in sys.path:  # run as a script
     sys.path.insert(0, str(ROOT))
 
 from delegation.bills import Bill, BillStore  # noqa: E402
+from ivr.server import HTTP_PROTOCOL  # noqa: E402
 from ivr.signature import load_or_create_keypair, sign  # noqa: E402
 from ivr.simulator import Phone  # noqa: E402
 from voter_registry.index import index_voter  # noqa: E402
@@ -170,11 +181,13 @@ async def wait_http(url: str, timeout_s: float = 60.0, proc: subprocess.Popen | 
 
 @dataclass
 class Valkey:
-    """Our own Valkey on a fixed port (so a restart keeps the URL): append-only, fsync always."""
+    """Our own Valkey on a fixed port (so a restart keeps the URL): append-only, fsync always.
+    replica_of: port of a primary on loopback to follow as a read-only replica (`replicaof`)."""
 
     home: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    replica_of: int | None = None
 
     @property
     def url(self) -> str:
@@ -187,6 +200,8 @@ class Valkey:
         args = [str(get_binary_path()), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.home),
                 "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "no",
                 "--maxclients", "10000", "--logfile", str(self.home / "valkey.log")]
+        if self.replica_of is not None:
+            args += ["--replicaof", "127.0.0.1", str(self.replica_of), "--replica-read-only", "yes"]
         self.proc = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -218,6 +233,10 @@ class Service:
     redis_url: str
     workers: int = 2
     time_scale: float = 20.0  # gather timeouts x20: a slow turn under load is not taken for silence
+    # the production command line's protocol (docs/deploy): TCP_NODELAY with several workers
+    uvicorn_extra: tuple[str, ...] = ("--http", HTTP_PROTOCOL)
+    tts_wps: float = 0.0  # emulator pacing (words/s): 0 = prompts and callers' speech take no time
+    caller_wps: float = 0.0
     env_extra: dict[str, str] = field(default_factory=dict)
     telnyx_port: int | None = None  # where the app sends commands (a fault proxy); default the emulator
     fsize_limit: int | None = None  # RLIMIT_FSIZE of the app's processes (bytes): a full audit disk
@@ -274,7 +293,7 @@ class Service:
 
     def uvicorn_args(self, factory: str, port: int) -> list[str]:
         return [PY, "-m", "uvicorn", "--factory", factory, "--workers", str(self.workers), "--host", "127.0.0.1",
-                "--port", str(port), "--log-level", "warning", "--no-access-log"]
+                "--port", str(port), "--log-level", "warning", "--no-access-log", *self.uvicorn_extra]
 
     async def start_app(self) -> None:
         env = self.env()
@@ -298,7 +317,8 @@ class Service:
         load_or_create_keypair(self.key_path)  # before any process: they must share one key
         em = self._spawn("emulator", [PY, "-m", "ivr.emulator", "--port", str(self.emulator_port),
                                       "--webhook-url", self.webhook_target(), "--key", str(self.key_path),
-                                      "--time-scale", str(self.time_scale)])
+                                      "--time-scale", str(self.time_scale), "--tts-wps", str(self.tts_wps),
+                                      "--caller-wps", str(self.caller_wps)])
         await self.start_app()
         if bare:
             b = self._spawn("bare", self.uvicorn_args("bench.load_calls:bare_app_factory", self.bare_port))
@@ -441,11 +461,15 @@ async def _run_dialogue(phone: Phone, res: CallResult, turn_timeout_s: float, re
 
 @dataclass
 class Probe:
-    """Client-side latency of a signed webhook POST, to the app and to the bare app, during the run."""
+    """Client-side latency of a signed webhook POST, to the app and to the bare app, during the run.
+
+    Runs in a process of its own (`start`/`stop`), so that its timings do not include the load
+    generator's event-loop lag (hundreds of simulated phones share that loop)."""
 
     key_path: Path
     app: list[float] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
 
     def body(self) -> bytes:
         """A signed-to-be `call.hangup` of an unknown call: the full route (signature, parse, queue)."""
@@ -468,13 +492,50 @@ class Probe:
                             out.append(time.perf_counter() - t0)
                 await asyncio.sleep(every_s)
 
+    def start(self, app_url: str, bare_url: str, out: Path) -> None:
+        """Probe from a child process until `stop`; its samples go to `out` (JSON)."""
+        self.proc = subprocess.Popen([PY, str(Path(__file__).resolve()), "probe", app_url, bare_url,
+                                      str(self.key_path), str(out)], cwd=ROOT, start_new_session=True)
+
+    def stop(self, out: Path) -> None:
+        """SIGINT the probe process, wait, and load its samples."""
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(30)
+        data = json.loads(out.read_text())
+        self.app, self.bare = data["app"], data["bare"]
+
+
+def _probe_main(app_url: str, bare_url: str, key: str, out: str) -> int:
+    """`load_calls.py probe APP BARE KEY OUT`: probe until SIGINT, then write {"app": [s], "bare": [s]}."""
+    probe, stop_event = Probe(Path(key)), asyncio.Event()
+
+    async def go() -> None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop_event.set)
+        await probe.run(app_url, bare_url, stop_event)
+
+    asyncio.run(go())
+    Path(out).write_text(json.dumps({"app": probe.app, "bare": probe.bare}))
+    return 0
+
+
+async def sample_lag(out: list[float], stop_event: asyncio.Event, every_s: float = 0.05) -> None:
+    """How late this process's event loop wakes up, every `every_s` s until `stop_event` (seconds late)."""
+    while not stop_event.is_set():
+        t0 = time.perf_counter()
+        await asyncio.sleep(every_s)
+        out.append(max(0.0, time.perf_counter() - t0 - every_s))
+
 
 async def run_calls(emulator_url: str, callers: list[Voter], concurrency: int,
-                    turn_timeout_s: float = 60.0) -> list[CallResult]:
-    """All callers' dialogues, at most `concurrency` calls at once."""
+                    turn_timeout_s: float = 60.0, ramp_s: float = 0.0) -> list[CallResult]:
+    """All callers' dialogues, at most `concurrency` calls at once; caller i dials i * ramp_s / N seconds
+    after the start (0: all at once, as far as `concurrency` allows)."""
     gate = asyncio.Semaphore(concurrency)
 
     async def gated(i: int, v: Voter) -> CallResult:
+        await asyncio.sleep(i * ramp_s / len(callers))
         async with gate:
             return await one_call(emulator_url, v, i, turn_timeout_s)
 
@@ -590,12 +651,16 @@ def ms(x: float | None) -> str:
 
 @dataclass
 class LoadReport:
+    """Figures of one run (seconds; quantile pairs are (p50, p99)) and its consistency problems."""
+
     results: list[CallResult]
     seconds: float
     problems: list[str]
     app_p: list[float | None]
     probe_app: tuple[float | None, float | None]
     probe_bare: tuple[float | None, float | None]
+    emulator: dict[str, Any] = field(default_factory=dict)  # the emulator's /sim/stats
+    generator_lag: tuple[float | None, float | None] = (None, None)
 
     @property
     def failed(self) -> list[CallResult]:
@@ -603,33 +668,52 @@ class LoadReport:
 
     def lines(self) -> list[str]:
         n = len(self.results)
+        d, lag = self.emulator.get("delivery_ms") or {}, self.emulator.get("loop_lag_ms") or {}
+
+        def em(x: float | None) -> str:
+            return "n/a" if x is None else f"{x:.1f} ms"
+
         return [
             f"calls: {n} ({len(self.failed)} failed) in {self.seconds:.1f} s = {n / self.seconds:.2f} calls/s",
             f"webhook latency, app histogram dn_webhook_seconds: p50 {ms(self.app_p[0])}  p99 {ms(self.app_p[1])}",
             f"signed webhook POST at the client, app:      p50 {ms(self.probe_app[0])}  p99 {ms(self.probe_app[1])}",
             f"same POST, bare FastAPI (same uvicorn setup): p50 {ms(self.probe_bare[0])}  p99 {ms(self.probe_bare[1])}",
+            f"webhooks as the emulator (the carrier) saw them: {self.emulator.get('deliveries', 0)} delivered, "
+            f"p50 {em(d.get('p50'))}  p99 {em(d.get('p99'))}",
+            f"event-loop lag, emulator: p99 {em(lag.get('p99'))}  load generator: p99 {ms(self.generator_lag[1])}",
             f"consistency problems: {len(self.problems)}",
         ]
 
 
-async def load(svc: Service, r: aioredis.Redis, callers: list[Voter], concurrency: int) -> LoadReport:
-    """Run all callers against a started service, then check everything; returns the figures."""
-    probe, stop_probe = Probe(svc.key_path), asyncio.Event()
-    probing = asyncio.create_task(probe.run(svc.app_url, svc.bare_url, stop_probe))
-    t0 = time.perf_counter()
-    results = await run_calls(svc.emulator_url, callers, concurrency)
-    seconds = time.perf_counter() - t0
-    stop_probe.set()
-    await probing
+async def load(svc: Service, r: aioredis.Redis, callers: list[Voter], concurrency: int,
+               ramp_s: float = 0.0) -> LoadReport:
+    """Run all callers against a started service (see `run_calls`), then check everything; the figures."""
+    probe, samples = Probe(svc.key_path), svc.var / "probe.json"
+    probe.start(svc.app_url, svc.bare_url, samples)
+    lag: list[float] = []
+    stop_lag = asyncio.Event()
+    lagging = asyncio.create_task(sample_lag(lag, stop_lag))
+    async with httpx.AsyncClient(timeout=10) as http:
+        await http.post(f"{svc.emulator_url}/sim/stats/reset")
+        t0 = time.perf_counter()
+        results = await run_calls(svc.emulator_url, callers, concurrency, ramp_s=ramp_s)
+        seconds = time.perf_counter() - t0
+        emulator = (await http.get(f"{svc.emulator_url}/sim/stats")).json()
+    stop_lag.set()
+    await lagging
+    probe.stop(samples)
     await settle(r)
     problems = await check_consistency(r, svc, results)
     app_p = histogram_quantiles(await svc.metrics(), "dn_webhook_seconds")
     return LoadReport(results, seconds, problems, app_p,
                       (quantile(probe.app, 0.5), quantile(probe.app, 0.99)),
-                      (quantile(probe.bare, 0.5), quantile(probe.bare, 0.99)))
+                      (quantile(probe.bare, 0.5), quantile(probe.bare, 0.99)),
+                      emulator, (quantile(lag, 0.5), quantile(lag, 0.99)))
 
 
-async def _main(args: argparse.Namespace) -> int:
+async def run_mode(args: argparse.Namespace, paced: bool) -> LoadReport:
+    """One whole run on a fresh Valkey, log and app: paced (all callers at once, prompts and speech at
+    real rates) or unpaced (`--concurrency` at once, every event the instant the previous is answered)."""
     with tempfile.TemporaryDirectory(prefix="dn-load-") as tmp:
         var = Path(tmp)
         vk = Valkey(var / "valkey")
@@ -638,10 +722,16 @@ async def _main(args: argparse.Namespace) -> int:
         try:
             callers = caller_roll(args.callers)
             await seed(r, var / "audit.log", callers)
-            async with service(var, vk.url, workers=args.workers) as svc:
-                print(f"{args.callers} callers, {args.concurrency} at once, app with {args.workers} workers",
+            concurrency = args.callers if paced else args.concurrency
+            pace = {"tts_wps": args.tts_wps, "caller_wps": args.caller_wps} if paced else {}
+            env = {"MAX_CONCURRENT_CALLS": "0"}  # the busy cap is not what is measured here
+            async with service(var, vk.url, workers=args.workers, env_extra=env, **pace) as svc:
+                what = (f"PACED: prompts at {args.tts_wps} words/s, callers speak at {args.caller_wps} words/s, "
+                        f"dialling in over {args.ramp_s:g} s"
+                        if paced else "UNPACED stress: each event the instant the previous one is answered")
+                print(f"\n{what}\n{args.callers} callers, {concurrency} at once, app with {args.workers} workers",
                       flush=True)
-                rep = await load(svc, r, callers, args.concurrency)
+                rep = await load(svc, r, callers, concurrency, ramp_s=args.ramp_s if paced else 0.0)
         finally:
             await r.aclose()
             vk.stop()
@@ -651,13 +741,33 @@ async def _main(args: argparse.Namespace) -> int:
         print(f"FAILED {f.caller.regn_num}: {f.error}")
     for p in rep.problems[:20]:
         print(f"PROBLEM {p}")
-    return 0 if not rep.failed and not rep.problems else 1
+    return rep
+
+
+async def _main(args: argparse.Namespace) -> int:
+    modes = {"both": (True, False), "paced": (True,), "unpaced": (False,)}[args.mode]
+    reports = [await run_mode(args, paced) for paced in modes]
+    return 0 if all(not rep.failed and not rep.problems for rep in reports) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ivr.emulator import CALLER_WPS, TTS_WPS
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["probe"]:
+        return _probe_main(*argv[1:5])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--callers", type=int, default=500, help="simulated callers (default 500)")
-    ap.add_argument("--concurrency", type=int, default=100, help="calls in progress at once (default 100)")
+    ap.add_argument("--mode", choices=("both", "paced", "unpaced"), default="both",
+                    help="paced: all callers at once at real speech rates; unpaced: stress (default both)")
+    ap.add_argument("--concurrency", type=int, default=100, help="unpaced: calls in progress at once (default 100)")
+    ap.add_argument("--tts-wps", type=float, default=TTS_WPS,
+                    help=f"paced: prompt playback, words/s (default {TTS_WPS}: a TTS voice at 150 words/min)")
+    ap.add_argument("--caller-wps", type=float, default=CALLER_WPS,
+                    help=f"paced: caller speech, words/s (default {CALLER_WPS}: conversational 150 words/min)")
+    ap.add_argument("--ramp-s", type=float, default=60.0,
+                    help="paced: callers dial in evenly over this many seconds (default 60: 500 callers = 8.3 "
+                         "calls/s arriving; all are on the line together once the first has talked ~1 min)")
     ap.add_argument("--workers", type=int, default=2, help="uvicorn workers of the app (default 2)")
     return asyncio.run(_main(ap.parse_args(argv)))
 

@@ -8,9 +8,11 @@ and are POSTed to `webhook_url` in order per call, retried on failure (Telnyx de
 
 Phone side (the caller, for `ivr.simulator` and tests): `/sim/...`, see `docs/emulator.md`.
 
-Deliberate simplifications: speech is spoken instantly (speak.started and speak.ended at once); a key
-that is not in a gather's `valid_digits` is ignored by that gather (Telnyx would replay
-`invalid_payload`); outbound calls (dial) are answered by the phone at once.
+Deliberate simplifications: by default speech takes no time (speak.started and speak.ended at once, a
+caller's utterance transcribed at once); `tts_wps` / `caller_wps` (words per second) make playback and
+the caller's speech take as long as on a real call (see `docs/emulator.md`, "Pacing"). A key that is not
+in a gather's `valid_digits` is ignored by that gather (Telnyx would replay `invalid_payload`); outbound
+calls (dial) are answered by the phone at once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +46,16 @@ DEDUPE_WINDOW_S = 60.0  # Telnyx ignores a repeated command_id for the same call
 DELIVERY_ATTEMPTS = 4
 ENDED_CALLS_KEPT_S = 600.0  # transcripts of ended calls stay readable this long
 OK = {"data": {"result": "ok"}}
+# Real playback and speech rates for pacing: text-to-speech voices read about 150 words a minute
+# (2.5 words/s), the conversational rate callers also speak at.
+TTS_WPS = 2.5
+CALLER_WPS = 2.5
+LAG_EVERY_S = 0.05  # event-loop lag sampling period of the stats
+# Webhooks go out through several small connection pools, a call always through the same one: httpcore
+# scans its whole pool for every request, so one pool of hundreds of connections costs O(n) per webhook
+# (profiled: half the emulator's CPU at 100 concurrent calls).
+SENDER_POOLS = 16
+POOL_CONNECTIONS = 64
 ACTIONS = frozenset(
     {
         "answer",
@@ -108,6 +121,7 @@ class _Call:
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     ended_at: float | None = None
+    playing_until: float = 0.0  # monotonic time the queued playback ends (pacing)
 
     @property
     def ended(self) -> bool:
@@ -115,8 +129,9 @@ class _Call:
 
     @property
     def waiting(self) -> bool:
-        """A gather is open, its prompt spoken, and the caller has not answered it yet."""
-        return not self.ended and self.gather is not None and self.gather.awaiting
+        """A gather is open, its prompt spoken (played to the end), and the caller has not answered it yet."""
+        return (not self.ended and self.gather is not None and self.gather.awaiting
+                and time.monotonic() >= self.playing_until)  # fmt: skip
 
     def touch(self) -> None:
         """Wake long polls: something the phone can see changed."""
@@ -135,30 +150,57 @@ class Emulator:
 
     webhook_url may be reassigned after creation (e.g. when the app starts on a port chosen later).
     time_scale multiplies gather timeouts; auto_timeout=False leaves gathers open until /silence.
+    tts_wps: playback rate of spoken prompts in words per second (0 = instant; TTS_WPS is a real voice's);
+    caller_wps: the caller's speaking rate, the time before an utterance's transcription (0 = instant).
+    `stats()`: webhook delivery latency and this process's event-loop lag.
     """
 
-    def __init__(
-        self, webhook_url: str, private_key: Ed25519PrivateKey, *, time_scale: float = 1.0, auto_timeout: bool = True
-    ) -> None:
+    def __init__(self, webhook_url: str, private_key: Ed25519PrivateKey, *, time_scale: float = 1.0,
+                 auto_timeout: bool = True, tts_wps: float = 0.0, caller_wps: float = 0.0) -> None:  # fmt: skip
         self.webhook_url = webhook_url
         self.private_key = private_key
         self.time_scale = time_scale
         self.auto_timeout = auto_timeout
+        self.tts_wps, self.caller_wps = tts_wps, caller_wps
         self.calls: dict[str, _Call] = {}
         self.http: httpx.AsyncClient | None = None
+        self._pools: list[httpx.AsyncClient] = []
         self._tasks: set[asyncio.Task] = set()
+        self.delivery_s: deque[float] = deque(maxlen=200_000)  # POST -> response of delivered webhooks
+        self.lag_s: deque[float] = deque(maxlen=200_000)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
+        limits = httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_CONNECTIONS)
+        self._pools = [httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0), limits=limits)
+                       for _ in range(SENDER_POOLS)]  # fmt: skip
+        self.http = self._pools[0]
+        self._spawn(self._sample_lag())
+
+    async def _sample_lag(self) -> None:
+        """How late this event loop wakes up (a busy loop delays every webhook it sends)."""
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(LAG_EVERY_S)
+            self.lag_s.append(max(0.0, time.perf_counter() - t0 - LAG_EVERY_S))
+
+    def stats(self) -> dict[str, Any]:
+        """{"deliveries": n, "delivery_ms": {"p50", "p99", "max"}, "loop_lag_ms": {...}} since start or
+        `reset_stats()`; quantiles null when there is no sample."""
+        return {"deliveries": len(self.delivery_s), "delivery_ms": _quantiles_ms(self.delivery_s),
+                "loop_lag_ms": _quantiles_ms(self.lag_s)}  # fmt: skip
+
+    def reset_stats(self) -> None:
+        self.delivery_s.clear()
+        self.lag_s.clear()
 
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.http is not None:
-            await self.http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
     def _spawn(self, coro: Any) -> asyncio.Task:
         task = asyncio.create_task(coro)
@@ -199,14 +241,17 @@ class Emulator:
                 return
 
     async def _deliver(self, data: dict[str, Any]) -> bool:
-        assert self.http is not None, "emulator not started (use it as an ASGI app with lifespan)"
+        assert self._pools, "emulator not started (use it as an ASGI app with lifespan)"
+        http = self._pools[hash(data["payload"]["call_control_id"]) % len(self._pools)]
         for attempt in range(1, DELIVERY_ATTEMPTS + 1):
             body = json.dumps({"data": data, "meta": {"attempt": attempt, "delivered_to": self.webhook_url}})
             raw = body.encode()
             headers = {"content-type": "application/json", **sign(raw, self.private_key, int(time.time()))}
             try:
-                response = await self.http.post(self.webhook_url, content=raw, headers=headers)
+                t0 = time.perf_counter()
+                response = await http.post(self.webhook_url, content=raw, headers=headers)
                 if response.is_success:
+                    self.delivery_s.append(time.perf_counter() - t0)
                     return True
                 problem = f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
@@ -267,9 +312,22 @@ class Emulator:
         call.touch()
 
     def _speak(self, call: _Call, text: str) -> None:
+        """Play `text`: speak.started now, speak.ended when it has played (queued after any playback)."""
         self._emit(call, "call.speak.started")
         call.add_line("SYSTEM", text)
-        self._emit(call, "call.speak.ended", status="completed")
+        if not self.tts_wps:
+            self._emit(call, "call.speak.ended", status="completed")
+            return
+        now = time.monotonic()
+        call.playing_until = max(now, call.playing_until) + len(text.split()) / self.tts_wps
+        self._spawn(self._later(call.playing_until - now, call, "call.speak.ended", status="completed"))
+
+    async def _later(self, delay_s: float, call: _Call, event_type: str, **extra: Any) -> None:
+        """Emit `event_type` after `delay_s` unless the call has ended by then; wake the phone."""
+        await asyncio.sleep(delay_s)
+        if not call.ended:
+            self._emit(call, event_type, **extra)
+            call.touch()
 
     def _start_gather(self, call: _Call, body: dict[str, Any]) -> None:
         if call.gather is not None:
@@ -287,7 +345,8 @@ class Emulator:
         call.touch()
 
     async def _gather_timer(self, call: _Call, gather: _Gather) -> None:
-        await asyncio.sleep(gather.timeout_s)
+        # the timeout runs from the end of the prompt's playback
+        await asyncio.sleep(max(0.0, call.playing_until - time.monotonic()) + gather.timeout_s)
         if call.gather is gather:
             gather.timer = None  # we are that task: do not cancel ourselves
             self._gather_timeout(call)
@@ -400,7 +459,10 @@ class Emulator:
             call.transcribing = action == "transcription_start"
         elif action == "hangup":
             self._hangup(call, by_phone=False)
-        # playback_stop: nothing plays in the emulator; client_state_update: handled above.
+        elif action == "playback_stop":
+            call.playing_until = min(call.playing_until, time.monotonic())
+            call.touch()
+        # client_state_update: handled above.
 
     # ---- phone side -----------------------------------------------------------------------------
 
@@ -419,7 +481,11 @@ class Emulator:
             call.gather.awaiting = False
         if call.transcribing and call.state == "answered":
             data = {"confidence": 0.93, "is_final": True, "transcript": text}
-            self._emit(call, "call.transcription", transcription_data=data)
+            if self.caller_wps:  # the final transcript comes once the caller has finished speaking
+                self._spawn(self._later(len(text.split()) / self.caller_wps, call, "call.transcription",
+                                        transcription_data=data))  # fmt: skip
+            else:
+                self._emit(call, "call.transcription", transcription_data=data)
         return line
 
     def phone_presses(self, call: _Call, digits: str) -> dict[str, Any]:
@@ -449,16 +515,32 @@ class Emulator:
                 "listening": listening}  # fmt: skip
 
 
+def _quantiles_ms(xs: deque[float]) -> dict[str, float | None]:
+    s = sorted(xs)
+    if not s:
+        return {"p50": None, "p99": None, "max": None}
+    return {"p50": round(s[len(s) // 2] * 1000, 2), "p99": round(s[min(len(s) - 1, int(0.99 * len(s)))] * 1000, 2),
+            "max": round(s[-1] * 1000, 2)}  # fmt: skip
+
+
 def create_emulator(
-    webhook_url: str, private_key: Ed25519PrivateKey, *, time_scale: float = 1.0, auto_timeout: bool = True
+    webhook_url: str,
+    private_key: Ed25519PrivateKey,
+    *,
+    time_scale: float = 1.0,
+    auto_timeout: bool = True,
+    tts_wps: float = 0.0,
+    caller_wps: float = 0.0,
 ) -> FastAPI:
     """The emulator as a FastAPI app; its `Emulator` is `app.state.emulator`.
 
     webhook_url: where webhooks go (our app's Telnyx route); private_key: signs them (`ivr.signature`).
     time_scale: factor on gather timeouts (0.01 makes an 8 s timeout 80 ms); auto_timeout=False: a
-    gather only times out on `POST /sim/calls/{id}/silence`.
+    gather only times out on `POST /sim/calls/{id}/silence`. tts_wps / caller_wps: pacing in words per
+    second (0 = instant, the default; TTS_WPS / CALLER_WPS are real rates).
     """
-    emulator = Emulator(webhook_url, private_key, time_scale=time_scale, auto_timeout=auto_timeout)
+    emulator = Emulator(webhook_url, private_key, time_scale=time_scale, auto_timeout=auto_timeout,
+                        tts_wps=tts_wps, caller_wps=caller_wps)  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -507,6 +589,15 @@ def create_emulator(
     @app.get("/sim/health")
     async def health() -> dict[str, Any]:
         return {"ok": True, "calls": len(emulator.calls)}
+
+    @app.get("/sim/stats")
+    async def stats() -> dict[str, Any]:
+        return emulator.stats()
+
+    @app.post("/sim/stats/reset")
+    async def reset_stats() -> dict[str, Any]:
+        emulator.reset_stats()
+        return {"ok": True}
 
     @app.get("/sim/calls")
     async def list_calls() -> list[dict[str, Any]]:
@@ -617,10 +708,11 @@ async def serving(app: Any, port: int = 0, host: str = "127.0.0.1") -> AsyncIter
         await stop_server(server, task)
 
 
-def run_emulator(host: str, port: int, webhook_url: str, key_path: Path, time_scale: float = 1.0) -> None:
+def run_emulator(host: str, port: int, webhook_url: str, key_path: Path, time_scale: float = 1.0,
+                 tts_wps: float = 0.0, caller_wps: float = 0.0) -> None:  # fmt: skip
     """Run the emulator in the foreground (blocking) with the key at `key_path` (created if absent)."""
     private_key, _ = load_or_create_keypair(key_path)
-    app = create_emulator(webhook_url, private_key, time_scale=time_scale)
+    app = create_emulator(webhook_url, private_key, time_scale=time_scale, tts_wps=tts_wps, caller_wps=caller_wps)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -635,8 +727,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-url", default=f"http://{settings.host}:{settings.port}/webhooks/telnyx")
     parser.add_argument("--key", type=Path, default=settings.var_dir / "emulator_ed25519.key")
     parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument(
+        "--tts-wps", type=float, default=0.0, help=f"prompt playback in words/s (0 = instant; a real voice: {TTS_WPS})"
+    )
+    parser.add_argument(
+        "--caller-wps",
+        type=float,
+        default=0.0,
+        help=f"caller speech in words/s before its transcription (0 = instant; real: {CALLER_WPS})",
+    )
     args = parser.parse_args(argv)
-    run_emulator(args.host, args.port, args.webhook_url, args.key, args.time_scale)
+    run_emulator(args.host, args.port, args.webhook_url, args.key, args.time_scale, args.tts_wps, args.caller_wps)
     return 0
 
 
