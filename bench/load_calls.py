@@ -767,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"paced: caller speech, words/s (default {CALLER_WPS}: conversational 150 words/min)")
     ap.add_argument("--ramp-s", type=float, default=60.0,
                     help="paced: callers dial in evenly over this many seconds (default 60: 500 callers = 8.3 "
-                         "calls/s arriving; all are on the line together once the first has talked ~1 min)")
+                         "calls/s arriving; a paced call lasts minutes, so all are on the line together)")
     ap.add_argument("--workers", type=int, default=2, help="uvicorn workers of the app (default 2)")
     return asyncio.run(_main(ap.parse_args(argv)))
 
