@@ -402,7 +402,7 @@ def _split_points(data: bytes, parts: int) -> list[tuple[int, int]]:
             if p == 0:
                 break
             m += 1
-        if p == 0 or (out and m <= out[-1][1]):
+        if p == 0 or p >= len(data) or (out and m <= out[-1][1]):  # no lines left for this worker
             break
         out.append((p, m))
     return out
