@@ -339,7 +339,9 @@ def _big_roll(path: Path, n: int, first: str) -> Path:
 
 def test_killed_import_leaves_previous_roll_and_rerun_completes(rsync: redis.Redis, tmp_path: Path) -> None:
     old = _big_roll(tmp_path / "old.csv", 300, "Old")
+    pct = rsync.config_get(importer.AOF_PCT)[importer.AOF_PCT]
     run(rsync, tmp_path, old)
+    assert rsync.config_get(importer.AOF_PCT)[importer.AOF_PCT] == pct  # AOF rewrites resume after an import
     new = _big_roll(tmp_path / "new.csv", 30000, "New")  # different names: every row changes
     url = "redis://{host}:{port}/{db}".format(**rsync.connection_pool.connection_kwargs)
     code = (
@@ -357,6 +359,7 @@ def test_killed_import_leaves_previous_roll_and_rerun_completes(rsync: redis.Red
         if gen and rsync.scard(f"vr:gen:{gen}:came") > 2000:
             break
         time.sleep(0.01)
+    assert rsync.config_get(importer.AOF_PCT)[importer.AOF_PCT] == "0"  # paused while the rows stream
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert gen is not None and rsync.scard(f"vr:gen:{gen}:came") < 30000, "import was not caught half way"
@@ -370,6 +373,7 @@ def test_killed_import_leaves_previous_roll_and_rerun_completes(rsync: redis.Red
     assert rsync.scard(f"vr:gen:{gen}:came") == frozen, "an orphaned worker is still importing"
     s = run(rsync, tmp_path, new)  # the re-run takes over the dead run's lock and completes
     assert s.status == "committed" and store.count_active() == 30000 and s.imported == 30000
+    assert rsync.config_get(importer.AOF_PCT)[importer.AOF_PCT] == pct  # the killed run's pause is undone
     assert store.get("100001").first == "NEW1" and store.is_active("100400")  # type: ignore[union-attr]
     assert not rsync.keys("vr:gen:*") and not rsync.exists(importer.RECHECK)
     # The index agrees with the hashes: every voter filed under its new name, no old name left behind.

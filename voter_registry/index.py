@@ -15,6 +15,7 @@ Only active voters are indexed: `index_voter` on an inactive voter removes it in
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from voter_registry.model import Voter
@@ -33,6 +34,7 @@ def bucket_key(last_key: str, first_key: str) -> str:
     return f"{BUCKET}{last_key}:{first_key}"
 
 
+@lru_cache(maxsize=1 << 17)  # names and places repeat across a roll: an import files millions of voters
 def _field(text: str) -> str:
     """Upper-case, single-spaced, without the member separator."""
     return " ".join(text.upper().replace(SEP, " ").split())
@@ -46,29 +48,44 @@ def member(voter: Voter) -> str:
 
 def surname_keys(last: str) -> list[str]:
     """Sound keys a surname is filed under: the joined form and, for "SMITH-JONES", each part."""
+    return list(_surname_keys(last))
+
+
+@lru_cache(maxsize=1 << 17)
+def _surname_keys(last: str) -> tuple[str, ...]:
     words = [w for w in re.split(r"[-\s]+", last.upper()) if clean(w)]
     keys = [sound_key("".join(words))] if words else []
     if len(words) > 1:
         keys += [sound_key(w) for w in words]
-    return list(dict.fromkeys(k for k in keys if k))
+    return tuple(dict.fromkeys(k for k in keys if k))
 
 
 def given_keys(voter: Voter) -> list[str]:
     """Sound keys a voter's given names are filed under: the first name and a full (2+ letter) middle."""
-    keys = [sound_key(voter.first)]
-    if len(clean(voter.middle)) > 1:
-        keys.append(sound_key(voter.middle))
-    return list(dict.fromkeys(k for k in keys if k)) or [""]
+    return list(_given_keys(voter.first, voter.middle))
+
+
+@lru_cache(maxsize=1 << 17)
+def _given_keys(first: str, middle: str) -> tuple[str, ...]:
+    keys = [sound_key(first)]
+    if len(clean(middle)) > 1:
+        keys.append(sound_key(middle))
+    return tuple(dict.fromkeys(k for k in keys if k)) or ("",)
 
 
 def bucket_keys(voter: Voter) -> list[str]:
     """Every bucket key `voter` is filed under."""
-    return [bucket_key(lk, fk) for lk in surname_keys(voter.last) or [""] for fk in given_keys(voter)]
+    return list(_bucket_keys(voter.last, voter.first, voter.middle))
+
+
+@lru_cache(maxsize=1 << 17)
+def _bucket_keys(last: str, first: str, middle: str) -> tuple[str, ...]:
+    return tuple(bucket_key(lk, fk) for lk in _surname_keys(last) or ("",) for fk in _given_keys(first, middle))
 
 
 def _queue(pipe: Any, voter: Voter, sign: int) -> None:
     m = member(voter)
-    for key in bucket_keys(voter):
+    for key in _bucket_keys(voter.last, voter.first, voter.middle):
         if sign > 0:
             pipe.zadd(key, {m: 0})
         else:
