@@ -60,7 +60,10 @@ class Stack:
 
 def wiring_for(settings: Settings, url: str) -> Wiring:
     """Telnyx itself when TELNYX_API_KEY is set; otherwise the local emulator on EMULATOR_PORT, whose
-    webhooks are signed with a locally generated Ed25519 key (`var/emulator_ed25519.key`)."""
+    webhooks are signed with a locally generated Ed25519 key (`var/emulator_ed25519.key`). A PUBLIC_ONLY
+    instance talks to neither and reads no key (it must not create one in its read-only VAR_DIR)."""
+    if settings.public_only:
+        return Wiring(settings, url, "", "", "", background=False)
     if settings.telnyx_api_key:
         base_url = settings.telnyx_base_url or "https://api.telnyx.com/v2"
         return Wiring(settings, url, base_url, settings.telnyx_api_key, settings.telnyx_public_key)

@@ -21,8 +21,9 @@ import redis.asyncio as aioredis
 from audit.treehead import latest_head
 from bench.load_calls import Valkey, free_port
 from infra.settings import Settings
-from ivr.app import Wiring, create_app
+from ivr.app import create_app
 from ivr.emulator import serving
+from ivr.server import wiring_for
 from ivr.signature import load_or_create_keypair, sign
 from ivr.simulator import Phone
 from tests.e2e import JANE, JOHN, running_stack
@@ -119,8 +120,7 @@ async def test_public_instance_on_a_replica_serves_the_same_pages_and_writes_not
                     audit_log=public_dir / "audit.log",
                     redis_url=vk.url,
                 )
-                _, key = load_or_create_keypair(tmp_path / "unused.key")
-                app = create_app(Wiring(settings, vk.url, "http://127.0.0.1:9/v2", "unused", key))
+                app = create_app(wiring_for(settings, vk.url))  # as `serve` and `app_factory` build it
                 async with (
                     serving(app, port=free_port()) as public_url,
                     httpx.AsyncClient(base_url=public_url, timeout=30) as public,
@@ -141,7 +141,7 @@ async def test_public_instance_on_a_replica_serves_the_same_pages_and_writes_not
                     for path in ("/healthz", "/readyz", "/metrics"):
                         assert (await public.get(path)).status_code == 200, path
                     raw = b'{"data": {"event_type": "call.hangup", "id": "x", "payload": {"call_control_id": "c"}}}'
-                    private, _ = load_or_create_keypair(tmp_path / "unused.key")
+                    private, _ = load_or_create_keypair(tmp_path / "someone.key")
                     hook = await public.post(
                         "/webhooks/telnyx", content=raw, headers=sign(raw, private, int(time.time()))
                     )
