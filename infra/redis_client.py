@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import redis
 import redis.asyncio as aioredis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from infra.redis_server import ensure_redis
 from infra.settings import Settings
@@ -14,9 +16,21 @@ def redis_url(settings: Settings) -> str:
     return ensure_redis(settings.var_dir, settings.redis_url)
 
 
+OUTAGE_RETRIES = 8  # with the backoff below, ~4 s: a Valkey restart that replays its append-only file
+
+
 def async_client(settings: Settings) -> aioredis.Redis:
-    """An asyncio client with `decode_responses=True` (str in, str out)."""
-    return aioredis.Redis.from_url(redis_url(settings), decode_responses=True)
+    """An asyncio client with `decode_responses=True` (str in, str out); see `async_client_for`."""
+    return async_client_for(redis_url(settings))
+
+
+def async_client_for(url: str) -> aioredis.Redis:
+    """The service's asyncio client for `url` (`decode_responses=True`). A command that meets a dead pooled
+    connection, a refused connection or a server still loading its append-only file (a Valkey restart) is
+    retried with backoff (50 ms doubling to 1 s, OUTAGE_RETRIES times) instead of failing the request."""
+    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), OUTAGE_RETRIES)
+    return aioredis.Redis.from_url(url, decode_responses=True, retry=retry,
+                                   retry_on_error=[redis.ConnectionError, redis.TimeoutError])
 
 
 def sync_client(settings: Settings) -> redis.Redis:

@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from infra.redis_client import async_client_for
 from infra.settings import Settings
 from ivr import metrics
 from ivr.effects import Effects
@@ -80,7 +81,7 @@ def create_app(w: Wiring) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from audit.log import AuditLog
 
-        r = aioredis.Redis.from_url(w.redis_url, decode_responses=True)
+        r = async_client_for(w.redis_url)
         if public_only:  # reads only: no Telnyx client, no call queues, no background writers
             from ivr.public_only import ReadOnlyAuditLog
 

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 
 from ivr import metrics
@@ -50,12 +51,15 @@ from ivr.messages import (
     VerificationStarted,
     VoterMatched,
 )
+from ivr.once import OnceAudit, Recent, end_operation, operation
 from voter_registry.model import Voter
 
 log = logging.getLogger(__name__)
 RECENT_BILLS = 3
 MAX_RANK = 3  # a first choice and two ranked backups (liquid_democracy.md R7)
 TENTATIVE = "tentative"  # the dialogue's voter id for an unregistered caller (ivr.dialogue.TENTATIVE)
+STORAGE_RETRY_S = (0.2, 0.5, 1.0, 2.0, 4.0)  # an action on the audit log waits out a Valkey restart
+ACTIONS = (RecordDelegation, RecordNoDelegation, RecordRecall, RecordVote, RecordPayment, RecordMint, ClaimTentative)
 
 
 def person(v: Voter) -> Person:
@@ -98,6 +102,8 @@ class Effects:
 
         self.tentative = TentativeStore(self.r)
         self.hints = PlaceHints(self.r)
+        self.audit = OnceAudit(self.audit)  # an action re-run after a storage failure is logged once (ivr.once)
+        self._results = Recent()
 
     async def run(self, req: Any, ctx: Any = None) -> Any:
         """Execute one effect request for the call whose state is `ctx` (an `ivr.dialogue.CallState`, for
@@ -105,13 +111,21 @@ class Effects:
         handler = getattr(self, "_" + type(req).__name__, None)
         if handler is None:
             return EffectFailed(f"no handler for {type(req).__name__}")
+        op = (ctx.call_id, ctx.version, req) if ctx is not None and isinstance(req, ACTIONS) else None
+        if op is not None and op in self._results:  # the same webhook re-run after a later failure
+            return self._results[op]
         started = time.perf_counter()
+        token = operation(op)
         try:
             result = await handler(req, ctx)
         except Exception as exc:  # a store or disk failure must not crash the call
             log.exception("effect %s failed", type(req).__name__)
             metrics.ERRORS.labels(type(req).__name__).inc()
             return EffectFailed(str(exc))
+        finally:
+            end_operation(token)
+        if op is not None and (isinstance(result, Claimed) or getattr(result, "ok", False)):
+            self._results.put(op, result)
         if isinstance(req, FindVoter):
             metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
         if isinstance(result, Recorded) and result.ok:
@@ -149,6 +163,23 @@ class Effects:
             return Recorded(False, reason="someone else on this phone is claiming them right now.")
         seq, applied, dropped = done
         return Claimed(applied, dropped, seq)
+
+    async def _after_log(self, *writes: Any) -> None:
+        """Apply the store writes of an action whose audit event is already on disk, in order. The log is the
+        system of record, so a write waits out a storage outage (a Valkey restart, STORAGE_RETRY_S) rather
+        than leave the store behind the log; each write is idempotent, so a retried one is harmless.
+        writes: zero-argument callables returning awaitables. Raises the last redis error if storage stays
+        down."""
+        for write in writes:
+            for delay in (0.0, *STORAGE_RETRY_S):
+                await asyncio.sleep(delay)
+                try:
+                    await write()
+                    break
+                except (redis.ConnectionError, redis.TimeoutError):
+                    if delay == STORAGE_RETRY_S[-1]:
+                        raise
+                    log.warning("storage unavailable after an audit append; retrying the store write")
 
     async def trusted(self, caller_id: str | None, attestation: str | None, validated: bool) -> bool:
         """May this caller ID change state? SHAKEN/STIR full attestation ("A", validated), or a phone verified
@@ -240,7 +271,7 @@ class Effects:
                 return Recorded(False, reason="that voter's registration is not active.")
             seq = await self.audit.append("delegate", await self.tentative.pseudonym(ctx.caller_id), delegate.ref,
                                           {"scope": "standing", "rank": 1, "tentative": True, **_identity(ctx)})
-            await self.tentative.delegate(ctx.caller_id, delegate.regn_num)
+            await self._after_log(lambda: self.tentative.delegate(ctx.caller_id, delegate.regn_num))
             return Recorded(True, seq=seq)
         if req.voter == req.delegate:
             return Recorded(False, reason="you cannot delegate to yourself.")
@@ -260,8 +291,9 @@ class Effects:
             return Recorded(False, reason="voting on that bill has closed.")
         seq = await self.audit.append("delegate", voter.ref, delegate.ref,
                                       {"scope": req.scope, "rank": rank, "tentative": False, **_identity(ctx)})
-        await self.delegations.delegate(voter.regn_num, delegate.regn_num, scope=req.scope, rank=rank)
-        await self._acted(voter.regn_num, seq)
+        await self._after_log(
+            lambda: self.delegations.delegate(voter.regn_num, delegate.regn_num, scope=req.scope, rank=rank),
+            lambda: self._acted(voter.regn_num, seq))
         if req.scope != "standing" or rank > 1:
             return Recorded(True, seq=seq)
         loops = await self._loops_back(voter.regn_num)
@@ -282,8 +314,8 @@ class Effects:
         if await self._open_bill(req.bill) is None:
             return Recorded(False, reason="voting on that bill has closed.")
         seq = await self.audit.append("no-delegate", voter.ref, None, {"bill": req.bill, **_identity(ctx)})
-        await self.delegations.no_delegation(voter.regn_num, req.bill)
-        await self._acted(voter.regn_num, seq)
+        await self._after_log(lambda: self.delegations.no_delegation(voter.regn_num, req.bill),
+                              lambda: self._acted(voter.regn_num, seq))
         return Recorded(True, seq=seq)
 
     async def _loops_back(self, voter: str) -> bool:
@@ -319,7 +351,7 @@ class Effects:
             seq = await self.audit.append("recall", await self.tentative.pseudonym(ctx.caller_id),
                                           delegate.ref if delegate else None,
                                           {"scope": "standing", "tentative": True, **_identity(ctx)})
-            await self.tentative.delegate(ctx.caller_id, None)
+            await self._after_log(lambda: self.tentative.delegate(ctx.caller_id, None))
             return Recorded(True, seq=seq)
         current = await self.delegations.delegate_of(req.voter)
         if current is None:
@@ -328,8 +360,7 @@ class Effects:
         subject = delegate.ref if delegate else {"regn_num": current, "name": ""}
         seq = await self.audit.append("recall", voter.ref if voter else None, subject,
                                       {"scope": "standing", **_identity(ctx)})
-        await self.delegations.recall(req.voter)
-        await self._acted(req.voter, seq)
+        await self._after_log(lambda: self.delegations.recall(req.voter), lambda: self._acted(req.voter, seq))
         return Recorded(True, seq=seq)
 
     async def _RecordVote(self, req: RecordVote, ctx: Any = None) -> Recorded:  # noqa: N802
@@ -342,7 +373,7 @@ class Effects:
             seq = await self.audit.append("vote", await self.tentative.pseudonym(ctx.caller_id), None,
                                           {"bill": req.bill, "choice": req.choice, "tentative": True,
                                            **_identity(ctx)})
-            await self.tentative.vote(ctx.caller_id, req.bill, req.choice)
+            await self._after_log(lambda: self.tentative.vote(ctx.caller_id, req.bill, req.choice))
             return Recorded(True, seq=seq)
         voter = await self.voters.get(req.voter)
         bill = await self.bills.get(req.bill)
@@ -352,8 +383,8 @@ class Effects:
             return Recorded(False, reason="voting on that bill has closed.")
         seq = await self.audit.append("vote", voter.ref, None,
                                       {"bill": req.bill, "choice": req.choice, "tentative": False, **_identity(ctx)})
-        await self.delegations.vote(req.voter, req.bill, req.choice)
-        await self._acted(req.voter, seq)
+        await self._after_log(lambda: self.delegations.vote(req.voter, req.bill, req.choice),
+                              lambda: self._acted(req.voter, seq))
         return Recorded(True, seq=seq)
 
     async def _tentative_audit(self, bills: list[Any], ctx: Any) -> AuditReport:
