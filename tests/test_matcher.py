@@ -260,6 +260,30 @@ async def test_async_matcher(r) -> None:  # noqa: ANN001
     assert res.decision == "unique" and ids(res) == ["1001"]
 
 
+async def test_async_matcher_keeps_answering_while_a_new_roll_loads(r) -> None:  # noqa: ANN001
+    async def file(*voters: Voter) -> None:
+        pipe = r.pipeline(transaction=False)
+        for v in voters:
+            pipe.hset(f"vr:v:{v.regn_num}", mapping=v.to_dict())
+            pipe.sadd("vr:active", v.regn_num)
+            index_voter(pipe, v)
+        await pipe.execute()
+
+    await file(*[v for v in ROLL if v.status == "active"])
+    m = Matcher(r)
+    assert (await m.match("john q doe of centerville")).decision == "unique"
+    await file(Voter("1901", "ZEBEDIAH", "", "QUILLFEATHER", street="ELM ST", city="AMES", zip="50010",
+                     county="STORY", district="4"))  # an import adds a voter with a name new to the roll
+    m.core.checked_at = 0.0  # the next match checks the roll's version
+    old = m.core
+    assert (await m.match("john q doe of centerville")).decision == "unique"  # answered meanwhile
+    assert m._reload is not None
+    await m._reload
+    assert m.core is not old
+    res = await m.match("zebediah quillfeather of ames")
+    assert res.decision == "unique" and ids(res) == ["1901"]
+
+
 def test_asr_hints_are_places_not_people(m: SyncMatcher, rsync: redis.Redis) -> None:
     hints = asr_hints(rsync)
     assert "Centerville" in hints and "Polk County" in hints and "junior" in hints

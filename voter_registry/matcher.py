@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import logging
 import re
 import time
 from bisect import bisect_right
@@ -55,6 +56,7 @@ from voter_registry.phonetic import (
 )
 from voter_registry.places import SURE, PlaceMatch, PlaceTable
 
+log = logging.getLogger(__name__)
 NAME_OK = 0.86  # below this a surname or given name does not match
 MARGIN = 0.06  # the best candidate must lead the next by this much to stand alone
 MAX_ASK = 24  # candidates carried into a question (their voter hashes are read in round trip 2)
@@ -1283,6 +1285,7 @@ class Matcher:
         self.r = r
         self.core = MatcherCore()
         self._lock = asyncio.Lock()
+        self._reload: asyncio.Task[None] | None = None
 
     async def _exec(self, cmds: list[Cmd]) -> list[Any]:
         pipe = self.r.pipeline(transaction=False)
@@ -1298,22 +1301,41 @@ class Matcher:
             return list(await self.r.execute_command(*batch_command(cmds)))
 
     async def refresh(self) -> None:
-        """Re-read the roll's vocabularies now."""
+        """Re-read the roll's vocabularies now. They are built in a thread (seconds of CPU at state scale)
+        into a new core that replaces the old one when ready, so the event loop keeps serving calls."""
         async with self._lock:
-            self.core.load(await self._exec(self.core.load_cmds()))
+            replies = await self._exec(self.core.load_cmds())
+            fresh = MatcherCore()
+            await asyncio.to_thread(fresh.load, replies)
+            self.core = fresh
 
     async def match(self, text: str, caller: Voter | None = None) -> MatchResult:
         """Match the spoken `text` ("John Q Doe of Centerville"); `caller` (the calling voter, if known)
-        gives the county prior. Never raises on odd text (RedisError propagates)."""
-        if self.core.needs_load():
+        gives the county prior. Never raises on odd text (RedisError propagates). After an import changed
+        the roll, matches go on with the previous vocabularies until the new ones are loaded."""
+        if self.core.version == (-1, -1, -1):  # never loaded: nothing to match with yet
             await self.refresh()
-        gen = self.core.run(text or "", caller)
+        core = self.core
+        gen = core.run(text or "", caller)
         try:
             cmds = next(gen)
             while True:
                 cmds = gen.send(await self._batch(cmds))
         except StopIteration as stop:
-            return stop.value
+            result = stop.value
+        if core.needs_load() and self._reload is None:  # this match saw the roll change
+            self._reload = asyncio.create_task(self._reload_in_background())
+        return result
+
+    async def _reload_in_background(self) -> None:
+        try:
+            await self.refresh()
+        except Exception:  # noqa: BLE001 -- the stale core stays in use and asks again at its next check
+            log.warning("matcher reload failed; matching goes on with the previous roll", exc_info=True)
+            self.core.checked_at = time.monotonic()
+            self.core.stale = False
+        finally:
+            self._reload = None
 
 
 class SyncMatcher:
