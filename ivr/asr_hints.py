@@ -35,21 +35,25 @@ def place_hints(table: PlaceTable, county: str | None, limit: int = PLACE_HINTS)
 
 
 class PlaceHints:
-    """Per-process cache of the roll's place table (refreshed every REFRESH_S seconds) over an asyncio
-    client; `for_county` never raises: without the table, a call still gets its command-word hints."""
+    """Per-process cache of the roll's place table (refreshed every REFRESH_S seconds) and of the hints of
+    each county, over an asyncio client. `for_county` never raises: without the table, a call still gets
+    its command-word hints."""
 
     def __init__(self, r: Any) -> None:
         self.r = r
         self._table: PlaceTable | None = None
         self._loaded = 0.0
+        self._hints: dict[str | None, tuple[str, ...]] = {}  # by county: sorting the towns is per table
 
     async def for_county(self, county: str | None) -> tuple[str, ...]:
         """`place_hints` for a caller in `county` (None = unknown)."""
         if self._table is None or time.monotonic() - self._loaded > REFRESH_S:
             try:
-                self._table = await load_places_async(self.r)
+                self._table, self._hints = await load_places_async(self.r), {}
             except Exception:  # the roll's places are a nicety: keep the last table, or go on without
                 if self._table is None:
                     return ()
             self._loaded = time.monotonic()
-        return place_hints(self._table, county)
+        if county not in self._hints:
+            self._hints[county] = place_hints(self._table, county)
+        return self._hints[county]

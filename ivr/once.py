@@ -2,11 +2,11 @@
 
 The commit order is audit first, then the store (`ivr.effects`). Two failures could break "nothing is
 applied twice, nothing acknowledged is lost" when Valkey restarts in between:
-- the store write after the audit append fails: the event is on disk, so the write must still happen;
-  `Effects.run` retries the action while storage is down, and this module makes the retry's audit
-  append return the first sequence number instead of writing the event again;
+- the store write after the audit append fails: the event is on disk, so the write must still happen
+  (`Effects._after_log` waits the outage out);
 - the action completed but saving the call state failed, and the runner re-runs the webhook: the same
-  (call, state version, request) returns the first result (`Effects.run` keeps it).
+  (call, state version, request) returns the first result (`Effects.run` keeps it), and an action that
+  failed after its append appends nothing the second time (`OnceAudit`).
 A worker killed between the two steps is not covered here: its webhook is redelivered to another
 worker and the event may be appended again (the replay then shows the same action twice, which for
 delegate, vote and recall changes no tally; payments are deduplicated by their ledger ref).
@@ -54,7 +54,6 @@ class OnceAudit:
     def __init__(self, audit: Any) -> None:
         self.audit = audit
         self._seqs = Recent()
-        self._ops = Recent()
 
     async def append(self, event_type: str, actor: dict | None, subject: dict | None, data: dict) -> int:
         """`AuditLog.append`, at most once per operation and event. Same errors."""
@@ -66,12 +65,7 @@ class OnceAudit:
             return seq
         seq = await self.audit.append(event_type, actor, subject, data)
         self._seqs.put(key, seq)
-        self._ops.put(op, True)
         return seq
-
-    def appended(self, op: tuple) -> bool:
-        """Has operation `op` put an event on disk (so its store writes must follow)?"""
-        return op in self._ops
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.audit, name)

@@ -46,13 +46,9 @@ def member(voter: Voter) -> str:
     return SEP.join(_field(p) for p in parts) + SEP + voter.regn_num
 
 
-def surname_keys(last: str) -> list[str]:
-    """Sound keys a surname is filed under: the joined form and, for "SMITH-JONES", each part."""
-    return list(_surname_keys(last))
-
-
 @lru_cache(maxsize=1 << 17)
-def _surname_keys(last: str) -> tuple[str, ...]:
+def surname_keys(last: str) -> tuple[str, ...]:
+    """Sound keys a surname is filed under: the joined form and, for "SMITH-JONES", each part."""
     words = [w for w in re.split(r"[-\s]+", last.upper()) if clean(w)]
     keys = [sound_key("".join(words))] if words else []
     if len(words) > 1:
@@ -60,13 +56,9 @@ def _surname_keys(last: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for k in keys if k))
 
 
-def given_keys(voter: Voter) -> list[str]:
-    """Sound keys a voter's given names are filed under: the first name and a full (2+ letter) middle."""
-    return list(_given_keys(voter.first, voter.middle))
-
-
 @lru_cache(maxsize=1 << 17)
-def _given_keys(first: str, middle: str) -> tuple[str, ...]:
+def given_keys(first: str, middle: str) -> tuple[str, ...]:
+    """Sound keys given names are filed under: the first name and a full (2+ letter) middle name."""
     keys = [sound_key(first)]
     if len(clean(middle)) > 1:
         keys.append(sound_key(middle))
@@ -80,7 +72,7 @@ def bucket_keys(voter: Voter) -> list[str]:
 
 @lru_cache(maxsize=1 << 17)
 def _bucket_keys(last: str, first: str, middle: str) -> tuple[str, ...]:
-    return tuple(bucket_key(lk, fk) for lk in _surname_keys(last) or ("",) for fk in _given_keys(first, middle))
+    return tuple(bucket_key(lk, fk) for lk in surname_keys(last) or ("",) for fk in given_keys(first, middle))
 
 
 def _queue(pipe: Any, voter: Voter, sign: int) -> None:
