@@ -98,19 +98,14 @@ def baseline_csv(path: Path) -> tuple[int, float]:
 
 def baseline_naive(r: redis.Redis, path: Path, sample: int) -> float:
     """Seconds per row of a naive importer: one pipeline round trip per row through redis-py."""
-    from voter_registry.index import index_voter
+    from voter_registry.store import file_voter
 
     rows = [x for x in islice(iter_rows([path]), sample) if isinstance(x, Row)]
     t0 = time.perf_counter()
     for row in rows:
         v = row.voter
         p = r.pipeline(transaction=False)
-        p.hset(f"vr:v:{v.regn_num}", mapping=v.to_dict())
-        if v.phone:
-            p.sadd(f"vr:phone:{v.phone}", v.regn_num)
-        if v.status == "active":
-            p.sadd("vr:active", v.regn_num)
-        index_voter(p, v)
+        file_voter(p, v)
         p.execute()
     return (time.perf_counter() - t0) / max(len(rows), 1)
 

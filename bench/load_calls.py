@@ -57,8 +57,8 @@ from delegation.bills import Bill, BillStore  # noqa: E402
 from ivr.server import HTTP_PROTOCOL  # noqa: E402
 from ivr.signature import load_or_create_keypair, sign  # noqa: E402
 from ivr.simulator import Phone  # noqa: E402
-from voter_registry.index import index_voter  # noqa: E402
 from voter_registry.model import Voter  # noqa: E402
+from voter_registry.store import file_voter  # noqa: E402
 
 PY = sys.executable
 BILL = Bill(119, "hr", 1234, "To provide for an example of a bill.", "Example Act", introduced="2025-03-01",
@@ -102,11 +102,7 @@ async def file_roll(r: aioredis.Redis, voters: list[Voter]) -> None:
     matcher index, as `import-voters` does."""
     p = r.pipeline(transaction=False)
     for v in voters:
-        p.hset(f"vr:v:{v.regn_num}", mapping=v.to_dict())
-        if v.phone:
-            p.sadd(f"vr:phone:{v.phone}", v.regn_num)
-        p.sadd("vr:active", v.regn_num)
-        index_voter(p, v)
+        file_voter(p, v)
     await p.execute()
 
 

@@ -16,8 +16,8 @@ from infra.settings import Settings
 from ivr.app import Wiring, create_app
 from ivr.emulator import create_emulator, serving
 from ivr.signature import load_or_create_keypair
-from voter_registry.index import index_voter
 from voter_registry.model import Voter
+from voter_registry.store import file_voter
 
 JOHN = Voter("100", "JOHN", "QUINCY", "DOE", house_num="12", street="MAPLE ST", city="CENTERVILLE", zip="52544",
              county="APPANOOSE", birth_year=1960, phone="+15155550101", district="3")
@@ -45,12 +45,7 @@ async def load_roll(r: aioredis.Redis, voters: Sequence[Voter]) -> None:
     """File voters under the registry's key contract (vr:v, vr:phone, vr:active) and the matcher index."""
     p = r.pipeline(transaction=False)
     for v in voters:
-        p.hset(f"vr:v:{v.regn_num}", mapping=v.to_dict())
-        if v.phone:
-            p.sadd(f"vr:phone:{v.phone}", v.regn_num)
-        if v.status == "active":
-            p.sadd("vr:active", v.regn_num)
-        index_voter(p, v)
+        file_voter(p, v)
     await p.execute()
 
 

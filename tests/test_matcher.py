@@ -9,10 +9,11 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voter_registry.index import index_voter, unindex_voter
+from voter_registry.index import unindex_voter
 from voter_registry.matcher import Candidate, Matcher, MatchResult, SyncMatcher
 from voter_registry.model import Voter
 from voter_registry.places import asr_hints
+from voter_registry.store import file_voter
 
 ROLL = [
     Voter(
@@ -43,12 +44,7 @@ def load(r: redis.Redis, voters: list[Voter]) -> None:
     """Write voters the way the importer does: voter hash, active set, phone set, then the index."""
     pipe = r.pipeline(transaction=False)
     for v in voters:
-        pipe.hset(f"vr:v:{v.regn_num}", mapping=v.to_dict())
-        if v.status == "active":
-            pipe.sadd("vr:active", v.regn_num)
-        if v.phone:
-            pipe.sadd(f"vr:phone:{v.phone}", v.regn_num)
-        index_voter(pipe, v)
+        file_voter(pipe, v)
     pipe.execute()
 
 
@@ -251,10 +247,7 @@ def test_phone_number_said_aloud(m: SyncMatcher) -> None:
 async def test_async_matcher(r) -> None:  # noqa: ANN001
     pipe = r.pipeline(transaction=False)
     for v in ROLL:
-        pipe.hset(f"vr:v:{v.regn_num}", mapping=v.to_dict())
-        if v.status == "active":
-            pipe.sadd("vr:active", v.regn_num)
-        index_voter(pipe, v)
+        file_voter(pipe, v)
     await pipe.execute()
     res = await Matcher(r).match("john q doe of centerville")
     assert res.decision == "unique" and ids(res) == ["1001"]
@@ -264,9 +257,7 @@ async def test_async_matcher_keeps_answering_while_a_new_roll_loads(r) -> None: 
     async def file(*voters: Voter) -> None:
         pipe = r.pipeline(transaction=False)
         for v in voters:
-            pipe.hset(f"vr:v:{v.regn_num}", mapping=v.to_dict())
-            pipe.sadd("vr:active", v.regn_num)
-            index_voter(pipe, v)
+            file_voter(pipe, v)
         await pipe.execute()
 
     await file(*[v for v in ROLL if v.status == "active"])

@@ -17,10 +17,12 @@ may already have refreshed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 
+from voter_registry.index import index_voter
 from voter_registry.model import Voter
 from voter_registry.phones import to_e164
 
@@ -38,6 +40,19 @@ def voter_key(regn_num: str) -> str:
 def phone_key(e164: str) -> str:
     """`vr:phone:{e164}`."""
     return PHONE + e164
+
+
+def file_voter(pipe: Any, voter: Voter) -> None:
+    """Queue on `pipe` (a sync or asyncio pipeline) the plain commands that put `voter` on the roll in
+    service: its hash, its household set, `vr:active` when its status is "active", and its spoken-name
+    index entries. `import-voters` writes the same keys in bulk (serialized hashes, aggregated index
+    commands, a generation commit); this one-voter form is for fixtures, tests and naive baselines."""
+    pipe.hset(voter_key(voter.regn_num), mapping=voter.to_dict())
+    if voter.phone:
+        pipe.sadd(phone_key(voter.phone), voter.regn_num)
+    if voter.status == "active":
+        pipe.sadd(ACTIVE, voter.regn_num)
+    index_voter(pipe, voter)
 
 
 def _voter(d: dict[str, str], active: bool) -> Voter | None:
