@@ -26,11 +26,29 @@ def is_url(s: str) -> bool:
     return s.startswith(("http://", "https://"))
 
 
+UNAVAILABLE_TRIES = 5  # a 503 (the service's storage restarting) is retried after its Retry-After
+
+
 def get(url: str) -> bytes:
-    """GET `url`; the body bytes. Raises httpx.HTTPError (status >= 400, network)."""
+    """GET `url`; the body bytes. A 503 or a response that breaks off is retried (UNAVAILABLE_TRIES,
+    waiting the Retry-After, at most 5 s). Raises httpx.HTTPError (status >= 400, network)."""
+    import time
+
     import httpx
 
-    resp = httpx.get(url, timeout=60.0, follow_redirects=True)
+    for attempt in range(UNAVAILABLE_TRIES):
+        last = attempt == UNAVAILABLE_TRIES - 1
+        try:
+            resp = httpx.get(url, timeout=60.0, follow_redirects=True)
+        except httpx.RemoteProtocolError:  # the response broke off (a streamed body whose storage went away)
+            if last:
+                raise
+            time.sleep(1.0)
+            continue
+        if resp.status_code != 503 or last:
+            break
+        wait = resp.headers.get("Retry-After", "1")
+        time.sleep(min(float(wait), 5.0) if wait.isdigit() else 1.0)
     resp.raise_for_status()
     return resp.content
 

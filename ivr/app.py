@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -115,6 +116,18 @@ def create_app(w: Wiring) -> FastAPI:
     if not public_only:
         _webhook_route(app, w)  # first: routes are matched in order, and webhooks are the hot path
     _public_routes(app)
+
+    @app.exception_handler(redis.ConnectionError)
+    @app.exception_handler(redis.TimeoutError)
+    async def storage_unavailable(request: Request, exc: Exception) -> Response:
+        # Valkey restarted or restarting: a temporary outage, not a fault of the request. Idle pooled
+        # connections to the old server are dead too: drop them so the next requests reconnect.
+        log.warning("%s %s: storage unavailable (%s)", request.method, request.url.path, exc)
+        with contextlib.suppress(Exception):
+            await request.app.state.redis.connection_pool.disconnect(inuse_connections=False)
+        return JSONResponse({"error": "storage unavailable, try again shortly"}, status_code=503,
+                            headers={"Retry-After": "1"})
+
     if public_only:
         from ivr.public_only import NoSignedHead
 
