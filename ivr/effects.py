@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import redis
@@ -51,7 +52,7 @@ from ivr.messages import (
     VerificationStarted,
     VoterMatched,
 )
-from ivr.once import OnceAudit, Recent, end_operation, operation
+from ivr.once import ONCE_TTL_S, OnceAudit, Recent, end_operation, op_key, operation
 from voter_registry.model import Voter
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class Effects:
 
         self.tentative = TentativeStore(self.r)
         self.hints = PlaceHints(self.r)
-        self.audit = OnceAudit(self.audit)  # an action re-run after a storage failure is logged once (ivr.once)
+        self.audit = OnceAudit(self.audit, self.r)  # a re-run action is logged once, across workers (ivr.once)
         self._results = Recent()
 
     async def run(self, req: Any, ctx: Any = None) -> Any:
@@ -111,12 +112,14 @@ class Effects:
         handler = getattr(self, "_" + type(req).__name__, None)
         if handler is None:
             return EffectFailed(f"no handler for {type(req).__name__}")
-        op = (ctx.call_id, ctx.version, req) if ctx is not None and isinstance(req, ACTIONS) else None
+        op = op_key(ctx.call_id, ctx.version, req) if ctx is not None and isinstance(req, ACTIONS) else None
         if op is not None and op in self._results:  # the same webhook re-run after a later failure
             return self._results[op]
         started = time.perf_counter()
         token = operation(op)
         try:
+            if op is not None and (first := await self._first_result(op)) is not None:
+                return first  # a re-run on another worker (this one's memory is per process)
             result = await handler(req, ctx)
         except Exception as exc:  # a store or disk failure must not crash the call
             log.exception("effect %s failed", type(req).__name__)
@@ -126,11 +129,20 @@ class Effects:
             end_operation(token)
         if op is not None and (isinstance(result, Claimed) or getattr(result, "ok", False)):
             self._results.put(op, result)
+            try:
+                await self.r.set(f"ivr:op:{op}", _result_json(result), ex=ONCE_TTL_S)
+            except redis.RedisError:  # the log still holds the event once (ivr.once); only the wording may differ
+                log.warning("result of %s not kept for a re-run", type(req).__name__)
         if isinstance(req, FindVoter):
             metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
         if isinstance(result, Recorded) and result.ok:
             metrics.ACTIONS.labels(type(req).__name__.removeprefix("Record").lower()).inc()
         return result
+
+    async def _first_result(self, op: str) -> Recorded | Claimed | None:
+        """The result an earlier run of action `op` answered, kept in Valkey (`ivr:op:{op}`), or None."""
+        raw = await self.r.get(f"ivr:op:{op}")
+        return _result_from_json(raw) if raw else None
 
     async def _IdentifyCaller(self, req: IdentifyCaller, ctx: Any = None) -> CallerIdentified:  # noqa: N802
         from voter_registry.auditors import auditor_for
@@ -467,6 +479,15 @@ class Effects:
         last = await self.r.hget("ivr:last_seq", req.voter)
         who = person(subject) if subject else Person(req.voter, "", req.voter)
         return AuditReport(who, tuple(steps), int(last) if last else None)
+
+
+def _result_json(result: Recorded | Claimed) -> str:
+    return json.dumps({"type": type(result).__name__, **asdict(result)})
+
+
+def _result_from_json(raw: str) -> Recorded | Claimed:
+    d = json.loads(raw)
+    return (Claimed if d.pop("type") == "Claimed" else Recorded)(**d)
 
 
 def _code_hash(phone: str, code: str) -> str:

@@ -2,7 +2,16 @@
 
 Per-call state lives in Redis (`call:{call_control_id}`, JSON, 2 h TTL) so a restart does not lose a
 call; event ids are remembered for 24 h (`ivr:evt:{id}`) because Telnyx delivers at least once.
-Events of one call are handled one at a time, in arrival order (`CallQueues`).
+Events of one call are handled one at a time: in arrival order within a worker (`CallQueues`), and across
+workers under the call's lock, a short lease renewed while the event is processed (a killed worker's call
+is free again within `LEASE_S`).
+
+Telnyx does not order webhooks, and two workers may take a call's events in either order, so the runner
+does not rely on order: a caller's input (speech, keys, a gather timeout) counts only for the prompt it
+answers -- its `client_state`, the prompt token Telnyx echoes on every later event, must be the call's
+current token (an input to a superseded prompt is dropped); a `call.hangup` that overtakes the call's
+`call.initiated` leaves a mark (`ivr:ended:{id}`) so the late start is not taken for a new call; other
+events are caused by our own commands, so they cannot overtake the event that sent them.
 """
 
 from __future__ import annotations
@@ -25,19 +34,27 @@ from ivr.messages import (
     Answer,
     CallEnded,
     CallStarted,
+    DigitsPressed,
     Hangup,
     Inbound,
     Prompt,
     Say,
     Silence,
+    SpeechHeard,
     StartTranscription,
     StopPrompt,
 )
 
 log = logging.getLogger(__name__)
 TELEPHONY = (Answer, StartTranscription, Prompt, Say, StopPrompt, Hangup)
+CALLER_INPUT = (SpeechHeard, DigitsPressed, Silence)  # each answers the prompt whose token it carries
 STATE_TTL_S = 2 * 3600
-LOCK_S = 15
+# The call's lock is a lease: LEASE_S long, renewed every RENEW_S while the event is processed, so a
+# worker killed mid-event stalls its call at most LEASE_S; an event loop stalled longer than
+# LEASE_S - RENEW_S would let another worker in (the stale-input check below then drops a re-run input).
+LEASE_S = 2.0
+RENEW_S = 0.5
+BLOCK_S = 30.0  # how long an event waits for its call's lock (a long event of the same call)
 # Events of one call often land on different workers back to back; redis-py polls a held lock every
 # 100 ms by default, which would add up to 100 ms to such an event. 5 ms costs one GET-sized command.
 LOCK_POLL_S = 0.005
@@ -67,10 +84,14 @@ class CallRunner:
             return
         started = time.perf_counter()
         try:
-            # timeout: a worker killed while holding the lock stalls its call for at most LOCK_S
-            async with self.r.lock(f"ivr:lock:{inbound.call_id}", timeout=LOCK_S, sleep=LOCK_POLL_S,
-                                   blocking_timeout=2 * LOCK_S):
-                await self._handle(inbound)
+            # raise_on_release_error=False: a lease lost to a stalled loop is logged; the event was handled
+            async with self.r.lock(f"ivr:lock:{inbound.call_id}", timeout=LEASE_S, sleep=LOCK_POLL_S,
+                                   blocking_timeout=BLOCK_S, raise_on_release_error=False) as lock:
+                renew = asyncio.create_task(_renew(lock, inbound.call_id))
+                try:
+                    await self._handle(inbound)
+                finally:
+                    renew.cancel()
         except Exception:
             # not handled: forget the event id so a retry or a redelivery is not taken for a duplicate
             with contextlib.suppress(Exception):
@@ -83,14 +104,18 @@ class CallRunner:
         raw = await self.r.get(key)
         ev = inbound.event
         if raw is None:
-            if not isinstance(ev, CallStarted):
+            if isinstance(ev, CallEnded):  # the hang-up overtook the call's start: remember it ended
+                await self.r.set(f"ivr:ended:{inbound.call_id}", 1, ex=STATE_TTL_S)
+            if not isinstance(ev, CallStarted) or await self.r.exists(f"ivr:ended:{inbound.call_id}"):
                 return  # unknown or already finished call: nothing to do (hang-up is terminal)
             state = CallState(call_id=inbound.call_id)
             metrics.CALLS_IN_PROGRESS.inc()
         else:
             state = CallState.from_json(json.loads(raw))
-        if isinstance(ev, Silence) and inbound.client_state not in (None, state.token):
-            log.info("stale gather timeout for %s ignored", inbound.client_state)
+        if isinstance(ev, CALLER_INPUT) and inbound.client_state not in (None, state.token) \
+                and await self.r.get(f"ivr:unsent:{inbound.call_id}") != state.token:
+            log.info("%s for superseded prompt %s ignored (now %s)", inbound.event_type, inbound.client_state,
+                     state.token)
             return
         if isinstance(ev, CallEnded):
             await self.r.delete(key)  # nothing half-done survives a hang-up
@@ -110,6 +135,9 @@ class CallRunner:
         for cmd, token, cid in outbox:
             if not await self._send(inbound.call_id, cmd, token, cid):
                 metrics.ERRORS.labels("telnyx_command").inc()
+                # Telnyx may still echo the previous prompt's token: let the caller's next input count
+                with contextlib.suppress(Exception):
+                    await self.r.set(f"ivr:unsent:{inbound.call_id}", state.token, ex=STATE_TTL_S)
                 if isinstance(cmd, Answer):  # nobody can hear an apology on an unanswered call: end it
                     with contextlib.suppress(Exception):
                         await self.send(inbound.call_id, Hangup(), client_state=token, command_id=cid + "-h")
@@ -148,6 +176,18 @@ class CallRunner:
                 else:
                     pending.append(await self.effects.run(cmd, state))
         return state
+
+
+async def _renew(lock: Any, call_id: str) -> None:
+    """Keep the call's lease while its event is processed (cancelled when done)."""
+    try:
+        while True:
+            await asyncio.sleep(RENEW_S)
+            await lock.reacquire()
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # lost (a stalled loop) or storage down: the release logs it; the event goes on
+        log.warning("lease of call %s could not be renewed", call_id, exc_info=True)
 
 
 class CallQueues:
