@@ -55,7 +55,7 @@ from voter_registry.model import Voter
 from voter_registry.store import ACTIVE, META, PHONE, VOTER
 
 try:  # the matcher's index (voter_registry/index.py); without it the roll is imported unindexed
-    from voter_registry.index import index_voter, unindex_voter
+    from voter_registry.index import filing, index_voter, unindex_voter
 except ImportError:  # pragma: no cover - only while the matcher package is missing
 
     def index_voter(pipe: Any, voter: Voter) -> None:  # noqa: D103
@@ -63,6 +63,9 @@ except ImportError:  # pragma: no cover - only while the matcher package is miss
 
     def unindex_voter(pipe: Any, voter: Voter) -> None:  # noqa: D103
         return None
+
+    def filing(voter: Voter) -> tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]]:  # noqa: D103
+        return (), "", ()
 
 
 RECHECK = "vr:recheck"  # regns an interrupted import may have written as active: rechecked at the next commit
@@ -289,6 +292,27 @@ class CommandBatch(CoreCommands):
         """Add `amount` to the batch's running total for (name, key)."""
         self.incr[(name, key)] += amount
 
+    def index(self, voter: Voter, sign: int = 1) -> None:
+        """What `index_voter(self, voter)` (sign 1) or `unindex_voter(self, voter)` (sign -1) queues, from
+        `index.filing` directly: the same aggregated commands without a redis-py call per command."""
+        keys, m, counters = filing(voter)
+        if sign > 0 and voter.status != "active":
+            sign = 0  # index_voter on an inactive voter: only its bucket members are removed
+        if sign > 0:
+            sets, item = self.zadds, (0, m)
+        else:
+            sets, item = self.zrems, (m,)
+        for k in keys:
+            a = sets.get(k)
+            if a is None:
+                sets[k] = ["ZADD" if sign > 0 else "ZREM", k, *item]
+            else:
+                a += item
+        if sign:
+            incr = self.incr
+            for c in counters:
+                incr[c] += sign
+
     def __len__(self) -> int:
         return len(self.parts) + len(self.incr) + len(self.zrems) + len(self.zadds)
 
@@ -310,12 +334,22 @@ class CommandBatch(CoreCommands):
 _GET_FIELDS = attrgetter(*_FIELDS)
 
 
+_BIRTH, _PHONE = _FIELDS.index("birth_year"), _FIELDS.index("phone")
+
+
+def _values(v: Voter) -> list[str]:
+    """`Voter.to_dict()`'s values in field order ("" for None)."""
+    vals = list(_GET_FIELDS(v))
+    b = vals[_BIRTH]
+    vals[_BIRTH] = str(b) if b else ""
+    if vals[_PHONE] is None:
+        vals[_PHONE] = ""
+    return vals
+
+
 def _compact(v: Voter) -> dict[str, str]:
     """`Voter.to_dict()` without the empty fields (`Voter.from_dict` reads a missing field as empty)."""
-    d = {k: x for k, x in zip(_FIELDS, _GET_FIELDS(v), strict=True) if x}
-    if "birth_year" in d:
-        d["birth_year"] = str(d["birth_year"])
-    return d
+    return {k: x for k, x in zip(_FIELDS, _values(v), strict=True) if x}
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:
@@ -343,7 +377,8 @@ class _Run:
         self.k_assoc = gen_key(gen, "assoc")
         # With no roll in service every phone is new: the new-association set is not needed.
         self.track_assoc = bool(self.wire.call("EXISTS", ACTIVE))
-        self.dumper = _hash_dumper(self.wire)
+        dumper = _hash_dumper(self.wire)
+        self.encode = dumper.row_encoder((*_FIELDS, SEEN), _CACHED) if dumper is not None else None
 
     def reject(self, source: str, line: int, regn: str, action: str, reason: str) -> None:
         self.rejects.writerow((source, line, regn, action, reason))
@@ -407,44 +442,48 @@ class _Run:
         unleft: list[str] = []
         add_phones: list[str] = []
         add_assoc: list[str] = []
-        gen = self.gen
+        gen, day = self.gen, _day
         for regn, key, flat, was_on in zip(regns, keys, olds, on_roll, strict=True):
             row = latest[regn]
             v = row.voter
             old = _pairs(flat) if flat else None
-            new = _compact(v)
-            stamp = seen_stamp(gen, row.updated)
-            seen = int(x) if old and (x := old.get(SEEN, "")).isdigit() else 0
-            replaced = seen // _DAYS == gen
-            if replaced:
-                # The same REGN_NUM in an earlier batch of this import: keep the later LAST_UPDATED_DATE.
-                n["superseded"] += 1
-                if seen > stamp:
+            stamp = gen * _DAYS + day(row.updated)
+            vals = _values(v)
+            if old is None:
+                replaced = False
+                n["new"] += 1
+                self._write(b, key, v, vals, stamp, None)
+            else:
+                seen = int(x) if (x := old.get(SEEN, "")).isdigit() else 0
+                replaced = seen // _DAYS == gen
+                if replaced:
+                    # The same REGN_NUM in an earlier batch of this import: keep the later LAST_UPDATED_DATE.
+                    n["superseded"] += 1
+                    if seen > stamp:
+                        self.reject(
+                            row.source,
+                            row.line,
+                            regn,
+                            "superseded",
+                            "duplicate REGN_NUM; an earlier row has a later LAST_UPDATED_DATE",
+                        )
+                        continue
                     self.reject(
                         row.source,
                         row.line,
                         regn,
-                        "superseded",
-                        "duplicate REGN_NUM; an earlier row has a later LAST_UPDATED_DATE",
+                        "replaces",
+                        "duplicate REGN_NUM; replaces an earlier row with an older or equal LAST_UPDATED_DATE",
                     )
-                    continue
-                self.reject(
-                    row.source,
-                    row.line,
-                    regn,
-                    "replaces",
-                    "duplicate REGN_NUM; replaces an earlier row with an older or equal LAST_UPDATED_DATE",
-                )
-                n["imported"] -= 1
-            if not old:
-                n["new"] += 1
-                self._write(b, key, v, new, stamp, None)
-            elif {k: x for k, x in old.items() if k[0] != "_" and x} == new:
-                n["unchanged"] += 1
-                b.execute_command("HSET", key, SEEN, stamp)
-            else:
-                n["changed"] += 1
-                self._write(b, key, v, new, stamp, old)
+                    n["imported"] -= 1
+                if {k: x for k, x in old.items() if k[0] != "_" and x} == {
+                    k: x for k, x in zip(_FIELDS, vals, strict=True) if x
+                }:
+                    n["unchanged"] += 1
+                    b.parts.append(pack(("HSET", key, SEEN, stamp)))
+                else:
+                    n["changed"] += 1
+                    self._write(b, key, v, vals, stamp, old)
             n["imported"] += 1
             if v.status == "active":
                 if not was_on:
@@ -470,33 +509,34 @@ class _Run:
         self.wire.send(*b.payload(), keep=False)
 
     def _write(
-        self, b: CommandBatch, key: str, v: Voter, new: dict[str, str], stamp: int, old: dict[str, str] | None
+        self, b: CommandBatch, key: str, v: Voter, vals: list[str], stamp: int, old: dict[str, str] | None
     ) -> None:
         """Replace a voter's index entries, household membership and hash, in that order.
 
-        The server applies a prefix of what was sent when the importer is killed. The hash is written
-        last, so a voter whose hash is current has everything else current too; one whose hash is not
-        differs from the file and is rewritten by the re-run (ZADD/ZREM/SADD/SREM are idempotent; only
-        the index's name counters, which are priors, may drift by one)."""
+        vals: `_values(v)`. The server applies a prefix of what was sent when the importer is killed.
+        The hash is written last, so a voter whose hash is current has everything else current too; one
+        whose hash is not differs from the file and is rewritten by the re-run (ZADD/ZREM/SADD/SREM are
+        idempotent; only the index's name counters, which are priors, may drift by one)."""
         regn = v.regn_num
         if old is not None:
             before = Voter.from_dict({**old, "regn_num": regn})
             if before.status == "active":
-                unindex_voter(b, before)
+                b.index(before, -1)
             if before.phone and before.phone != v.phone:
                 b.srem(PHONE + before.phone, regn)
         if old is not None or v.status == "active":
-            index_voter(b, v)  # (a new voter who is not active has nothing to file or remove)
+            b.index(v)  # (a new voter who is not active has nothing to file or remove)
         if v.phone:
             b.parts.append(hiredis.pack_command(("SADD", PHONE + v.phone, regn)))
         # The whole hash in one RESTORE ... REPLACE (a third of HSET's server time), unless the stored
         # hash carries another package's "_" fields, which replacing it would drop.
-        dump = self.dumper
-        if dump is not None and (old is None or all(k[0] != "_" or k == SEEN for k in old)):
-            payload = dump.payload([*new.items(), (SEEN, str(stamp))])
+        encode = self.encode
+        if encode is not None and (old is None or all(k[0] != "_" or k == SEEN for k in old)):
+            payload = encode([*vals, str(stamp)])
             if payload is not None:
-                b.execute_command("RESTORE", key, 0, payload, "REPLACE")
+                b.parts.append(hiredis.pack_command(("RESTORE", key, 0, payload, "REPLACE")))
                 return
+        new = {k: x for k, x in zip(_FIELDS, vals, strict=True) if x}
         b.execute_command("HSET", key, *chain.from_iterable(new.items()), SEEN, stamp)
         if old is not None:
             emptied = [k for k in old if k not in new and k[0] != "_"]
@@ -505,6 +545,8 @@ class _Run:
 
 
 _NUMERIC = ("regn_num", "house_num", "zip", "birth_year", "district", SEEN)  # the Voter fields often integers
+# Hash fields whose entries are cached per value (not the nearly unique registration numbers and phones).
+_CACHED = frozenset(_FIELDS + (SEEN,)) - {"regn_num", "phone"}
 
 
 def _hash_dumper(wire: _Wire) -> HashDumper | None:

@@ -42,8 +42,7 @@ def _field(text: str) -> str:
 
 def member(voter: Voter) -> str:
     """The bucket member for `voter`: county and city first so that lex ranges select a place."""
-    parts = (voter.county, voter.city, voter.first, voter.middle, voter.last, voter.suffix)
-    return SEP.join(_field(p) for p in parts) + SEP + voter.regn_num
+    return filing(voter)[1]
 
 
 @lru_cache(maxsize=1 << 17)
@@ -59,38 +58,77 @@ def surname_keys(last: str) -> tuple[str, ...]:
 @lru_cache(maxsize=1 << 17)
 def given_keys(first: str, middle: str) -> tuple[str, ...]:
     """Sound keys given names are filed under: the first name and a full (2+ letter) middle name."""
-    keys = [sound_key(first)]
-    if len(clean(middle)) > 1:
-        keys.append(sound_key(middle))
-    return tuple(dict.fromkeys(k for k in keys if k)) or ("",)
+    f, fk, _ = _given(first)
+    m, mk, full = _given(middle)
+    keys = (fk, mk) if full and mk and mk != fk else (fk,)
+    return tuple(k for k in keys if k) or ("",)
 
 
 def bucket_keys(voter: Voter) -> list[str]:
     """Every bucket key `voter` is filed under."""
-    return list(_bucket_keys(voter.last, voter.first, voter.middle))
+    return list(filing(voter)[0])
+
+
+# The pieces of a voter's filing, cached per distinct spelling: a state roll repeats its surnames, given
+# names and places millions of times, while the combinations of them are nearly all distinct.
 
 
 @lru_cache(maxsize=1 << 17)
-def _bucket_keys(last: str, first: str, middle: str) -> tuple[str, ...]:
-    return tuple(bucket_key(lk, fk) for lk in surname_keys(last) or ("",) for fk in given_keys(first, middle))
+def _surname(last: str) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(member field, bucket key prefixes "vr:ix:n:{key}:", surname counter or ())."""
+    f = _field(last)
+    return f, tuple(f"{BUCKET}{k}:" for k in surname_keys(last) or ("",)), ((LAST_NAMES, f),) if f else ()
+
+
+@lru_cache(maxsize=1 << 17)
+def _given(name: str) -> tuple[str, str, bool]:
+    """(member field, sound key, counted: a full 2+ letter name is counted and files a middle name)."""
+    return _field(name), sound_key(name), len(clean(name)) > 1
+
+
+@lru_cache(maxsize=1 << 16)
+def _place(city: str, county: str, zip_: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """(member prefix "COUNTY|CITY|", place counter or ())."""
+    c = _field(city)
+    counted = ((PLACES, SEP.join((c, _field(county), zip_[:5]))),) if city or zip_ else ()
+    return f"{_field(county)}{SEP}{c}{SEP}", counted
+
+
+def filing(voter: Voter) -> tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]]:
+    """How an active `voter` is filed: (bucket keys, the member added to each, the counters
+    `(hash, field)` incremented by one: surname, given names, place). `index_voter` queues exactly this;
+    bulk writers (the importer) may aggregate it."""
+    last, lkeys, lcount = _surname(voter.last)
+    first, fk, fcounted = _given(voter.first)
+    middle, mk, mcounted = _given(voter.middle)
+    prefix, pcount = _place(voter.city, voter.county, voter.zip)
+    gkeys = (fk, mk) if mcounted and mk and mk != fk else (fk,)
+    if not gkeys[-1] or not gkeys[0]:
+        gkeys = tuple(k for k in gkeys if k) or ("",)
+    if len(lkeys) == 1 and len(gkeys) == 1:
+        keys: tuple[str, ...] = (lkeys[0] + gkeys[0],)
+    else:
+        keys = tuple(lk + gk for lk in lkeys for gk in gkeys)
+    m = f"{prefix}{first}{SEP}{middle}{SEP}{last}{SEP}{_field(voter.suffix)}{SEP}{voter.regn_num}"
+    counters = lcount
+    if fcounted:
+        counters += ((GIVEN_NAMES, first),)
+    if mcounted:
+        counters += ((GIVEN_NAMES, middle),)
+    return keys, m, counters + pcount
 
 
 def _queue(pipe: Any, voter: Voter, sign: int) -> None:
-    m = member(voter)
-    for key in _bucket_keys(voter.last, voter.first, voter.middle):
+    keys, m, counters = filing(voter)
+    for key in keys:
         if sign > 0:
             pipe.zadd(key, {m: 0})
         else:
             pipe.zrem(key, m)
     if sign == 0:
         return
-    if _field(voter.last):
-        pipe.hincrby(LAST_NAMES, _field(voter.last), sign)
-    for given in (voter.first, voter.middle):
-        if len(clean(given)) > 1:
-            pipe.hincrby(GIVEN_NAMES, _field(given), sign)
-    if voter.city or voter.zip:
-        pipe.hincrby(PLACES, SEP.join((_field(voter.city), _field(voter.county), voter.zip[:5])), sign)
+    for name, key in counters:
+        pipe.hincrby(name, key, sign)
 
 
 def index_voter(pipe: Any, voter: Voter) -> None:
