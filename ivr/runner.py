@@ -3,8 +3,8 @@
 Per-call state lives in Redis (`call:{call_control_id}`, JSON, 2 h TTL) so a restart does not lose a
 call; event ids are remembered for 24 h (`ivr:evt:{id}`) because Telnyx delivers at least once.
 Events of one call are handled one at a time: in arrival order within a worker (`CallQueues`), and across
-workers under the call's lock, a short lease renewed while the event is processed (a killed worker's call
-is free again within `LEASE_S`).
+workers under the call's lease (`ivr.lease`: renewed while the event is processed, so a killed worker's
+call is free again within 2 s).
 
 Telnyx does not order webhooks, and two workers may take a call's events in either order, so the runner
 does not rely on order: a caller's input (speech, keys, a gather timeout) counts only for the prompt it
@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 
 from ivr import metrics, prompts
 from ivr.dialogue import CallState, step
+from ivr.lease import Lease, hold
 from ivr.messages import (
     Answer,
     CallEnded,
@@ -49,15 +50,6 @@ log = logging.getLogger(__name__)
 TELEPHONY = (Answer, StartTranscription, Prompt, Say, StopPrompt, Hangup)
 CALLER_INPUT = (SpeechHeard, DigitsPressed, Silence)  # each answers the prompt whose token it carries
 STATE_TTL_S = 2 * 3600
-# The call's lock is a lease: LEASE_S long, renewed every RENEW_S while the event is processed, so a
-# worker killed mid-event stalls its call at most LEASE_S; an event loop stalled longer than
-# LEASE_S - RENEW_S would let another worker in (the stale-input check below then drops a re-run input).
-LEASE_S = 2.0
-RENEW_S = 0.5
-BLOCK_S = 30.0  # how long an event waits for its call's lock (a long event of the same call)
-# Events of one call often land on different workers back to back; redis-py polls a held lock every
-# 100 ms by default, which would add up to 100 ms to such an event. 5 ms costs one GET-sized command.
-LOCK_POLL_S = 0.005
 RETRY_S = (0.2, 0.5, 1.0, 2.0, 4.0)  # storage outages (e.g. a Valkey restart) an event waits out
 DEDUPE_TTL_S = 24 * 3600
 _NS = uuid.UUID("6f1c1f9e-3b1e-4d55-9a43-2f8d3c1e7a10")
@@ -84,14 +76,8 @@ class CallRunner:
             return
         started = time.perf_counter()
         try:
-            # raise_on_release_error=False: a lease lost to a stalled loop is logged; the event was handled
-            async with self.r.lock(f"ivr:lock:{inbound.call_id}", timeout=LEASE_S, sleep=LOCK_POLL_S,
-                                   blocking_timeout=BLOCK_S, raise_on_release_error=False) as lock:
-                renew = asyncio.create_task(_renew(lock, inbound.call_id))
-                try:
-                    await self._handle(inbound)
-                finally:
-                    renew.cancel()
+            async with hold(self.r, inbound.call_id) as lease:  # ivr.lease: free within 2 s of a kill
+                await self._handle(inbound, lease)
         except Exception:
             # not handled: forget the event id so a retry or a redelivery is not taken for a duplicate
             with contextlib.suppress(Exception):
@@ -99,7 +85,7 @@ class CallRunner:
             raise
         metrics.EVENT_SECONDS.observe(time.perf_counter() - started)
 
-    async def _handle(self, inbound: Inbound) -> None:
+    async def _handle(self, inbound: Inbound, lease: Lease) -> None:
         key = f"call:{inbound.call_id}"
         raw = await self.r.get(key)
         ev = inbound.event
@@ -112,8 +98,11 @@ class CallRunner:
             metrics.CALLS_IN_PROGRESS.inc()
         else:
             state = CallState.from_json(json.loads(raw))
+        # An input to a superseded prompt is dropped -- unless the current prompt may never have reached
+        # Telnyx (its sending mark survived: a send failed or the worker died), so Telnyx still echoes
+        # the previous token and the caller answers what they last heard.
         if isinstance(ev, CALLER_INPUT) and inbound.client_state not in (None, state.token) \
-                and await self.r.get(f"ivr:unsent:{inbound.call_id}") != state.token:
+                and await self.r.get(lease.mark) != state.token:
             log.info("%s for superseded prompt %s ignored (now %s)", inbound.event_type, inbound.client_state,
                      state.token)
             return
@@ -131,13 +120,15 @@ class CallRunner:
             await self.effects.ended(inbound.call_id)
             metrics.CALLS_IN_PROGRESS.dec()
         elif state is not before or raw is None:  # events that change nothing (speak.ended) write nothing
-            await self.r.set(key, json.dumps(state.to_json()), ex=STATE_TTL_S)
+            pipe = self.r.pipeline(transaction=False)  # one round trip; the lease's release clears the mark
+            pipe.set(key, json.dumps(state.to_json()), ex=STATE_TTL_S)
+            if outbox:
+                pipe.set(lease.mark, state.token, ex=STATE_TTL_S)
+            await pipe.execute()
         for cmd, token, cid in outbox:
             if not await self._send(inbound.call_id, cmd, token, cid):
                 metrics.ERRORS.labels("telnyx_command").inc()
-                # Telnyx may still echo the previous prompt's token: let the caller's next input count
-                with contextlib.suppress(Exception):
-                    await self.r.set(f"ivr:unsent:{inbound.call_id}", state.token, ex=STATE_TTL_S)
+                lease.clear_mark = False  # Telnyx may still echo the previous prompt's token
                 if isinstance(cmd, Answer):  # nobody can hear an apology on an unanswered call: end it
                     with contextlib.suppress(Exception):
                         await self.send(inbound.call_id, Hangup(), client_state=token, command_id=cid + "-h")
@@ -178,18 +169,6 @@ class CallRunner:
         return state
 
 
-async def _renew(lock: Any, call_id: str) -> None:
-    """Keep the call's lease while its event is processed (cancelled when done)."""
-    try:
-        while True:
-            await asyncio.sleep(RENEW_S)
-            await lock.reacquire()
-    except asyncio.CancelledError:
-        raise
-    except Exception:  # lost (a stalled loop) or storage down: the release logs it; the event goes on
-        log.warning("lease of call %s could not be renewed", call_id, exc_info=True)
-
-
 class CallQueues:
     """One FIFO worker per active call, so the webhook route can answer at once while events of a call
     are processed in arrival order and different calls run concurrently."""
@@ -216,7 +195,7 @@ class CallQueues:
                 try:
                     await self.handle(inbound)
                     break
-                except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.LockError):
+                except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.LockError):  # LeaseTimeout too
                     log.warning("event %s of call %s: storage unavailable, retrying", inbound.event_type, call_id)
                 except Exception:
                     log.exception("event %s of call %s failed", inbound.event_type, call_id)
