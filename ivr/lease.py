@@ -39,12 +39,12 @@ class LeaseTimeout(redis.exceptions.LockError):
 
 class Lease:
     """One holding of the lease of call `call_id`. `clear_mark`: delete `ivr:sending:{call}` at release
-    (set it to False when the event's commands did not all reach the carrier)."""
+    (set it when this event wrote the mark and all its commands reached the carrier)."""
 
     def __init__(self, r: aioredis.Redis, call_id: str) -> None:
         self.r, self.key, self.mark = r, f"ivr:lock:{call_id}", f"ivr:sending:{call_id}"
         self.token = secrets.token_hex(8)
-        self.clear_mark = True
+        self.clear_mark = False
 
     async def _renew(self) -> None:
         try:

@@ -125,6 +125,7 @@ class CallRunner:
             if outbox:
                 pipe.set(lease.mark, state.token, ex=STATE_TTL_S)
             await pipe.execute()
+            lease.clear_mark = bool(outbox)  # cleared at release unless a command fails (below)
         for cmd, token, cid in outbox:
             if not await self._send(inbound.call_id, cmd, token, cid):
                 metrics.ERRORS.labels("telnyx_command").inc()
