@@ -279,7 +279,7 @@ class _LineFeed:
     it belongs to another partition: each worker then pays the csv module only for its own share. Lines
     of quoted records are always fed, so every worker sees the same record boundaries."""
 
-    __slots__ = ("lines", "end", "start", "boundary", "skip")
+    __slots__ = ("lines", "end", "start", "boundary", "skip", "owned")
 
     def __init__(self, text: Any) -> None:
         self.lines = iter(text)
@@ -287,6 +287,7 @@ class _LineFeed:
         self.start = 0  # physical line where the record being read started
         self.boundary = True  # the next line fed starts a record (set by `_records`)
         self.skip: Callable[[str], bool] | None = None
+        self.owned = False  # the current record's first cell was checked by `skip` and kept
 
     def __iter__(self) -> _LineFeed:
         return self
@@ -297,10 +298,13 @@ class _LineFeed:
             line = next(self.lines)
             self.end += 1
             if self.boundary:
+                owned = False
                 if skip is not None and '"' not in line and "\0" not in line and len(line) < 65536:
                     comma = line.find(",")
                     if skip(line[:comma] if comma >= 0 else line.rstrip("\r\n")):
                         continue
+                    owned = True
+                self.owned = owned
                 self.start = self.end
                 self.boundary = False
             return line
@@ -376,7 +380,11 @@ def _parse_iowa(name: str, reader: Any, part: tuple[int, int] | None, feed: _Lin
                 yield rec
             continue
         line, row = rec
-        if part is not None and partition_of(row[i_regn] if i_regn < len(row) else "", part[1]) != part[0]:
+        if (
+            part is not None
+            and not feed.owned
+            and partition_of(row[i_regn] if i_regn < len(row) else "", part[1]) != part[0]
+        ):
             continue
         yield _checked(name, line, row, ncols, exact, conv)
 

@@ -102,6 +102,7 @@ _SHORT_BACK = [chr(n + 1) for n in range(64)]  # their backlens (header byte + n
 _CACHE_MAX = 1 << 16
 _LP_HEAD = struct.Struct("<IH").pack  # listpack total bytes, element count
 _CRC = struct.Struct("<Q").pack
+_RDB_LENS = [_rdb_len(n) for n in range(1024)]
 
 
 def _int_entry(n: int) -> str:
@@ -190,26 +191,32 @@ class HashDumper:
 
         The entries (field + value) of the fields in `cached` are kept per distinct value, up to 2**17
         each: names, places and dates repeat across a voter roll, so most rows are a join of cached
-        strings (registration numbers and phones, nearly all distinct, are better left out of `cached`)."""
-        value, frame = self._value, self._frame
-        plan = [(f, entry(f).decode("latin-1"), {} if f in cached else None) for f in names]
+        bytes (registration numbers and phones, nearly all distinct, are better left out of `cached`)."""
+        value, footer, crc = self._value, self.footer, _crc64
+        heads = [entry(f) for f in names]
+        caches: list[dict[str, bytes]] = [{"": b""} for _ in names]  # an empty value: the field left out
+        keep = [f in cached for f in names]
         limit = _CACHE_MAX * 2
+        get = dict.get
 
         def encode(values: Sequence[str]) -> bytes | None:
-            parts: list[str] = []
-            ap = parts.append
-            for (f, fe, cache), v in zip(plan, values, strict=True):
-                if not v:
-                    continue
-                e = cache.get(v) if cache is not None else None
-                if e is None:
-                    ve = value(f, v)
-                    if ve is None:
-                        return None
-                    e = fe + ve
-                    if cache is not None and len(cache) < limit:
-                        cache[v] = e
-                ap(e)
-            return frame("".join(parts), 2 * len(parts))
+            parts = list(map(get, caches, values))
+            misses = parts.count(None)
+            i = -1
+            for _ in range(misses):  # not cached: the unique values, and the first sight of the others
+                i = parts.index(None, i + 1)
+                v = values[i]
+                ve = value(names[i], v)
+                if ve is None:
+                    return None
+                e = parts[i] = heads[i] + ve.encode("latin-1")
+                if keep[i] and len(caches[i]) < limit:
+                    caches[i][v] = e
+            raw = b"".join(parts)  # type: ignore[arg-type]
+            size = len(raw) + 7
+            rl = _RDB_LENS[size] if size < 1024 else _rdb_len(size)
+            count = 2 * (len(values) - values.count(""))
+            head = b"".join((_HASH_LISTPACK, rl, _LP_HEAD(size, count), raw, b"\xff", footer))
+            return head + _CRC(crc(head))  # type: ignore[misc]
 
         return encode

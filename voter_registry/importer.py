@@ -26,7 +26,7 @@ import queue
 import socket
 import sys
 import time
-from collections import defaultdict
+from collections import _count_elements, defaultdict  # type: ignore[attr-defined]
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
@@ -308,7 +308,9 @@ class CommandBatch(CoreCommands):
                 sets[k] = ["ZADD" if sign > 0 else "ZREM", k, *item]
             else:
                 a += item
-        if sign:
+        if sign > 0:
+            _count_elements(self.incr, counters)  # incr[c] += 1 for each, in C
+        elif sign:
             incr = self.incr
             for c in counters:
                 incr[c] += sign
