@@ -706,10 +706,10 @@ def main(argv: list[str] | None = None) -> int:
         port = ra.connection_pool.connection_kwargs["port"]
         # as deployed: the callers' matches run in the app's worker processes; then all in one process
         # (32 coroutines sharing one interpreter), for comparison
-        for procs in dict.fromkeys((args.procs, 1)):
-            conc = concurrent_latency(port, calls, args.clients, procs, args.seconds)
+        for nprocs in dict.fromkeys((args.procs, 1)):
+            conc = concurrent_latency(port, calls, args.clients, nprocs, args.seconds)
             print(
-                _lat_row(f"ours, {args.clients} clients / {procs} procs", conc)
+                _lat_row(f"ours, {args.clients} clients / {nprocs} procs", conc)
                 + f"  ({len(conc) / args.seconds:,.0f} matches/s, closed loop)"
             )
         print(

@@ -64,6 +64,7 @@ SCOPE_LIMIT = 400  # members read per bucket range
 STATE_LIMIT = 120  # members read per statewide bucket range
 MAX_KEYS = 16  # buckets read per match (readings x surname keys x given-name keys)
 VOCAB_REFRESH_S = 30.0
+PREWARM_GIVEN = 5000  # commonest given-name spellings prepared at load (about 95% of voters' names)
 NO_MATCH = 9  # weak links of a name that is not the voter's at all
 ACTIVE = "vr:active"  # the roll in service (importer contract): only its members are ever returned
 
@@ -391,6 +392,7 @@ class Vocab:
 
     by_key: dict[str, list[str]] = field(default_factory=dict)
     spellings: set[str] = field(default_factory=set)
+    ranked: list[str] = field(default_factory=list)  # the spellings, commonest first
     deletes: dict[str, set[str]] = field(default_factory=dict)
     _cache: dict[tuple[str, int], list[tuple[str, float]]] = field(default_factory=dict)
     _near_cache: dict[str, tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]] = field(default_factory=dict)
@@ -407,6 +409,8 @@ class Vocab:
         for _, s in ranked:
             k = sound_key(s)
             cs = clean(s)
+            if cs not in v.spellings:
+                v.ranked.append(cs)
             v.spellings.add(cs)
             if k:
                 v.by_key.setdefault(k, []).append(cs)
@@ -516,11 +520,6 @@ class _Rec:
     street_ok: bool = False
     facts: dict[str, str] = field(default_factory=dict)
 
-    @classmethod
-    def parse(cls, m: str) -> _Rec | None:
-        p = m.split(SEP)
-        return cls(*p[:7]) if len(p) >= 7 else None
-
     def public_name(self) -> str:
         parts = [self.first, self.middle, self.last, self.suffix]
         name = " ".join(x.title() for x in parts if x)
@@ -547,6 +546,7 @@ class MatcherCore:
         self.stale = True
         self._nick_cache: dict[str, dict[str, int]] = {}
         self._keys_cache: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
+        self._tiers_cache: dict[tuple[str, str], dict[str, int]] = {}
 
     # -- vocabulary -------------------------------------------------------------------------------------
     def load_cmds(self) -> list[Cmd]:
@@ -562,12 +562,18 @@ class MatcherCore:
         self.version = (len(pl), len(ln), len(fn))
         self._nick_cache = {}
         self._keys_cache = {}
+        self._tiers_cache = {}
         warm([*self.last.spellings, *self.given.spellings])  # pronunciations: off the calls' path
         for vocab in (self.last, self.given):  # and each key's neighbours, as a warm server holds them
             vocab.index_pronunciations()
             for k in vocab.by_key:
                 vocab._near(k)
         heard_as("AL")  # pronunciations, the nickname index and the Census lists load once, here
+        # the given names most voters have: their keys, nicknames and misheard nicknames (tens of
+        # microseconds each on a call's path) worked out now
+        for name in self.given.ranked[:PREWARM_GIVEN]:
+            self._given_tiers(name, "heard")
+            self._given_tiers(name, "exact")
         census_names("last"), census_names("first")
         # the vocabularies and the pronunciation dictionary are millions of long-lived objects: a full
         # garbage collection walking them costs a call hundreds of milliseconds. Collect once now and
@@ -597,13 +603,16 @@ class MatcherCore:
         cmds = self._range_cmds(heard, scope.prefixes, state)
         n = len(cmds)
         # the voter hashes of few members come back with the buckets (see _BATCH_LUA): no second round trip
-        cmds.append(("FACTS", ACTIVE, MAX_ASK, *FACT_FIELDS))
+        said_lasts = dict.fromkeys(r.last for r in said.readings if r.last)
+        facts_cmd = ("FACTS", ACTIVE, MAX_ASK, len(FACT_FIELDS), *FACT_FIELDS, *said_lasts)
+        cmds.append(facts_cmd)
         if check_version:
             cmds += [("HLEN", PLACES), ("HLEN", LAST_NAMES), ("HLEN", GIVEN_NAMES)]
         replies = yield cmds
         if check_version:
             self._check_version(replies[n + 1 :])
-        recs = self._collect(replies[:n])
+        lasts: dict[str, bool] = {}
+        recs = self._collect(replies[:n], said, lasts)
         facts = _prefetched(replies[n])
         # local, not on self: the asyncio Matcher runs many matches on one core at once
         truncated = any(
@@ -622,7 +631,9 @@ class MatcherCore:
                 exact = [k for k in heard if k in self._state_keys(said)]
                 cmds2 += self._mrange_cmds(exact, self._widened_prefixes(said, places, caller, scope))
             if cmds2:
-                more = self._collect((yield cmds2))
+                replies2 = yield [*cmds2, facts_cmd]
+                more = self._collect(replies2[:-1], said, lasts)
+                facts = {**facts, **_prefetched(replies2[-1])}
                 for k, v in more.items():
                     recs.setdefault(k, v)
                 self._score(recs, said, places, caller)
@@ -702,36 +713,64 @@ class MatcherCore:
     def _keys_uncached(self, r: sp.NameReading, level: str) -> list[tuple[int, str]]:
         if len(clean(r.first)) == 1:  # an initial: no key narrows it; skip
             return []
-        near = level == "near"
-        lk = self.last.keys_for(r.last.replace(" ", ""), extra=3 if near else 0)
+        ltiers = self._last_tiers(r.last, level == "near")
+        ftiers = self._given_tiers(r.first, level)
+        return sorted(
+            ((lt + ft, bucket_key(a, b)) for a, lt in ltiers.items() for b, ft in ftiers.items()),
+            key=lambda x: x[0],
+        )
+
+    def _last_tiers(self, last: str, near: bool) -> dict[str, int]:
+        """Surname key -> tier (0 as heard, 1 one sound-class edit or a near homophone); cached per word."""
+        ck = (last, "near" if near else "")
+        hit = self._tiers_cache.get(ck)
+        if hit is not None:
+            return hit
+        word = last.replace(" ", "")
+        lk = self.last.keys_for(word, extra=3 if near else 0)
         ltiers = {k: (0 if i == 0 else 1) for i, (k, _) in enumerate(lk)}
         if near:  # homophones spelt under another key: only when the spelling heard finds nobody
-            for k, lv in self.last.pron_keys(r.last.replace(" ", ""), near):
+            for k, lv in self.last.pron_keys(word, near):
                 ltiers.setdefault(k, lv)
-        if " " in r.last:  # two-word surname: also each word (filed under its parts)
-            for w in r.last.split():
+        if " " in last:  # two-word surname: also each word (filed under its parts)
+            for w in last.split():
                 ltiers.setdefault(sound_key(w), 0)
+        ltiers.pop("", None)
+        return self._cache_tiers(ck, ltiers)
+
+    def _given_tiers(self, first: str, level: str) -> dict[str, int]:
+        """Given-name key -> tier (0 as heard; 1 a nickname or a near key; 1 + error a misheard nickname);
+        cached per word and level."""
+        ck = (first, level)
+        hit = self._tiers_cache.get(ck)
+        if hit is not None:
+            return hit
+        near = level == "near"
         ftiers: dict[str, int] = {}
-        for i, (k, _) in enumerate(self.given.keys_for(r.first, extra=2 if near else 0)):
+        for i, (k, _) in enumerate(self.given.keys_for(first, extra=2 if near else 0)):
             ftiers.setdefault(k, 0 if i == 0 else 1)
         if near:
-            for k, lv in self.given.pron_keys(r.first, near):
+            for k, lv in self.given.pron_keys(first, near):
                 ftiers.setdefault(k, lv)
         on_roll = self.given.by_key
-        for n in related_names(r.first):
+        for n in sorted(related_names(first)):  # sorted: a set's order varies per process (hash seed)
             k = sound_key(n)
             if clean(n) in on_roll.get(k, ()):
                 ftiers.setdefault(k, 1)
         if level != "exact":
-            fuzzy = self._fuzzy_nicks(r.first)
+            fuzzy = self._fuzzy_nicks(first)
             for n in sorted(fuzzy, key=lambda n: (fuzzy[n], n))[:12]:
                 k = sound_key(n)
                 if clean(n) in on_roll.get(k, ()):
                     ftiers.setdefault(k, 1 + fuzzy[n])
-        return sorted(
-            ((lt + ft, bucket_key(a, b)) for a, lt in ltiers.items() if a for b, ft in ftiers.items() if b),
-            key=lambda x: x[0],
-        )
+        ftiers.pop("", None)
+        return self._cache_tiers(ck, ftiers)
+
+    def _cache_tiers(self, ck: tuple[str, str], tiers: dict[str, int]) -> dict[str, int]:
+        if len(self._tiers_cache) > 100_000:
+            self._tiers_cache.clear()
+        self._tiers_cache[ck] = tiers
+        return tiers
 
     def _stage_keys(self, said: sp.Spoken, level: str) -> list[str]:
         """Bucket keys of every reading at `level` (a reversed reading: its exact keys only, being itself
@@ -777,25 +816,42 @@ class MatcherCore:
 
     @staticmethod
     def _range_cmds(keys: list[str], prefixes: list[tuple[str, int]], state: set[str] | None = None) -> list[Cmd]:
-        """ZRANGEBYLEX commands reading `keys` within each lex prefix, and the `state` keys whole."""
+        """Batch-script lines reading `keys` within each lex prefix, and the `state` keys whole. A key read
+        whole is read within the prefixes only when the whole read was cut at `STATE_LIMIT` (SUBRANGE:
+        otherwise the prefix reads are subsets of it: the same members, sent and parsed twice)."""
         cmds: list[Cmd] = []
+        whole: dict[str, int] = {}
+        for k in sorted(state or ()):
+            cmds.append(("ZRANGEBYLEX", k, "-", "+", "LIMIT", 0, STATE_LIMIT))
+            whole[k] = len(cmds)  # the script's 1-based line number
         for k in keys:
             for prefix, limit in prefixes:
-                cmds.append(("ZRANGEBYLEX", k, "[" + prefix, "(" + prefix[:-1] + chr(ord(SEP) + 1), "LIMIT", 0, limit))
-        for k in state or ():
-            cmds.append(("ZRANGEBYLEX", k, "-", "+", "LIMIT", 0, STATE_LIMIT))
+                lo, hi = "[" + prefix, "(" + prefix[:-1] + chr(ord(SEP) + 1)
+                if k in whole:
+                    cmds.append(("SUBRANGE", k, whole[k], STATE_LIMIT, lo, hi, "LIMIT", 0, limit))
+                else:
+                    cmds.append(("ZRANGEBYLEX", k, lo, hi, "LIMIT", 0, limit))
         return cmds
 
     @staticmethod
-    def _collect(replies: list[Any]) -> dict[str, _Rec]:
+    def _collect(replies: list[Any], said: sp.Spoken, lasts: dict[str, bool]) -> dict[str, _Rec]:
+        """regn -> record of the bucket members whose surname some reading could name. Most of a bucket
+        is other surnames with the same sound key; `_judge_name` would score them 0, so they are dropped
+        here, before a record is built (`lasts`: surname -> kept, shared by a match's reads)."""
         out: dict[str, _Rec] = {}
+        readings = [r.last for r in said.readings]
         for rep in replies:
             if not isinstance(rep, list):
                 continue
             for m in rep:
-                rec = _Rec.parse(m)
-                if rec is not None and rec.regn not in out:
-                    out[rec.regn] = rec
+                p = m.split(SEP)
+                if len(p) < 7 or p[6] in out:
+                    continue
+                ok = lasts.get(p[4])
+                if ok is None:
+                    ok = lasts[p[4]] = any(_last_ev(said_last, p[4])[1] != NO_MATCH for said_last in readings)
+                if ok:
+                    out[p[6]] = _Rec(*p[:7])
         return out
 
     # -- scoring ----------------------------------------------------------------------------------------
@@ -1023,13 +1079,13 @@ class MatcherCore:
         e164 = to_e164(said.phone)
         if e164 is None:
             return MatchResult("not_found")
-        (regns,) = yield [("SMEMBERS", f"vr:phone:{e164}")]
-        regns = sorted(regns or ())[:MAX_ASK]
-        if not regns:
+        # one round trip: the registrations on the number (first MAX_ASK by regn_num) with their facts
+        (reply,) = yield [("PHONE", f"vr:phone:{e164}", ACTIVE, MAX_ASK, *FACT_FIELDS)]
+        pre = _prefetched(reply)
+        if not pre:
             return MatchResult("not_found")
-        replies = yield [("SMISMEMBER", ACTIVE, *regns), *(("HMGET", f"vr:v:{x}", *FACT_FIELDS) for x in regns)]
         recs: list[_Rec] = []
-        for regn, on_roll, vals in zip(regns, replies[0], replies[1:], strict=True):
+        for regn, (on_roll, vals) in pre.items():
             h = _hash(vals)
             if not h or not on_roll:
                 continue
@@ -1216,47 +1272,79 @@ def _place_score(rec: _Rec, said: sp.Spoken, places: list[PlaceMatch], caller: V
 
 # One read-only script runs a round trip's commands on the server and returns their replies: one command
 # to pack and one reply to parse instead of a pipeline of a dozen (the client's per-command cost dominated
-# a match). The commands travel as one string (a line each, arguments tab-separated: no key, prefix, name
-# or field holds a tab or a newline) with their keys declared in KEYS; `no-writes` lets it run on a
-# read-only replica.
+# a match). The commands travel as one string (a line each, `NAME key args...` tab-separated: no key,
+# prefix, name or field holds a tab or a newline), keys included: declaring them as KEYS cost the asyncio
+# client an argument each to encode. Undeclared keys are fine on the standalone primary and its read-only
+# replica of docs/operations.md, not on a Valkey cluster; `no-writes` lets it run on the replica.
 _BATCH_LUA = """#!lua flags=no-writes
 local out, k = {}, 0
 for line in string.gmatch(ARGV[1], "[^\\n]+") do
   k = k + 1
   local args = {}
   for a in string.gmatch(line, "[^\\t]+") do args[#args + 1] = a end
+  local key = table.remove(args, 2)
   if args[1] == "FACTS" then
-    -- the members read so far (bucket members end with "|regn"): when few, whether each is on the roll
-    -- in service (KEYS[k]) and the fields asked of its voter hash, saving the client a round trip
-    local seen, regns = {}, {}
+    -- the members read so far (bucket members end with "|regn"): when few (at most args[2]), or when few
+    -- have a surname said (args[4 + args[3]]..., as written in members), whether each is on the roll in
+    -- service (key) and the fields args[4..3 + args[3]] of its voter hash: no second round trip
+    local limit, nf = tonumber(args[2]), tonumber(args[3])
+    local said = {}
+    for j = 4 + nf, #args do said[args[j]] = true end
+    local seen, regns, named = {}, {}, {}
     for i = 1, k - 1 do
       if type(out[i]) == "table" then
         for _, m in ipairs(out[i]) do
-          local regn = string.match(m, "|([^|]*)$")
-          if regn and not seen[regn] then seen[regn] = true; regns[#regns + 1] = regn end
+          local last, regn = string.match(m, "^[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$")
+          if regn and not seen[regn] then
+            seen[regn] = true
+            regns[#regns + 1] = regn
+            if said[last] then named[#named + 1] = regn end
+          end
         end
       end
     end
+    if #regns > limit then regns = named end
     local res = {}
-    if #regns <= tonumber(args[2]) then
+    if #regns <= limit then
       for _, regn in ipairs(regns) do
         res[#res + 1] = regn
-        res[#res + 1] = redis.call("SISMEMBER", KEYS[k], regn)
-        res[#res + 1] = redis.call("HMGET", "vr:v:" .. regn, unpack(args, 3))
+        res[#res + 1] = redis.call("SISMEMBER", key, regn)
+        res[#res + 1] = redis.call("HMGET", "vr:v:" .. regn, unpack(args, 4, 3 + nf))
       end
     end
     out[k] = res
+  elseif args[1] == "PHONE" then
+    -- the registrations on a phone number (key), the first args[3] by regn_num, each with whether it
+    -- is on the roll in service (set args[2]) and the fields args[4..] of its voter hash, as FACTS
+    local regns = redis.call("SMEMBERS", key)
+    table.sort(regns)
+    local res = {}
+    for i = 1, math.min(#regns, tonumber(args[3])) do
+      res[#res + 1] = regns[i]
+      res[#res + 1] = redis.call("SISMEMBER", args[2], regns[i])
+      res[#res + 1] = redis.call("HMGET", "vr:v:" .. regns[i], unpack(args, 4))
+    end
+    out[k] = res
+  elseif args[1] == "SUBRANGE" then
+    -- a prefix range of a bucket already read whole at line args[2] (limit args[3]): only when that read
+    -- was cut short; otherwise its members are all there already
+    local whole = out[tonumber(args[2])]
+    if type(whole) == "table" and #whole < tonumber(args[3]) then
+      out[k] = {}
+    else
+      out[k] = redis.call("ZRANGEBYLEX", key, unpack(args, 4))
+    end
   elseif args[1] == "MRANGE" then
     -- one bucket read within several lex prefixes (MRANGE limit prefix...): one line, not one a prefix
     local res = {}
     for j = 3, #args do
       local p = args[j]
-      local got = redis.call("ZRANGEBYLEX", KEYS[k], "[" .. p, "(" .. string.sub(p, 1, -2) .. "}", "LIMIT", 0, args[2])
+      local got = redis.call("ZRANGEBYLEX", key, "[" .. p, "(" .. string.sub(p, 1, -2) .. "}", "LIMIT", 0, args[2])
       for _, m in ipairs(got) do res[#res + 1] = m end
     end
     out[k] = res
   else
-    out[k] = redis.call(args[1], KEYS[k], unpack(args, 2))
+    out[k] = redis.call(args[1], key, unpack(args, 2))
   end
 end
 return out
@@ -1268,8 +1356,8 @@ def batch_command(cmds: list[Cmd]) -> Cmd:
     """`EVALSHA_RO` of the batch script for `cmds` (each `(NAME, key, *args)`, no argument empty or holding
     a tab or newline); its reply is the list of the commands' replies, as a pipeline's would be (hashes as
     HMGET lists, not dicts)."""
-    lines = "\n".join("\t".join(map(str, (c[0], *c[2:]))) for c in cmds)
-    return ("EVALSHA_RO", _BATCH_SHA, len(cmds), *(c[1] for c in cmds), lines)
+    lines = "\n".join("\t".join(map(str, c)) for c in cmds)
+    return ("EVALSHA_RO", _BATCH_SHA, 0, lines)
 
 
 class Matcher:
