@@ -158,18 +158,20 @@ async def test_call_of_a_worker_killed_mid_event_is_free_within_the_lease(tmp_pa
                 await Phone.dial(svc.emulator_url, caller.phone or "") as phone):
         assert "Welcome" in await said(phone)
         carrier.gate.clear()
-        await phone.say("vote")  # its worker saves the state, then waits on the carrier, holding the lease
-        for _ in range(200):
-            if carrier.held:
-                break
-            await asyncio.sleep(0.05)
-        lock = f"ivr:lock:{phone.call_id}"
-        assert carrier.held and await r.exists(lock)
-        for pid in svc.worker_pids():  # the holder among them: kill -9
-            os.kill(pid, 9)
-        ttl_ms = await r.pttl(lock)
-        assert 0 < ttl_ms <= LEASE_S * 1000, f"a dead worker's call stays locked {ttl_ms} ms"
-        carrier.gate.set()
+        try:
+            await phone.say("vote")  # its worker saves the state, then waits on the carrier, holding the lease
+            for _ in range(200):
+                if carrier.held:
+                    break
+                await asyncio.sleep(0.05)
+            lock = f"ivr:lock:{phone.call_id}"
+            assert carrier.held and await r.exists(lock)
+            for pid in svc.worker_pids():  # the holder among them: kill -9
+                os.kill(pid, 9)
+            ttl_ms = await r.pttl(lock)
+            assert 0 < ttl_ms <= LEASE_S * 1000, f"a dead worker's call stays locked {ttl_ms} ms"
+        finally:
+            carrier.gate.set()  # a held request would keep the proxy from shutting down
         await svc.wait_workers()
         # The prompt never reached the caller: they repeat themselves, and the service answers
         heard = await said(phone, "vote")
