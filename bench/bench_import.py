@@ -30,7 +30,17 @@ import redis
 
 from infra.redis_server import ensure_redis, stop_embedded
 from voter_registry.formats import IOWA_COLUMNS, Row
-from voter_registry.importer import _compact, _hash_dumper, _Wire, import_voters, iter_rows
+from voter_registry.hashdump import HashDumper
+from voter_registry.importer import (
+    _CACHED,
+    _FIELDS,
+    BATCH_ROWS,
+    _hash_dumper,
+    _values,
+    _Wire,
+    import_voters,
+    iter_rows,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,7 +141,7 @@ def ready_to_match(r: redis.Redis, sample: int = 20) -> tuple[float, int, int]:
     return first_ms, found, len(voters)
 
 
-def breakdown(path: Path, dumper: object) -> list[tuple[str, float, int]]:
+def breakdown(path: Path, dumper: HashDumper | None) -> list[tuple[str, float, int]]:
     """(stage, CPU seconds in this process, rows) for each client stage of a first import of `path`,
     cumulative: each stage includes the ones before it. Cyclic GC is off, as in the importer's workers
     (here it would walk the whole parsed roll again and again)."""
@@ -144,9 +154,9 @@ def breakdown(path: Path, dumper: object) -> list[tuple[str, float, int]]:
         gc.enable()
 
 
-def _stages(path: Path, dumper: object) -> list[tuple[str, float, int]]:
-    from voter_registry.importer import CommandBatch, _Run
-    from voter_registry.index import bucket_keys, member
+def _stages(path: Path, dumper: HashDumper | None) -> list[tuple[str, float, int]]:
+    from voter_registry.importer import SEEN, CommandBatch, _Run
+    from voter_registry.index import filing
 
     out = []
     t0 = time.process_time()
@@ -158,16 +168,16 @@ def _stages(path: Path, dumper: object) -> list[tuple[str, float, int]]:
     out.append(("+ Voter building (formats)", time.process_time() - t0, len(rows)))
     t1 = time.process_time()
     for x in rows:
-        bucket_keys(x.voter), member(x.voter)
-    out.append(("+ index keys (index.bucket_keys, member)", time.process_time() - t0, len(rows)))
+        filing(x.voter)
+    out.append(("+ index keys (index.filing)", time.process_time() - t0, len(rows)))
     run = _Run.__new__(_Run)  # only its command building: no connection
-    run.dumper = dumper
+    run.encode = dumper.row_encoder((*_FIELDS, SEEN), _CACHED) if dumper is not None else None
     t1 = time.process_time()
-    for i in range(0, len(rows), 5000):
+    for i in range(0, len(rows), BATCH_ROWS):
         b = CommandBatch()
-        for x in rows[i : i + 5000]:
+        for x in rows[i : i + BATCH_ROWS]:
             v = x.voter
-            run._write(b, "vr:v:" + v.regn_num, v, _compact(v), 100_000, None)
+            run._write(b, "vr:v:" + v.regn_num, v, _values(v), 100_000, None)
         b.payload()
     out.append(("+ commands of a first import (packed)", time.process_time() - t1 + out[1][1], len(rows)))
     return out

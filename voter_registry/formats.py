@@ -469,6 +469,7 @@ def _finish(
             if warning
             else f"bad {lb.birth}, imported without birth year"
         )
+    city, zip_, county, district = _place(city, zip_, county, district_raw)
     v = Voter(
         regn,
         first.upper(),
@@ -477,15 +478,21 @@ def _finish(
         suffix.upper().rstrip(".") if suffix else "",
         house,
         street,
-        city.upper(),
-        _zip5(zip_),
-        county.upper(),
+        city,
+        zip_,
+        county,
         birth,
         phone,
         status,
-        normalize_district(district_raw),
+        district,
     )  # positional: the field order of Voter
     return Row(v, updated, name, line, warning)
+
+
+@lru_cache(maxsize=1 << 16)  # a roll has a few thousand places: one lookup instead of four conversions
+def _place(city: str, zip_: str, county: str, district: str) -> tuple[str, str, str, str]:
+    """(CITY, 5-digit ZIP, COUNTY, bare district number) as stored."""
+    return city.upper(), _zip5(zip_), county.upper(), normalize_district(district)
 
 
 def _iowa_converter(idx: dict[str, int]) -> Callable[[str, int, list[str]], Row | Reject]:

@@ -70,7 +70,7 @@ except ImportError:  # pragma: no cover - only while the matcher package is miss
 
 RECHECK = "vr:recheck"  # regns an interrupted import may have written as active: rechecked at the next commit
 LOCK = "vr:import:lock"
-BATCH_ROWS = 20_000
+BATCH_ROWS = 50_000  # rows per round trip: larger batches aggregate more index commands (fewer, longer ZADDs)
 SHRINK_FLOOR = 1000  # voters that may always leave the roll in one import, whatever the roll's size
 NEW_PHONES_INLINE = 10_000  # up to this many new phones are also returned in ImportSummary.new_phones
 NEW_PHONES_TTL_S = 24 * 3600  # a hand-off to the post-import promotion step, not a store
