@@ -177,7 +177,7 @@ def _stages(path: Path, dumper: HashDumper | None) -> list[tuple[str, float, int
         b = CommandBatch()
         for x in rows[i : i + BATCH_ROWS]:
             v = x.voter
-            run._write(b, "vr:v:" + v.regn_num, v, _values(v), 100_000, None)
+            run._write(b, "vr:v:" + v.regn_num, v, [*_values(v), "100000"], 100_000, None)
         b.payload()
     out.append(("+ commands of a first import (packed)", time.process_time() - t1 + out[1][1], len(rows)))
     return out

@@ -445,12 +445,17 @@ class _Run:
         add_phones: list[str] = []
         add_assoc: list[str] = []
         gen, day = self.gen, _day
+        stamps: dict[str, tuple[int, str]] = {}  # per LAST_UPDATED_DATE: the `_i` value, and as text
         for regn, key, flat, was_on in zip(regns, keys, olds, on_roll, strict=True):
             row = latest[regn]
             v = row.voter
             old = _pairs(flat) if flat else None
-            stamp = gen * _DAYS + day(row.updated)
+            st = stamps.get(row.updated)
+            if st is None:
+                st = stamps[row.updated] = (gen * _DAYS + day(row.updated), str(gen * _DAYS + day(row.updated)))
+            stamp = st[0]
             vals = _values(v)
+            vals.append(st[1])  # the hash's last field: SEEN
             if old is None:
                 replaced = False
                 n["new"] += 1
@@ -479,7 +484,7 @@ class _Run:
                     )
                     n["imported"] -= 1
                 if {k: x for k, x in old.items() if k[0] != "_" and x} == {
-                    k: x for k, x in zip(_FIELDS, vals, strict=True) if x
+                    k: x for k, x in zip(_FIELDS, vals[:-1], strict=True) if x
                 }:
                     n["unchanged"] += 1
                     b.parts.append(pack(("HSET", key, SEEN, stamp)))
@@ -515,7 +520,8 @@ class _Run:
     ) -> None:
         """Replace a voter's index entries, household membership and hash, in that order.
 
-        vals: `_values(v)`. The server applies a prefix of what was sent when the importer is killed.
+        vals: `_values(v)` then the `_i` value as text (the hash's fields in order). The server applies
+        a prefix of what was sent when the importer is killed.
         The hash is written last, so a voter whose hash is current has everything else current too; one
         whose hash is not differs from the file and is rewritten by the re-run (ZADD/ZREM/SADD/SREM are
         idempotent; only the index's name counters, which are priors, may drift by one)."""
@@ -534,11 +540,11 @@ class _Run:
         # hash carries another package's "_" fields, which replacing it would drop.
         encode = self.encode
         if encode is not None and (old is None or all(k[0] != "_" or k == SEEN for k in old)):
-            payload = encode([*vals, str(stamp)])
+            payload = encode(vals)
             if payload is not None:
                 b.parts.append(hiredis.pack_command(("RESTORE", key, 0, payload, "REPLACE")))
                 return
-        new = {k: x for k, x in zip(_FIELDS, vals, strict=True) if x}
+        new = {k: x for k, x in zip(_FIELDS, vals[:-1], strict=True) if x}
         b.execute_command("HSET", key, *chain.from_iterable(new.items()), SEEN, stamp)
         if old is not None:
             emptied = [k for k in old if k not in new and k[0] != "_"]
