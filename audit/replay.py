@@ -60,6 +60,8 @@ class Replay:
         self.standing: dict[str, dict[int, tuple[str, bool]]] = {}
         self.votes: dict[str, dict[str, tuple[str, bool]]] = {}  # bill -> voter -> (choice, tentative)
         self.promoted: set[str] = set()
+        # voter -> where they hold a tentative action: ("vote", bill), ("standing", "") or ("bill", scope)
+        self.tentative_at: dict[str, set[tuple[str, str]]] = {}
         self.bills: dict[str, dict[str, Any]] = {}  # bill -> {"title", "closed_at", "seq"}
         self.closed: dict[str, dict[str, int]] = {}  # tally frozen at close
         self.balances: dict[str, int] = {}
@@ -82,7 +84,7 @@ class Replay:
         handlers = _HANDLERS
         this = self
         votes, standing, delegations = self.votes, self.standing, self.delegations
-        bills, promoted = self.bills, self.promoted
+        bills, promoted, tentative_at = self.bills, self.promoted, self.tentative_at
         choices = _CHOICES
         odd = (KeyError, TypeError, ValueError, AttributeError)
 
@@ -103,6 +105,8 @@ class Replay:
                             bv = votes[bill] = {}
                             bills.setdefault(bill, {})
                         bv[actor] = (choice, tent)
+                        if tent:
+                            tentative_at.setdefault(actor, set()).add(("vote", bill))
                 elif etype == "delegate":  # {scope, rank}: actor -> subject, replacing that rank
                     if actor and subject:
                         scope, rank = data.get("scope", "standing"), int(data.get("rank", 1))
@@ -115,6 +119,9 @@ class Replay:
                         else:
                             delegations.setdefault((actor, scope), {})[rank] = (subject, tent)
                             bills.setdefault(scope, {})
+                        if tent:
+                            where = ("standing", "") if scope == "standing" else ("bill", scope)
+                            tentative_at.setdefault(actor, set()).add(where)
                 elif (handler := handlers.get(etype)) is not None:
                     handler(this, seq, actor, subject, data)
             except odd:
@@ -147,12 +154,16 @@ class Replay:
         if not who:
             return
         self.promoted.add(who)
-        for ranks in [self.standing.get(who, {})] + [v for (w, _), v in self.delegations.items() if w == who]:
-            for k, (t, _) in list(ranks.items()):
-                ranks[k] = (t, False)
-        for bv in self.votes.values():
-            if who in bv:
-                bv[who] = (bv[who][0], False)
+        # only where `who` holds a tentative action (tentative_at), not every delegation and vote
+        for kind, key in self.tentative_at.pop(who, ()):
+            if kind == "vote":
+                bv = self.votes.get(key)
+                if bv is not None and who in bv:
+                    bv[who] = (bv[who][0], False)
+                continue
+            ranks = self.standing.get(who) if kind == "standing" else self.delegations.get((who, key))
+            for k, (t, _) in list((ranks or {}).items()):
+                ranks[k] = (t, False)  # type: ignore[index]
 
     def _status(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
         if subject:
@@ -206,6 +217,11 @@ class Replay:
         """voter -> ranked standing delegates that count (not tentative); shared by every bill's inputs."""
         out: dict[str, list[str]] = {}
         for voter, ranks in self.standing.items():
+            if len(ranks) == 1:  # the common case: one rank
+                ((t, tent),) = ranks.values()
+                if not tent:
+                    out[voter] = [t]
+                continue
             chosen = [t for _, (t, tent) in sorted(ranks.items()) if not tent]
             if chosen:
                 out[voter] = chosen
@@ -231,13 +247,17 @@ class Replay:
     ) -> dict[str, int]:
         """{"yes", "no", "abstain", "not_cast"} for `bill` from the current state."""
         if self._tally is None:
-            self._tally = _default_tally()
+            return self._count_engine([bill], eligible)[bill]
         voters, dls, votes = self.inputs(bill, standing, eligible)
         if votes:
             res = self._tally(voters, dls, votes)
             out = {"yes": res.yes, "no": res.no, "abstain": res.abstain, "not_cast": res.not_cast}
         else:  # no direct voter: nothing can be cast (R4), no need to walk the graph
             out = {"yes": 0, "no": 0, "abstain": 0, "not_cast": len(voters)}
+        return self._hinted(out)
+
+    def _hinted(self, out: dict[str, int]) -> dict[str, int]:
+        """`not_cast` from the latest import's active count when the roll itself is not listed."""
         if self.eligible_hint is not None and not self.roll:
             out["not_cast"] = max(0, self.eligible_hint - out["yes"] - out["no"] - out["abstain"])
         return out
@@ -245,13 +265,21 @@ class Replay:
     def tallies(self, workers: int | None = None) -> dict[str, dict[str, int]]:
         """Every bill seen: frozen at close, or from the final state when still open; sorted by key.
 
-        The open bills are independent: `workers` forked processes (None: one per spare CPU; 0: none)
+        Default counting (delegation.engine): one graph of the final state shared by every open bill.
+        With a `tally` function given to the constructor (e.g. delegation.tally.compute, the reference),
+        the open bills are independent: `workers` forked processes (None: one per spare CPU; 0: none)
         count some of them while this one counts the rest. Kept until the next event is fed.
         """
         if self._tallies is not None and self._tallies[0] == self.events:
             return dict(self._tallies[1])
-        standing, eligible = self._standing_lists(), self.eligible()
         todo = [b for b in sorted(self.bills) if b not in self.closed]
+        counted = self._count_engine(todo) if self._tally is None else self._count_forked(todo, workers)
+        out = {b: self.closed[b] if b in self.closed else counted[b] for b in sorted(self.bills)}
+        self._tallies = (self.events, out)
+        return dict(out)
+
+    def _count_forked(self, todo: list[str], workers: int | None) -> dict[str, dict[str, int]]:
+        standing, eligible = self._standing_lists(), self.eligible()
         k = forks.spare_cpus() if workers is None else workers
         k = min(k, len(todo) - 1) if forks.can_fork() else 0
         counted: dict[str, dict[str, int]] = {}
@@ -263,12 +291,55 @@ class Replay:
         for bills, kid in kids:
             got = forks.result(kid)
             counted.update(got if got is not None else self._count(bills, standing, eligible))
-        out = {b: self.closed[b] if b in self.closed else counted[b] for b in sorted(self.bills)}
-        self._tallies = (self.events, out)
-        return dict(out)
+        return counted
 
     def _count(self, bills: list[str], standing: dict[str, list[str]], eligible: set[str]) -> dict[str, dict[str, int]]:
         return {b: self.tally(b, standing, eligible) for b in bills}
+
+    def _count_engine(self, bills: list[str], eligible: set[str] | None = None) -> dict[str, dict[str, int]]:
+        """Tallies of `bills` by delegation.engine's vectorised full count (held equal to
+        delegation.tally.compute by delegation's property and scenario tests) over one graph of the
+        current state: the standing delegations are cleaned and indexed once, not once per bill."""
+        from delegation.engine import BillTally, Graph
+        from delegation.tally import CHOICES
+
+        g = Graph()
+        g.set_eligible(self.eligible() if eligible is None else eligible)
+        standing = self._standing_lists()
+        over: dict[str, dict[str, list[str]]] = {b: {} for b in bills}
+        for (voter, scope), ranks in self.delegations.items():
+            if scope in over:  # [] is an explicit "no delegation on this bill" (R6)
+                over[scope][voter] = [t for _, (t, tent) in sorted(ranks.items()) if not tent]
+        # every voter of the graph gets its id up front (in a stable order): then an id is one dict lookup
+        names: dict[str, None] = {}
+        for voter, chosen in standing.items():
+            names[voter] = None
+            names.update(dict.fromkeys(chosen))
+        for bill in bills:
+            for voter, chosen in over[bill].items():
+                names[voter] = None
+                names.update(dict.fromkeys(chosen))
+            names.update(dict.fromkeys(self.votes.get(bill, ())))
+        gid, ids = g.id, g.ids
+        for voter in names:
+            gid(voter)
+        clean, put = g.clean, g.set_standing
+        for voter, chosen in standing.items():
+            u = ids[voter]
+            if len(chosen) == 1:  # the common case of Graph.clean: one trustee, dropped if oneself
+                t = ids[chosen[0]]
+                put(u, () if t == u else (t,))
+            else:
+                put(u, clean(u, chosen))
+        index = CHOICES.index
+        out: dict[str, dict[str, int]] = {}
+        for bill in bills:
+            bt = BillTally(g, bill)
+            bt.over = {ids[v]: clean(ids[v], chosen) for v, chosen in over[bill].items()}
+            bt.votes = {ids[v]: index(c) for v, (c, tent) in self.votes.get(bill, {}).items() if not tent}
+            bt.rebuild()
+            out[bill] = self._hinted(bt.counts())
+        return out
 
 
 # The other types' rules (vote and delegate are written out in Replay.feeder).

@@ -204,3 +204,47 @@ def test_replay_rules_scopes_ranks_tentative_and_money(tmp_path: Path, strict: b
     rp = replay()
     assert rp.tallies()[b1] == {"yes": 3, "no": 2, "abstain": 0, "not_cast": 1}  # frozen at the close
     lg.close()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_replay_counts_like_the_reference_tally(seed: int) -> None:
+    """The default count (delegation.engine over one shared graph) equals delegation.tally.compute, bill
+    by bill, for random ranked, per-bill, tentative and recalled delegations, votes, closes and promotions
+    over a small electorate (long chains, loops, backups past dead ends)."""
+    from audit.replay import Replay
+    from delegation.tally import compute
+
+    rng = random.Random(seed)
+    voters = [f"1000000{i:02d}" for i in range(30)]
+    bills = ["119-hr-1", "119-hr-2", "119-hr-3"]
+    events: list[tuple] = [("voter-roll-imported", None, None, {"active": 40 if seed % 2 else None})]
+    events += [("bill-opened", None, None, {"bill": b}) for b in bills]
+    for _ in range(400):
+        a, b, k = rng.choice(voters), rng.choice(voters), rng.random()
+        tentative = rng.random() < 0.1
+        if k < 0.35:
+            scope = "standing" if rng.random() < 0.7 else rng.choice(bills)
+            data = {"scope": scope, "rank": rng.choice((1, 1, 2, 3)), "tentative": tentative}
+            events.append(("delegate", a, b, data))
+        elif k < 0.7:
+            data = {"bill": rng.choice(bills), "choice": rng.choice(("yes", "no", "abstain")), "tentative": tentative}
+            events.append(("vote", a, None, data))
+        elif k < 0.8:
+            events.append(("recall", a, b if rng.random() < 0.5 else None, {"scope": "standing"}))
+        elif k < 0.85:
+            events.append(("no-delegate", a, None, {"bill": rng.choice(bills)}))
+        elif k < 0.9:
+            events.append(("tentative-promoted", None, a, {"actions": 1}))
+        elif k < 0.92:
+            events.append(("voter-status", None, a, {"status": rng.choice(("active", "inactive"))}))
+        elif k < 0.93 and len(bills) > 1:
+            events.append(("bill-closed", None, None, {"bill": bills.pop(0)}))
+        else:
+            events.append(("payment", a, b, {"amount_cents": rng.randrange(1, 50)}))
+    fast, ref = Replay(), Replay(tally=compute)
+    for n, ev in enumerate(events, 1):
+        fast.feed(n, *ev)
+        ref.feed(n, *ev)
+    assert fast.closed == ref.closed
+    assert fast.tallies() == ref.tallies(workers=0)
+    assert any(t["yes"] + t["no"] + t["abstain"] > 1 for t in fast.tallies().values())
