@@ -13,7 +13,7 @@ import hashlib
 import json
 import json.scanner
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,24 +151,21 @@ class _Known:
     the same text back. Identical bytes get the identical verdict, so each distinct value is proven once.
     Actors are kept with the literal '{"actor":' that starts their line, apart from subjects, so that
     a cached value is only ever accepted in the place where it was proven.
-    `prove = False` (only for lines a worker proves, after every line this process proves): values are
-    parsed, not proven.
     """
 
-    __slots__ = ("actors", "data", "parties", "prove", "types")
+    __slots__ = ("actors", "data", "parties", "types")
 
     def __init__(self) -> None:
         self.actors: dict[bytes, str | None] = {b'{"actor":null': None}  # '{"actor":' + party -> regn_num
         self.parties: dict[bytes, str | None] = {b"null": None}  # party bytes -> regn_num
         self.data: dict[bytes, Any] = {}  # data bytes -> parsed object
         self.types: dict[bytes, str] = {}  # 'X"}' -> X
-        self.prove = True
 
     def _value(self, raw: bytes) -> Any:
         try:
             text = raw.decode()
             value, end = _SCAN_ONE(text, 0)
-            if not self.prove or (end == len(text) and _ENCODE(value) == text and not _has_float(value)):
+            if end == len(text) and _ENCODE(value) == text and not _has_float(value):
                 return value
         except (ValueError, StopIteration, RecursionError) as e:  # UnicodeDecodeError is a ValueError
             raise _Doubt from e
@@ -290,45 +287,11 @@ def _scan(
     return b"".join(leaves), prev
 
 
-def _extract(lines: list[bytes], lo: int, hi: int, first: int, feed: Any, known: _Known) -> None:
-    """Feed the replay with lines[lo:hi], which a worker checks with _scan: only takes them apart, at
-    the places _scan proves. Raises _Doubt where a piece is not a proven value."""
-    actor_of, party, datum, etype_of = known.actor, known.party, known.datum, known.etype
-    aget, pget, dget, tget = known.actors.get, known.parties.get, known.data.get, known.types.get
-    miss = _MISS
-    tlen = 0
-    n = first - 1
-    digits = len(str(n + 1))
-    next_digit = 10**digits
-    for x in range(lo, hi):
-        ln = lines[x]
-        n += 1
-        if n == next_digit:
-            digits += 1
-            next_digit *= 10
-        i = ln.rfind(b',"hash":"')
-        r = ln.rfind(b'","type":"')
-        t = r - tlen - 9
-        if ln[t : t + 9] != b',"time":"':
-            t = ln.rfind(b',"time":"', 0, r)
-            tlen = r - t - 9
-        k = ln.find(b',"data":')
-        raw = ln[:k]
-        if (actor := aget(raw, miss)) is miss:
-            actor = actor_of(raw)
-        raw = ln[i + 166 + digits : t]
-        if (subject := pget(raw, miss)) is miss:
-            subject = party(raw)
-        raw = ln[k + 8 : i]
-        if (d := dget(raw)) is None:
-            d = datum(raw)
-        raw = ln[r + 10 :]
-        feed(n, tget(raw) or etype_of(raw), actor, subject, d)
-
-
 PARALLEL_MIN_LINES = 50_000
 ALIGN_LEVELS = 12  # a worker's first line index is a multiple of 2^12: its Merkle levels 0..12 join up
-MAIN_SHARE = 0.2  # of the lines to hash, what this process takes: it also takes apart and replays them all
+# Of the lines to check, what this process takes: it also feeds the replay every worker's events.
+MAIN_SHARE = 0.37
+CHUNK = 16_384  # lines a worker checks before it sends their events to the replay
 
 
 def check_lines(
@@ -408,53 +371,71 @@ def _split_points(data: bytes, parts: int) -> list[tuple[int, int]]:
     return out
 
 
-def _chain_worker(data: bytes, lo: int, hi: int, first: int) -> tuple[list[bytes], bytes, bytes, int]:
+def _chain_worker(data: bytes, lo: int, hi: int, first: int) -> Iterator[Any]:
     """In a forked worker: check the lines in data[lo:hi], numbered from `first` (lo after a newline,
-    hi after one or the end). -> (Merkle levels 0..ALIGN_LEVELS, its first prev, last hash, lines)."""
+    hi after one or the end). Yields, every CHUNK lines, the list of their events for the replay as
+    (type, actor, subject, data); then (Merkle levels 0..ALIGN_LEVELS, its first prev, last hash, lines)."""
     lines = data[lo:hi].split(b"\n")
     lines.pop()
     ln = lines[0]
     i = ln.rfind(b',"hash":"')
-    p0 = ln[i + 83 : i + 147]
-    leaves, last = _scan(lines, 0, len(lines), first, p0, None, _Known())
-    return merkle_levels(leaves, top=ALIGN_LEVELS), p0, last, len(lines)
+    prev = p0 = ln[i + 83 : i + 147]
+    known = _Known()
+    leaves: list[bytes] = []
+    events: list[tuple[str, str | None, str | None, Any]] = []
+
+    def record(_seq: int, *event: Any) -> None:
+        events.append(event)
+
+    for a in range(0, len(lines), CHUNK):
+        blob, prev = _scan(lines, a, min(a + CHUNK, len(lines)), first + a, prev, record, known)
+        leaves.append(blob)
+        yield events
+        events = []  # the next chunk's (`record` sees the new list)
+    yield merkle_levels(b"".join(leaves), top=ALIGN_LEVELS), p0, prev, len(lines)
 
 
 def _check_forked(data: bytes, replay: Replay | None, nworkers: int) -> LogCheck:
-    """Workers check byte ranges of `data` while this process checks the first and feeds the replay
-    with every line; then the chain links between ranges are checked and the Merkle levels joined."""
+    """Workers check byte ranges of `data` while this process checks the first and feeds the replay its
+    events, then each worker's events as they come; the chain links between ranges are checked and the
+    Merkle levels joined."""
     points = _split_points(data, nworkers)
     bounds = [(p, points[w + 1][0] if w + 1 < len(points) else len(data), m) for w, (p, m) in enumerate(points)]
-    pending = [forks.start(_chain_worker, data, lo, hi, m + 1) for lo, hi, m in bounds]
+    streams = [forks.stream(_chain_worker, data, lo, hi, m + 1) for lo, hi, m in bounds]
+    for s in streams:  # after every fork: the draining threads
+        s.begin()
     try:
-        lines = data.split(b"\n")
-        torn = lines.pop()
-        mine = bounds[0][2] if bounds else len(lines)
-        known = _Known()
+        lines = data[: bounds[0][0] if bounds else len(data)].split(b"\n")
+        lines.pop()  # b"" after the last newline of this range, or the torn tail of the whole log
         feed = _feeder(replay)
-        leaves, prev = _scan(lines, 0, mine, 1, ZERO_HASH.encode(), feed, known)
-        if feed is not None:
-            known.prove = False  # the workers prove these lines; every line proven here is behind us
-            _extract(lines, mine, len(lines), mine + 1, feed, known)
+        leaves, prev = _scan(lines, 0, len(lines), 1, ZERO_HASH.encode(), feed, _Known())
         levels = merkle_levels(leaves, top=ALIGN_LEVELS)
-        count = mine
-        while pending:
-            got = forks.result(pending.pop(0))
-            if got is None:
+        count = len(lines)
+        del lines, leaves
+        for s in streams:
+            n, done = count, False
+            for got in s:
+                if isinstance(got, list):  # a chunk's events
+                    if feed is not None:
+                        for ev in got:
+                            n += 1
+                            feed(n, *ev)
+                    continue
+                part, first_prev, last, k = got
+                if first_prev != prev:  # the chain link between two ranges
+                    raise _Doubt
+                # every range but the last is a multiple of 2^ALIGN_LEVELS lines: its levels are complete
+                levels = [a + (part[j] if j < len(part) else b"") for j, a in enumerate(levels)]
+                prev, count, done = last, count + k, True
+            if not done or (feed is not None and n != count):  # every line of the range fed once
                 raise _Doubt
-            part, first_prev, last, n = got
-            if first_prev != prev:  # the chain link between two ranges
-                raise _Doubt
-            # every range but the last is a multiple of 2^ALIGN_LEVELS lines: its levels are complete
-            levels = [a + (part[k] if k < len(part) else b"") for k, a in enumerate(levels)]
-            prev, count = last, count + n
+    except forks.ChildFailed as e:
+        raise _Doubt from e
     finally:
-        for kid in pending:
-            forks.result(kid)
-    if count != len(lines):
-        raise _Doubt
+        for s in streams:
+            s.close()
     check = LogCheck(count, merkle_levels(levels[0], start=levels), prev.decode(), "forked")
-    if torn:
+    if data and not data.endswith(b"\n"):
         raise TornLine(check.count + 1)
     return check
 

@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--reference",
         action="store_true",
-        help="check with the slow reference implementation (every line matched and re-serialised)",
+        help="check and count with the slow reference implementations (every line matched and "
+        "re-serialised; every bill counted by delegation.tally.compute)",
     )
     ap.add_argument("--quiet", action="store_true", help="print the summary only, not every balance")
     ap.add_argument(
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # httpx.HTTPError and friends
         print(f"verify-audit: cannot fetch: {e}", file=sys.stderr)
         return 2
-    replay = Replay()
+    replay = Replay(tally=_reference_tally() if args.reference else None)
     try:
         check = check_lines(data, replay, strict=args.reference, workers=args.workers)
         nheads = check_heads(check, heads, pubkey)
@@ -172,6 +173,12 @@ def _gather_heads(
     if pubkey is None and service:
         pubkey = get(f"{service}/public/audit/pubkey").decode().strip()
     return heads, pubkey
+
+
+def _reference_tally() -> Any:
+    from delegation.tally import compute  # the reference count the default engine is held equal to
+
+    return compute
 
 
 def _print_results(replay: Replay, quiet: bool) -> None:

@@ -236,9 +236,14 @@ def main(argv: list[str] | None = None) -> int:
         lg = AuditLog(path, heads_every_s=None)
         work = Workload(random.Random(2), args.voters, args.bills)
         evs = work.opening()
-        closes = {args.events * (c + 1) // (args.closes + 1) for c in range(args.closes)}
+        # where bills close; ">=" since a demurrage period can step past the exact count
+        closes = [args.events * (c + 1) // (args.closes + 1) for c in range(args.closes)]
         while len(evs) < args.events:
-            evs.append(work.close_bill() if len(evs) in closes else work.event())
+            if closes and len(evs) >= closes[0]:
+                closes.pop(0)
+                evs.append(work.close_bill())
+            else:
+                evs.append(work.event())
             if len(evs) % 50_000 == 0:
                 evs += work.demurrage()
         for start in range(0, len(evs), 50_000):

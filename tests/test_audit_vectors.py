@@ -224,7 +224,7 @@ def test_forked_check_equals_one_process_and_defers_to_the_reference_on_tamperin
     assert (forked.count, forked.levels, forked.last_hash) == (serial.count, serial.levels, serial.last_hash)
     assert forked.root(12_500) == serial.root(12_500) and forked.root(4097) == serial.root(4097)
     assert par.tallies() == one.tallies() and par.balances == one.balances and par.events == 12_500
-    # Line 11,000 (in the last worker's range) edited and rehashed alone: the forked check doubts, the
+    # Line 11,000 (in a worker's range) edited and rehashed alone: the forked check doubts, the
     # reference names the line after it.
     lines = data.split(b"\n")[:-1]
     ev = json.loads(lines[10_999])
