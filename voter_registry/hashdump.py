@@ -196,23 +196,37 @@ class HashDumper:
         heads = [entry(f) for f in names]
         caches: list[dict[str, bytes]] = [{"": b""} for _ in names]  # an empty value: the field left out
         keep = [f in cached for f in names]
+        fresh = [(i, heads[i], f) for i, f in enumerate(names) if f not in cached]  # encoded every time
         limit = _CACHE_MAX * 2
         get = dict.get
 
+        def miss(i: int, v: str) -> bytes | None:
+            ve = value(names[i], v)
+            if ve is None:
+                return None
+            e = heads[i] + ve.encode("latin-1")
+            if keep[i] and len(caches[i]) < limit:
+                caches[i][v] = e
+            return e
+
         def encode(values: Sequence[str]) -> bytes | None:
             parts = list(map(get, caches, values))
-            misses = parts.count(None)
-            i = -1
-            for _ in range(misses):  # not cached: the unique values, and the first sight of the others
-                i = parts.index(None, i + 1)
+            for i, head, f in fresh:
                 v = values[i]
-                ve = value(names[i], v)
-                if ve is None:
-                    return None
-                e = parts[i] = heads[i] + ve.encode("latin-1")
-                if keep[i] and len(caches[i]) < limit:
-                    caches[i][v] = e
-            raw = b"".join(parts)  # type: ignore[arg-type]
+                if v:
+                    ve = value(f, v)
+                    if ve is None:
+                        return None
+                    parts[i] = head + ve.encode("latin-1")
+            try:
+                raw = b"".join(parts)  # type: ignore[arg-type]
+            except TypeError:  # a value not seen before (None in parts): rare once the caches are warm
+                for i, e in enumerate(parts):
+                    if e is None:
+                        e = parts[i] = miss(i, values[i])
+                        if e is None:
+                            return None
+                raw = b"".join(parts)  # type: ignore[arg-type]
             size = len(raw) + 7
             rl = _RDB_LENS[size] if size < 1024 else _rdb_len(size)
             count = 2 * (len(values) - values.count(""))
