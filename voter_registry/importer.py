@@ -201,13 +201,12 @@ class _Wire:
         self.sock.sendall(payload)
         self.pending.append((replies, keep))
 
-    def wait(self) -> list[list[Any]]:
-        """Read the replies of every batch sent so far, oldest first ([] for a batch sent without `keep`).
-        Raises redis.ResponseError for the first error reply."""
-        out = []
-        for n, keep in self.pending:
-            out.append(self._read(n, keep))
-        self.pending = []
+    def wait(self, leave: int = 0) -> list[list[Any]]:
+        """Read the replies of every batch sent so far but the last `leave`, oldest first ([] for a batch
+        sent without `keep`). Raises redis.ResponseError for the first error reply."""
+        upto = len(self.pending) - leave
+        out = [self._read(n, keep) for n, keep in self.pending[:upto]]
+        del self.pending[:upto]
         return out
 
     def call(self, *args: Any) -> Any:
@@ -375,6 +374,7 @@ class _Run:
         # this worker may have written it already: a duplicate row, or a false positive of this bitmap
         # of hashed numbers (16 MiB whatever the file's size; ~1% false positives at 1 M numbers).
         self.written = bytearray(_WRITTEN_BITS >> 3) if fresh else None
+        self.carry: dict[str, Row] = {}  # rows to write with the next batch, their read-back sent
         self.district = district
         self.rejects = rejects
         self.n = dict.fromkeys(_COUNTS, 0)
@@ -412,7 +412,7 @@ class _Run:
                 tick(n["rows"])
         if batch:
             self.apply(batch)
-        self.wire.wait()
+        self.flush()
         tick(n["rows"])
 
     def apply(self, rows: list[Row]) -> None:
@@ -435,21 +435,55 @@ class _Run:
                 "superseded",
                 f"duplicate REGN_NUM; line {newer.line} has a later or equal LAST_UPDATED_DATE",
             )
+        if self.written is not None:
+            self._apply_fresh(latest)
+            return
+        regns = list(latest)
+        pack = hiredis.pack_command
+        self.wire.send(
+            b"".join([pack(("HGETALL", VOTER + x)) for x in regns] + [pack(("SMISMEMBER", ACTIVE, *regns))]),
+            len(regns) + 1,
+        )
+        *olds, on_roll = self.wire.wait()[-1]
+        self._upsert(latest, olds, on_roll)
+
+    def _apply_fresh(self, latest: dict[str, Row]) -> None:
+        """`apply` in a first import: the rows whose number this worker has surely not written yet are
+        new and written at once, without a round trip; the others (duplicates, bitmap false positives)
+        are read back after this batch's writes and written with the next batch. So the worker builds
+        batch n+1 while the server still applies batch n, and waits only for what is older."""
+        regns = list(latest)
+        unsure = set(self._maybe_written(regns))
+        new = {x: latest[x] for i, x in enumerate(regns) if i not in unsure} if unsure else latest
+        self._upsert(new, [()] * len(new), [0] * len(new))
+        carried, self.carry = self.carry, {regns[i]: latest[regns[i]] for i in sorted(unsure)}
+        replies = self.wire.wait(leave=1)  # up to the read-back sent with the previous batch
+        if carried:
+            self._upsert(carried, replies[-1], [0] * len(carried))
+        self._send_reads()
+
+    def _send_reads(self) -> None:
+        """Send the read-back of the carried rows (after every write sent so far, so it sees them)."""
+        if self.carry:
+            pack = hiredis.pack_command
+            self.wire.send(b"".join([pack(("HGETALL", VOTER + x)) for x in self.carry]), len(self.carry))
+
+    def flush(self) -> None:
+        """Write the rows still carried (a first import's read-backs), then wait for every reply."""
+        while self.carry:
+            carried, self.carry = self.carry, {}
+            replies = self.wire.wait()
+            self._upsert(carried, replies[-1], [0] * len(carried))
+        self.wire.wait()
+
+    def _upsert(self, latest: dict[str, Row], olds: list[Any], on_roll: list[int]) -> None:
+        """Build and send the writes of the voters `latest` (number -> row, at most one row a number),
+        given their stored hashes `olds` (flat field/value lists, empty when none) and their membership
+        of the roll in service `on_roll`, both in the order of `latest`."""
+        n = self.n
+        pack = hiredis.pack_command
         regns = list(latest)
         keys = [VOTER + x for x in regns]
-        pack = hiredis.pack_command
-        look = range(len(keys)) if self.written is None else self._maybe_written(regns)
-        self.wire.send(
-            b"".join([pack(("HGETALL", keys[i])) for i in look] + [pack(("SMISMEMBER", ACTIVE, *regns))]),
-            len(look) + 1,
-        )
-        *got, on_roll = self.wire.wait()[-1]
-        if self.written is None:
-            olds = got
-        else:
-            olds = [()] * len(keys)  # type: ignore[list-item]
-            for i, flat in zip(look, got, strict=True):
-                olds[i] = flat
         b = CommandBatch()
         came: list[str] = []  # active in the file, not on the roll in service
         left: list[str] = []  # on the roll in service, not active in the file
@@ -893,10 +927,11 @@ def _commit(r: redis.Redis, gen: int, s: ImportSummary, max_shrink: float | None
         s.new_phones = set(r.smembers(k_new))
 
 
-def _no_voters(r: redis.Redis) -> bool:
-    """True when no voter hash is stored (a first import, not the re-run of an interrupted one): the
-    first sight of each registration number is then a new voter, with nothing to read back."""
-    return next(r.scan_iter(match=VOTER + "*", count=10_000), None) is None
+def _first_import(r: redis.Redis) -> bool:
+    """True when no voter hash is stored and there is no roll in service (a first import, not the re-run
+    of an interrupted one): the first sight of each registration number is then a new voter, not on the
+    roll, with nothing to read back."""
+    return not r.exists(ACTIVE) and next(r.scan_iter(match=VOTER + "*", count=10_000), None) is None
 
 
 def _conn(r: redis.Redis) -> dict[str, Any]:
@@ -1102,7 +1137,7 @@ def import_voters(
         s.summary_path, s.rejects_path = str(base) + ".summary.json", str(base) + ".rejects.csv"
         n_workers = workers or default_workers(sum(x.size for x in srcs))
         with _aof_rewrites_paused(r):
-            fresh = _no_voters(r)
+            fresh = _first_import(r)
             counts, s.formats = _run_parts(_conn(r), srcs, fmt, gen, dist, base, n_workers, progress, fresh)
         for name in _COUNTS:
             setattr(s, name, sum(c[name] for c in counts))
