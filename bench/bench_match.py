@@ -541,13 +541,17 @@ def baseline_accuracy(r: redis.Redis, items: list[dict[str, Any]]) -> dict[str, 
 # concurrency
 
 
-def _worker(port: int, calls: list[tuple[str, Voter | None]], tasks: int, seconds: float, q: Any) -> None:
+def _worker(
+    port: int, calls: list[tuple[str, Voter | None]], tasks: int, seconds: float, q: Any, ready: Any = None
+) -> None:
     import redis.asyncio as aioredis
 
     async def run() -> list[float]:
         r = aioredis.Redis(port=port, decode_responses=True, max_connections=tasks + 2)
         m = Matcher(r)
         await m.refresh()
+        if ready is not None:  # every worker loaded: none is timed while another still loads its roll
+            await asyncio.to_thread(ready.wait)
         lat: list[float] = []
         stop = time.perf_counter() + seconds
 
@@ -575,7 +579,12 @@ def concurrent_latency(
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-    ps = [ctx.Process(target=_worker, args=(port, calls[i::procs], n, seconds, q)) for i, n in enumerate(per) if n]
+    ready = ctx.Barrier(sum(1 for n in per if n))
+    ps = [
+        ctx.Process(target=_worker, args=(port, calls[i::procs], n, seconds, q, ready))
+        for i, n in enumerate(per)
+        if n
+    ]
     for p in ps:
         p.start()
     lat: list[float] = []
