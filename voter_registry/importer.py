@@ -25,7 +25,6 @@ import pickle
 import queue
 import socket
 import sys
-import threading
 import time
 from collections import _count_elements, defaultdict  # type: ignore[attr-defined]
 from collections.abc import Iterable, Iterator
@@ -179,13 +178,9 @@ class ImportSummary:
 class _Wire:
     """A raw connection for the bulk writes: commands packed by hiredis in C, replies parsed by hiredis,
     several batches in flight. redis-py's pipeline spends ~10 us of Python per command, too slow for 20 M.
-
-    With `background`, a thread does the sending (at most two payloads queued): `sendall` of a batch
-    blocks until the server has read nearly all of it, i.e. while it applies the batches before, and the
-    importing process should go on parsing and building the next batch meanwhile.
     """
 
-    def __init__(self, kw: dict[str, Any], background: bool = False) -> None:
+    def __init__(self, kw: dict[str, Any]) -> None:
         if kw.get("path"):
             self.sock = socket.socket(socket.AF_UNIX)
             self.sock.connect(kw["path"])
@@ -193,13 +188,7 @@ class _Wire:
             self.sock = socket.create_connection((kw.get("host", "localhost"), int(kw.get("port", 6379))))
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reader = hiredis.Reader(encoding="utf-8", errors="surrogateescape")
-        self.pending: list[tuple[int, bool]] = []  # (replies owed, keep them), per batch sent
-        self.failed: BaseException | None = None  # the sender thread's error
-        self.out: queue.Queue[bytes | None] | None = None
-        if background:
-            self.out = queue.Queue(maxsize=2)
-            self.sender = threading.Thread(target=self._send_loop, name="import-sender", daemon=True)
-            self.sender.start()
+        self.pending: list[int] = []  # replies owed, per batch sent
         if kw.get("password"):
             auth = [kw["username"], kw["password"]] if kw.get("username") else [kw["password"]]
             self.call("AUTH", *auth)
@@ -209,24 +198,8 @@ class _Wire:
     def send(self, payload: bytes, replies: int, keep: bool = True) -> None:
         """Send packed commands; their `replies` replies are read by a later `wait` (which returns them
         when `keep`, else only checks them for errors: the writes' replies are not needed)."""
-        if self.failed is not None:
-            raise redis.ConnectionError(f"sending to the server failed: {self.failed}")
-        if self.out is not None:
-            self.out.put(payload)
-        else:
-            self.sock.sendall(payload)
+        self.sock.sendall(payload)
         self.pending.append((replies, keep))
-
-    def _send_loop(self) -> None:
-        assert self.out is not None
-        while (payload := self.out.get()) is not None:
-            if self.failed is None:
-                try:
-                    self.sock.sendall(payload)
-                except OSError as e:
-                    self.failed = e
-                    with contextlib.suppress(OSError):
-                        self.sock.shutdown(socket.SHUT_RDWR)  # the reader's recv then ends too
 
     def wait(self, leave: int = 0) -> list[list[Any]]:
         """Read the replies of every batch sent so far but the last `leave`, oldest first ([] for a batch
@@ -260,11 +233,7 @@ class _Wire:
         return out
 
     def close(self) -> None:
-        """Stop the sender thread (after what it has queued) and close the socket."""
-        if self.out is not None:
-            self.out.put(None)
-            self.sender.join(timeout=30)
-            self.out = None
+        """Close the socket."""
         with contextlib.suppress(OSError):
             self.sock.close()
 
@@ -409,7 +378,7 @@ class _Run:
         self.district = district
         self.rejects = rejects
         self.n = dict.fromkeys(_COUNTS, 0)
-        self.wire = _Wire(conn, background=True)
+        self.wire = _Wire(conn)
         self.k_came, self.k_left = gen_key(gen, "came"), gen_key(gen, "left")
         self.k_phones = gen_key(gen, "phones")
         self.k_assoc = gen_key(gen, "assoc")
