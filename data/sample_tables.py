@@ -111,8 +111,8 @@ def _babynames() -> dict[tuple[str, int], list[tuple[str, int]]]:
     for sex, coh, name, n in zip(g["sex"].to_pylist(), g["cohort"].to_pylist(), g["name"].to_pylist(),
                                  g["n_sum"].to_pylist(), strict=True):
         out.setdefault((sex, int(coh)), []).append((name.upper(), n))
-    for v in out.values():
-        v.sort(key=lambda p: -p[1])
+    for v in out.values():  # arrow's group_by order varies run to run: ties broken by name, so seeds reproduce
+        v.sort(key=lambda p: (-p[1], p[0]))
     return out
 
 

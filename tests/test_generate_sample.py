@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -25,6 +27,14 @@ def test_same_seed_same_roll_other_seed_other_roll(voters: list) -> None:
     other = list(iter_voters(N, seed=12))
     assert [v.regn_num for v in other] != [v.regn_num for v in voters]
     assert Counter((v.first, v.last) for v in other) != Counter((v.first, v.last) for v in voters)
+
+
+def test_same_seed_same_roll_in_another_process(voters: list) -> None:
+    # a fresh process rebuilds the name tables: their order must not depend on the run (benchmarks compare runs)
+    code = f"from data.generate_sample import iter_voters; print(repr(list(iter_voters({N}, seed=11))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert out.strip() == repr(voters)
 
 
 def test_exact_count_and_unique_registrations(voters: list) -> None:
