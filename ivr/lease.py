@@ -33,6 +33,9 @@ if ARGV[2] == '1' then redis.call('del', KEYS[2]) end
 return 1"""
 
 
+_RENEWING: set[asyncio.Task[None]] = set()  # renewal tasks, referenced until they end
+
+
 class LeaseTimeout(redis.exceptions.LockError):
     """The call's lease stayed taken for `BLOCK_S` (its holder is working on a long event)."""
 
@@ -46,15 +49,17 @@ class Lease:
         self.token = secrets.token_hex(8)
         self.clear_mark = False
 
-    async def _renew(self) -> None:
+    async def _renew(self, done: asyncio.Event) -> None:
+        # Stopped by `done`, not by cancelling: a redis-py command cancelled mid-flight may be retried
+        # rather than give up, and a renewal that outlived its event would hold the call for ever.
         try:
-            while True:
-                await asyncio.sleep(RENEW_S)
-                if not await self.r.eval(_RENEW, 1, self.key, self.token, int(LEASE_S * 1000)):
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), RENEW_S)
+                    return
+                if not await self.r.eval(_RENEW, 1, self.key, self.token, int(LEASE_S * 1000)) and not done.is_set():
                     log.warning("lease %s lost while its event was processed", self.key)
                     return
-        except asyncio.CancelledError:
-            raise
         except Exception:  # storage down: the event's own commands fail too
             log.warning("lease %s could not be renewed", self.key, exc_info=True)
 
@@ -69,13 +74,14 @@ async def hold(r: aioredis.Redis, call_id: str) -> AsyncIterator[Lease]:
         if time.monotonic() > deadline:
             raise LeaseTimeout(f"{lease.key} stayed taken for {BLOCK_S:g} s")
         await asyncio.sleep(POLL_S)
-    renew = asyncio.create_task(lease._renew())
+    done = asyncio.Event()
+    renew = asyncio.create_task(lease._renew(done))
+    _RENEWING.add(renew)
+    renew.add_done_callback(_RENEWING.discard)
     try:
         yield lease
     finally:
-        renew.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renew
+        done.set()  # a renewal still in flight finds the key deleted (or another token) and does nothing
         released = await r.eval(_RELEASE, 2, lease.key, lease.mark, lease.token, "1" if lease.clear_mark else "0")
         if not released:  # a loop stalled past the lease: another worker may have run an event meanwhile
             log.warning("lease %s had expired before its release", lease.key)

@@ -108,6 +108,7 @@ class CallRunner:
             return
         if isinstance(ev, CallEnded):
             await self.r.delete(key)  # nothing half-done survives a hang-up
+            lease.clear_mark = True
             await self.effects.ended(inbound.call_id)
             metrics.CALLS_IN_PROGRESS.dec()
             log.info("call %s ended (%s) in node %s", inbound.call_id, ev.cause, state.node)
@@ -117,6 +118,7 @@ class CallRunner:
         state = await self._advance(state, ev, outbox)
         if state.node == "ended":
             await self.r.delete(key)
+            lease.clear_mark = True
             await self.effects.ended(inbound.call_id)
             metrics.CALLS_IN_PROGRESS.dec()
         elif state is not before or raw is None:  # events that change nothing (speak.ended) write nothing
@@ -196,8 +198,9 @@ class CallQueues:
                 try:
                     await self.handle(inbound)
                     break
-                except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.LockError):  # LeaseTimeout too
-                    log.warning("event %s of call %s: storage unavailable, retrying", inbound.event_type, call_id)
+                except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.LockError) as exc:  # LeaseTimeout
+                    log.warning("event %s of call %s: storage unavailable (%r), retrying", inbound.event_type, call_id,
+                                exc)
                 except Exception:
                     log.exception("event %s of call %s failed", inbound.event_type, call_id)
                     break
