@@ -24,13 +24,23 @@ def async_client(settings: Settings) -> aioredis.Redis:
     return async_client_for(redis_url(settings))
 
 
-def async_client_for(url: str) -> aioredis.Redis:
+POOL_CONNECTIONS = 100  # per process; redis-py's own default cap, which it enforces by raising
+POOL_WAIT_S = 10.0  # how long a command waits for a free pooled connection before ConnectionError
+
+
+def async_client_for(url: str, max_connections: int = POOL_CONNECTIONS) -> aioredis.Redis:
     """The service's asyncio client for `url` (`decode_responses=True`). A command that meets a dead pooled
     connection, a refused connection or a server still loading its append-only file (a Valkey restart) is
-    retried with backoff (50 ms doubling to 1 s, OUTAGE_RETRIES times) instead of failing the request."""
+    retried with backoff (50 ms doubling to 1 s, OUTAGE_RETRIES times) instead of failing the request.
+
+    The pool blocks: with all `max_connections` in use, a command waits up to POOL_WAIT_S seconds for one
+    instead of raising `MaxConnectionsError` at once (under a burst of calls that error put events behind
+    their successors). Raises `redis.ConnectionError` when the wait runs out."""
     retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), OUTAGE_RETRIES)
-    return aioredis.Redis.from_url(url, decode_responses=True, retry=retry,
-                                   retry_on_error=[redis.ConnectionError, redis.TimeoutError])
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, decode_responses=True, retry=retry, retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        max_connections=max_connections, timeout=POOL_WAIT_S)
+    return aioredis.Redis.from_pool(pool)
 
 
 def sync_client(settings: Settings) -> redis.Redis:
