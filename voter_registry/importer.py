@@ -26,7 +26,7 @@ import queue
 import socket
 import sys
 import time
-from collections import _count_elements, defaultdict  # type: ignore[attr-defined]
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
@@ -261,7 +261,7 @@ class CommandBatch(CoreCommands):
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []
-        self.incr: dict[tuple[str, str], int] = defaultdict(int)
+        self.incr: Counter[tuple[str, str]] = Counter()
         self.zrems: dict[str, list[Any]] = {}
         self.zadds: dict[str, list[Any]] = {}
 
@@ -308,7 +308,7 @@ class CommandBatch(CoreCommands):
             else:
                 a += item
         if sign > 0:
-            _count_elements(self.incr, counters)  # incr[c] += 1 for each, in C
+            self.incr.update(counters)  # incr[c] += 1 for each, counted in C
         elif sign:
             incr = self.incr
             for c in counters:
