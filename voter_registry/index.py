@@ -55,15 +55,6 @@ def surname_keys(last: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for k in keys if k))
 
 
-@lru_cache(maxsize=1 << 17)
-def given_keys(first: str, middle: str) -> tuple[str, ...]:
-    """Sound keys given names are filed under: the first name and a full (2+ letter) middle name."""
-    f, fk, _ = _given(first)
-    m, mk, full = _given(middle)
-    keys = (fk, mk) if full and mk and mk != fk else (fk,)
-    return tuple(k for k in keys if k) or ("",)
-
-
 def bucket_keys(voter: Voter) -> list[str]:
     """Every bucket key `voter` is filed under."""
     return list(filing(voter)[0])
