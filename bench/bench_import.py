@@ -36,7 +36,6 @@ from voter_registry.importer import (
     _FIELDS,
     BATCH_ROWS,
     _hash_dumper,
-    _values,
     _Wire,
     import_voters,
     iter_rows,
@@ -156,7 +155,7 @@ def breakdown(path: Path, dumper: HashDumper | None) -> list[tuple[str, float, i
 
 def _stages(path: Path, dumper: HashDumper | None) -> list[tuple[str, float, int]]:
     from voter_registry.importer import SEEN, CommandBatch, _Run
-    from voter_registry.index import filing
+    from voter_registry.index import filing_values
 
     out = []
     t0 = time.process_time()
@@ -168,16 +167,15 @@ def _stages(path: Path, dumper: HashDumper | None) -> list[tuple[str, float, int
     out.append(("+ Voter building (formats)", time.process_time() - t0, len(rows)))
     t1 = time.process_time()
     for x in rows:
-        filing(x.voter)
-    out.append(("+ index keys (index.filing)", time.process_time() - t0, len(rows)))
+        filing_values(x.vals)
+    out.append(("+ index keys (index.filing_values)", time.process_time() - t0, len(rows)))
     run = _Run.__new__(_Run)  # only its command building: no connection
     run.encode = dumper.row_encoder((*_FIELDS, SEEN), _CACHED) if dumper is not None else None
     t1 = time.process_time()
     for i in range(0, len(rows), BATCH_ROWS):
         b = CommandBatch()
         for x in rows[i : i + BATCH_ROWS]:
-            v = x.voter
-            run._write(b, "vr:v:" + v.regn_num, v, [*_values(v), "100000"], 100_000, None)
+            run._write(b, "vr:v:" + x.vals[0], [*x.vals, "100000"], 100_000, None)
         b.payload()
     out.append(("+ commands of a first import (packed)", time.process_time() - t1 + out[1][1], len(rows)))
     return out

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.test_importer import iowa_row, run, write_iowa
 from voter_registry import importer
@@ -114,3 +116,25 @@ def test_first_import_with_duplicates_across_batches(
     winners = [later if r[0] == "2001" else r for r in AWKWARD]
     filed = _filed_one_by_one(rsync, write_iowa(tmp_path / "winners.csv", winners))
     assert _without_zeros(imported) == _without_zeros(filed)
+
+
+_CELL = st.one_of(
+    st.just(""),
+    st.integers(0, 10**12).map(str),
+    st.from_regex(r"[+-]?0*[0-9]{1,12}", fullmatch=True),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=70),
+)
+
+
+@given(st.lists(st.lists(_CELL, min_size=4, max_size=4), min_size=1, max_size=6))
+@settings(max_examples=150, deadline=None)
+def test_row_encoder_gives_the_bytes_of_the_general_payload(rows: list[list[str]]) -> None:
+    """The importer's per-row encoder (cached and fresh fields, integer and string values) serializes
+    each row exactly as `HashDumper.payload` serializes its non-empty fields: the same hash, same memory."""
+    from voter_registry.hashdump import HashDumper
+
+    names = ("regn_num", "first", "zip", "phone")
+    dumper = HashDumper(b"\x0b\x00", ("regn_num", "zip"))
+    encode = dumper.row_encoder(names, cached={"first", "zip"})
+    for vals in rows * 2:  # the second pass reads the cached entries
+        assert encode(vals) == dumper.payload((k, v) for k, v in zip(names, vals, strict=True) if v)

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -63,15 +62,23 @@ class FormatError(ValueError):
 
 
 class Row(NamedTuple):
-    """A parsed registration: `voter`, `updated` (LAST_UPDATED_DATE as "YYYYMMDD", "" when absent),
-    where it came from (`source` file or "archive.zip:member", physical `line`, 1-based) and `warning`
-    (non-empty when a field was dropped, e.g. an invalid phone number; the voter is still imported)."""
+    """A parsed registration: `vals`, the voter's fields as stored (`Voter` field order, text, "" when
+    empty: what `Voter.to_dict()` gives; `voter` builds the `Voter`), `updated` (LAST_UPDATED_DATE as
+    "YYYYMMDD", "" when absent), where it came from (`source` file or "archive.zip:member", physical
+    `line`, 1-based) and `warning` (non-empty when a field was dropped, e.g. an invalid phone number;
+    the voter is still imported)."""
 
-    voter: Voter
+    vals: list[str]
     updated: str
     source: str
     line: int
     warning: str = ""
+
+    @property
+    def voter(self) -> Voter:
+        """The registration as a `Voter` (built on each access: the importer works on `vals`)."""
+        v = self.vals
+        return Voter(*v[:10], int(v[10]) if v[10] else None, v[11] or None, v[12], v[13])
 
 
 class Reject(NamedTuple):
@@ -117,19 +124,20 @@ def parse_date(text: str) -> str | None:
 
 
 @lru_cache(maxsize=1 << 16)
-def _birth_year(text: str) -> tuple[int | None, bool]:
-    """(year, ok) from a BIRTHDATE or birth_year cell; ok is False when the cell is present but unusable."""
+def _birth_year(text: str) -> tuple[str, bool]:
+    """(year as text, ok) from a BIRTHDATE or birth_year cell ("" when missing or unusable); ok is False
+    when the cell is present but unusable."""
     t = text.strip()
     if not t:
-        return None, True
+        return "", True
     if t.isdigit() and len(t) == 4:
         y = int(t)
     else:
         d = parse_date(t)
         if not d:
-            return None, False
+            return "", False
         y = int(d[:4])
-    return (y, True) if 1880 <= y <= date.today().year else (None, False)
+    return (str(y), True) if 1880 <= y <= date.today().year else ("", False)
 
 
 @lru_cache(maxsize=1024)
@@ -310,42 +318,25 @@ class _LineFeed:
             return line
 
 
-def _records(name: str, reader: Any, feed: _LineFeed) -> Iterator[tuple[int, list[str]] | Reject]:
-    """(line, cells) of each CSV record; a record the csv module cannot read, or one that spans several
-    physical lines (an unbalanced quote swallows the lines after it), becomes a Reject naming the lines."""
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            feed.boundary = True
-            yield Reject(name, feed.end, f"unreadable CSV record ({e})")
-            continue
-        feed.boundary = True
-        line = feed.end
-        if line > feed.start and row:
-            yield Reject(name, line, f"record spans lines {feed.start}-{line} (unbalanced quote?); not imported")
-        elif row:
-            yield line, row
-
-
 def _head(
-    records: Iterator[tuple[int, list[str]] | Reject], part: tuple[int, int] | None
+    name: str, reader: Any, feed: _LineFeed, part: tuple[int, int] | None
 ) -> tuple[list[Reject], tuple[int, list[str]] | None]:
-    """The unreadable records before the first readable one (this partition's share) and that record."""
+    """The unreadable records before the first readable one (this partition's share) and that record
+    as (line, cells)."""
     skipped = []
-    for rec in records:
+    for rec in _rows(name, reader, feed, part, None, 0, False, _located):
         if not isinstance(rec, Reject):
-            return skipped, rec
-        if part is None or rec.line % part[1] == part[0]:
-            skipped.append(rec)
+            return skipped, rec  # type: ignore[return-value]
+        skipped.append(rec)
     return skipped, None
 
 
+def _located(name: str, line: int, row: list[str]) -> tuple[int, list[str]]:
+    return line, row
+
+
 def _parse_iowa(name: str, reader: Any, part: tuple[int, int] | None, feed: _LineFeed) -> Iterator[Row | Reject]:
-    records = _records(name, reader, feed)
-    skipped, head = _head(records, part)
+    skipped, head = _head(name, reader, feed, part)
     yield from skipped
     if head is None:
         return
@@ -374,19 +365,55 @@ def _parse_iowa(name: str, reader: Any, part: tuple[int, int] | None, feed: _Lin
     if part is not None and i_regn == 0:  # other partitions' plain lines are dropped unparsed
         k, n = part
         feed.skip = lambda cell: partition_of(cell, n) != k
-    for rec in records if has_header else chain([(first_line, first)], records):
-        if isinstance(rec, Reject):
-            if part is None or rec.line % part[1] == part[0]:
-                yield rec
+    def key_of(row: list[str]) -> str:
+        return row[i_regn] if i_regn < len(row) else ""
+
+    if not has_header and (part is None or partition_of(key_of(first), part[1]) == part[0]):
+        yield _checked(name, first_line, first, ncols, exact, conv)
+    yield from _rows(name, reader, feed, part, key_of, ncols, exact, conv)
+
+
+def _rows(
+    name: str,
+    reader: Any,
+    feed: _LineFeed,
+    part: tuple[int, int] | None,
+    key_of: Callable[[list[str]], str] | None,
+    ncols: int,
+    exact: bool,
+    conv: Callable[[str, int, list[str]], Any],
+) -> Iterator[Any]:
+    """`conv(name, line, cells)` of each CSV record of this partition (`_checked` first when the column
+    count is off), or a Reject: a record the csv module cannot read, or one that spans several physical
+    lines (an unbalanced quote swallows the lines after it), naming the lines. One loop, so that a row
+    passes through one generator. key_of(cells): the registration number's cell, for the partition
+    (None: every record); rejects go to the partition of their line number."""
+    k, n = part if part is not None else (0, 1)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            feed.boundary = True
+            if feed.end % n == k:
+                yield Reject(name, feed.end, f"unreadable CSV record ({e})")
             continue
-        line, row = rec
-        if (
-            part is not None
-            and not feed.owned
-            and partition_of(row[i_regn] if i_regn < len(row) else "", part[1]) != part[0]
-        ):
+        feed.boundary = True
+        if not row:
             continue
-        yield _checked(name, line, row, ncols, exact, conv)
+        line = feed.end
+        if line > feed.start:
+            if line % n == k:
+                yield Reject(name, line, f"record spans lines {feed.start}-{line} (unbalanced quote?); not imported")
+            continue
+        if n > 1 and key_of is not None and not feed.owned and partition_of(key_of(row), n) != k:
+            continue
+        cells = len(row)
+        if cells == ncols or (cells > ncols and not exact):
+            yield conv(name, line, row)
+        else:
+            yield _checked(name, line, row, ncols, exact, conv)
 
 
 def _checked(
@@ -427,57 +454,46 @@ _NC_LABELS = _Labels(
 )
 
 
-def _finish(
-    lb: _Labels,
-    name: str,
-    line: int,
-    regn: str,
-    first: str,
-    middle: str,
-    last: str,
-    suffix: str,
-    house: str,
-    street: str,
-    city: str,
-    zip_: str,
-    county: str,
-    birth_raw: str,
-    phone_raw: str,
-    status_raw: str,
-    updated_raw: str,
-    district_raw: str,
-) -> Row | Reject:
-    """Validate the cells common to every layout and build the Row (or the Reject saying why not)."""
+def _finish(lb: _Labels, name: str, line: int, c: list[str]) -> Row | Reject:
+    """Validate the cells common to every layout and build the Row (or the Reject saying why not).
+
+    c: stripped cells in this order: regn, first, middle, last, suffix, house, street, city, zip, county,
+    birth, phone, status, updated, district."""
+    regn = c[0]
     if not regn:
         return Reject(name, line, f"missing {lb.regn}")
-    if not last:
+    if not c[3]:
         return Reject(name, line, f"missing {lb.last}", regn)
-    status = lb.statuses.get(status_raw[:1].upper())
+    status = lb.statuses.get(c[12][:1].upper())
     if status is None:
-        return Reject(name, line, f"unknown {lb.status} {status_raw[:20]!r}", regn)
-    updated = parse_date(updated_raw)
+        return Reject(name, line, f"unknown {lb.status} {c[12][:20]!r}", regn)
+    updated = parse_date(c[13])
     if updated is None:
-        return Reject(name, line, f"bad {lb.updated} {updated_raw[:20]!r}", regn)
+        return Reject(name, line, f"bad {lb.updated} {c[13][:20]!r}", regn)
     warning = ""
-    phone = _phone(phone_raw) if phone_raw else None
-    if phone_raw and phone is None:
-        warning = f"invalid {lb.phone}, imported without phone"  # the number itself is not echoed
-    birth, ok = _birth_year(birth_raw)
+    phone = c[11]
+    if phone:
+        phone = _phone(phone)
+        if phone is None:
+            phone = ""
+            warning = f"invalid {lb.phone}, imported without phone"  # the number itself is not echoed
+    birth, ok = _birth_year(c[10])
     if not ok:
         warning = (
             f"{warning}; bad {lb.birth}, imported without birth year"
             if warning
             else f"bad {lb.birth}, imported without birth year"
         )
-    city, zip_, county, district = _place(city, zip_, county, district_raw)
-    v = Voter(
+    city, zip_, county, district = _place(c[7], c[8], c[9], c[14])
+    suffix = c[4]
+    vals = [
         regn,
-        first.upper(),
-        middle.upper(),
-        last.upper(),
+        c[1].upper(),
+        c[2].upper(),
+        c[3].upper(),
         suffix.upper().rstrip(".") if suffix else "",
-        house,
-        street,
+        c[5],
+        c[6],
         city,
         zip_,
         county,
@@ -485,8 +501,8 @@ def _finish(
         phone,
         status,
         district,
-    )  # positional: the field order of Voter
-    return Row(v, updated, name, line, warning)
+    ]  # the field order of Voter
+    return Row(vals, updated, name, line, warning)
 
 
 @lru_cache(maxsize=1 << 16)  # a roll has a few thousand places: one lookup instead of four conversions
@@ -513,7 +529,8 @@ def _iowa_converter(idx: dict[str, int]) -> Callable[[str, int, list[str]], Row 
         house = f"{c[5]} {c[6]}".upper() if c[6] else c[5].upper()
         if not street and not house:
             street = c[11].upper()  # ADDRESS_NON_STD
-        return _finish(_IOWA_LABELS, name, line, *c[:5], house, street, *c[12:])
+        c[5:12] = (house, street)
+        return _finish(_IOWA_LABELS, name, line, c)
 
     return convert
 
@@ -522,8 +539,7 @@ _HOUSE = re.compile(r"^(\d+[A-Z]?(?:\s+\d/\d)?|\d+-\d+)\s+(.*)$")
 
 
 def _parse_ncsbe(name: str, reader: Any, part: tuple[int, int] | None, feed: _LineFeed) -> Iterator[Row | Reject]:
-    records = _records(name, reader, feed)
-    skipped, head = _head(records, part)
+    skipped, head = _head(name, reader, feed, part)
     yield from skipped
     if head is None:
         return
@@ -552,31 +568,26 @@ def _parse_ncsbe(name: str, reader: Any, part: tuple[int, int] | None, feed: _Li
             _NC_LABELS,
             name,
             line,
-            f"{cid}-{reg}" if cid and reg else cell(row, i_ncid),
-            cell(row, i_first),
-            cell(row, i_mid),
-            cell(row, i_last),
-            cell(row, i_suf),
-            house,
-            street,
-            cell(row, i_city),
-            cell(row, i_zip),
-            cell(row, i_county),
-            cell(row, i_birth),
-            cell(row, i_phone),
-            cell(row, i_status),
-            cell(row, i_reg_dt),
-            cell(row, i_cd),
+            [
+                f"{cid}-{reg}" if cid and reg else cell(row, i_ncid),
+                cell(row, i_first),
+                cell(row, i_mid),
+                cell(row, i_last),
+                cell(row, i_suf),
+                house,
+                street,
+                cell(row, i_city),
+                cell(row, i_zip),
+                cell(row, i_county),
+                cell(row, i_birth),
+                cell(row, i_phone),
+                cell(row, i_status),
+                cell(row, i_reg_dt),
+                cell(row, i_cd),
+            ],
         )
 
-    for rec in records:
-        if isinstance(rec, Reject):
-            if part is None or rec.line % part[1] == part[0]:
-                yield rec
-            continue
-        line, row = rec
-        if part is not None:
-            key = row[i_cid].strip() + "-" + row[i_reg].strip() if len(row) == ncols else row[0]
-            if partition_of(key, part[1]) != part[0]:
-                continue
-        yield _checked(name, line, row, ncols, True, convert)
+    def key_of(row: list[str]) -> str:
+        return row[i_cid].strip() + "-" + row[i_reg].strip() if len(row) == ncols else row[0]
+
+    yield from _rows(name, reader, feed, part, key_of, ncols, True, convert)

@@ -118,6 +118,19 @@ def _int_entry(n: int) -> str:
     return "\xf3" + struct.pack("<I", n).decode("latin-1") + "\x05"
 
 
+_SHORT_HEAD_B = [bytes((0x80 | n,)) for n in range(64)]
+_SHORT_BACK_B = [bytes((n + 1,)) for n in range(64)]
+_F3, _B5 = b"\xf3", b"\x05"
+
+
+def _int_entry_b(n: int) -> bytes:
+    """`_int_entry(n)` as bytes, with the 32-bit form (8- to 10-digit numbers: registration numbers)
+    first."""
+    if n >= 8388608:
+        return _F3 + n.to_bytes(4, "little") + _B5
+    return _int_entry(n).encode("latin-1")
+
+
 class HashDumper:
     """Builds `RESTORE` payloads of small hashes for one server (its RDB version, from a `DUMP`).
 
@@ -196,7 +209,8 @@ class HashDumper:
         heads = [entry(f) for f in names]
         caches: list[dict[str, bytes]] = [{"": b""} for _ in names]  # an empty value: the field left out
         keep = [f in cached for f in names]
-        fresh = [(i, heads[i], f) for i, f in enumerate(names) if f not in cached]  # encoded every time
+        # Encoded every time (nearly unique values): (index, field entry, integer encoding possible).
+        fresh = [(i, heads[i], f in self.numeric) for i, f in enumerate(names) if f not in cached]
         limit = _CACHE_MAX * 2
         get = dict.get
 
@@ -211,13 +225,22 @@ class HashDumper:
 
         def encode(values: Sequence[str]) -> bytes | None:
             parts = list(map(get, caches, values))
-            for i, head, f in fresh:
+            for i, head, numeric in fresh:
                 v = values[i]
-                if v:
-                    ve = value(f, v)
-                    if ve is None:
+                if not v:
+                    continue
+                n = len(v)
+                if not v.isascii() or n > 63:
+                    e = miss(i, v)
+                    if e is None:
                         return None
-                    parts[i] = head + ve.encode("latin-1")
+                elif not numeric:
+                    e = head + _SHORT_HEAD_B[n] + v.encode() + _SHORT_BACK_B[n]
+                elif n < 10 and v.isdigit() and v[0] != "0":
+                    e = head + _int_entry_b(int(v))  # a canonical integer below 2**31
+                else:
+                    e = miss(i, v)
+                parts[i] = e
             try:
                 raw = b"".join(parts)  # type: ignore[arg-type]
             except TypeError:  # a value not seen before (None in parts): rare once the caches are warm
@@ -228,9 +251,10 @@ class HashDumper:
                             return None
                 raw = b"".join(parts)  # type: ignore[arg-type]
             size = len(raw) + 7
-            rl = _RDB_LENS[size] if size < 1024 else _rdb_len(size)
-            count = 2 * (len(values) - values.count(""))
-            head = b"".join((_HASH_LISTPACK, rl, _LP_HEAD(size, count), raw, b"\xff", footer))
+            head = b"".join(
+                (_HASH_LISTPACK, _RDB_LENS[size] if size < 1024 else _rdb_len(size),
+                 _LP_HEAD(size, 2 * (len(values) - values.count(""))), raw, b"\xff", footer)
+            )
             return head + _CRC(crc(head))  # type: ignore[misc]
 
         return encode

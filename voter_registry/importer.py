@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import hiredis
+import numpy as np
 import redis
 from redis.commands.core import CoreCommands
 
@@ -55,7 +56,7 @@ from voter_registry.model import Voter
 from voter_registry.store import ACTIVE, META, PHONE, VOTER
 
 try:  # the matcher's index (voter_registry/index.py); without it the roll is imported unindexed
-    from voter_registry.index import filing, index_voter, unindex_voter
+    from voter_registry.index import filing_values, index_voter, unindex_voter
 except ImportError:  # pragma: no cover - only while the matcher package is missing
 
     def index_voter(pipe: Any, voter: Voter) -> None:  # noqa: D103
@@ -64,7 +65,7 @@ except ImportError:  # pragma: no cover - only while the matcher package is miss
     def unindex_voter(pipe: Any, voter: Voter) -> None:  # noqa: D103
         return None
 
-    def filing(voter: Voter) -> tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]]:  # noqa: D103
+    def filing_values(vals: Any) -> tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]]:  # noqa: D103
         return (), "", ()
 
 
@@ -262,6 +263,7 @@ class CommandBatch(CoreCommands):
     def __init__(self) -> None:
         self.parts: list[bytes] = []
         self.incr: Counter[tuple[str, str]] = Counter()
+        self.counted: list[tuple[str, str]] = []  # more +1s for `incr`, counted in one C pass by `payload`
         self.zrems: dict[str, list[Any]] = {}
         self.zadds: dict[str, list[Any]] = {}
 
@@ -291,11 +293,12 @@ class CommandBatch(CoreCommands):
         """Add `amount` to the batch's running total for (name, key)."""
         self.incr[(name, key)] += amount
 
-    def index(self, voter: Voter, sign: int = 1) -> None:
-        """What `index_voter(self, voter)` (sign 1) or `unindex_voter(self, voter)` (sign -1) queues, from
-        `index.filing` directly: the same aggregated commands without a redis-py call per command."""
-        keys, m, counters = filing(voter)
-        if sign > 0 and voter.status != "active":
+    def index(self, vals: list[str], sign: int = 1) -> None:
+        """What `index_voter(self, voter)` (sign 1) or `unindex_voter(self, voter)` (sign -1) queues for the
+        voter whose `Voter.to_dict()` values are `vals` (`_values`), from `index.filing_values` directly:
+        the same aggregated commands without a redis-py call per command."""
+        keys, m, counters = filing_values(vals)
+        if sign > 0 and vals[_STATUS] != "active":
             sign = 0  # index_voter on an inactive voter: only its bucket members are removed
         if sign > 0:
             sets, item = self.zadds, (0, m)
@@ -308,14 +311,14 @@ class CommandBatch(CoreCommands):
             else:
                 a += item
         if sign > 0:
-            self.incr.update(counters)  # incr[c] += 1 for each, counted in C
+            self.counted += counters
         elif sign:
             incr = self.incr
             for c in counters:
                 incr[c] += sign
 
     def __len__(self) -> int:
-        return len(self.parts) + len(self.incr) + len(self.zrems) + len(self.zadds)
+        return len(self.parts) + len(self.incr) + len(self.counted) + len(self.zrems) + len(self.zadds)
 
     def payload(self) -> tuple[bytes, int]:
         """(the commands as one buffer, number of replies the server will send).
@@ -323,6 +326,8 @@ class CommandBatch(CoreCommands):
         Not a MULTI/EXEC transaction: queueing costs the server a third more CPU, and crash safety
         comes from the order instead (see `_Run._write`)."""
         pack = hiredis.pack_command
+        self.incr.update(self.counted)  # incr[c] += 1 for each, counted in C
+        self.counted = []
         out = [pack(tuple(a)) for a in self.zrems.values()]
         out += [pack(tuple(a)) for a in self.zadds.values()]
         # Counters before the hashes: a kill in between makes the re-run count those voters twice (off by
@@ -336,6 +341,7 @@ _GET_FIELDS = attrgetter(*_FIELDS)
 
 
 _BIRTH, _PHONE = _FIELDS.index("birth_year"), _FIELDS.index("phone")
+_STATUS, _DISTRICT = _FIELDS.index("status"), _FIELDS.index("district")
 
 
 def _values(v: Voter) -> list[str]:
@@ -373,7 +379,7 @@ class _Run:
         # With no voter stored before this import (`fresh`), a registration number is only read back when
         # this worker may have written it already: a duplicate row, or a false positive of this bitmap
         # of hashed numbers (16 MiB whatever the file's size; ~1% false positives at 1 M numbers).
-        self.written = bytearray(_WRITTEN_BITS >> 3) if fresh else None
+        self.written = np.zeros(_WRITTEN_BITS >> 3, np.uint8) if fresh else None
         self.carry: dict[str, Row] = {}  # rows to write with the next batch, their read-back sent
         self.district = district
         self.rejects = rejects
@@ -401,8 +407,8 @@ class _Run:
                 continue
             if item.warning:
                 n["warnings"] += 1
-                self.reject(item.source, item.line, item.voter.regn_num, "imported", item.warning)
-            if self.district is not None and item.voter.district != self.district:
+                self.reject(item.source, item.line, item.vals[0], "imported", item.warning)
+            if self.district is not None and item.vals[_DISTRICT] != self.district:
                 n["filtered"] += 1
                 continue
             batch.append(item)
@@ -420,7 +426,7 @@ class _Run:
         latest: dict[str, Row] = {}
         n = self.n
         for row in rows:
-            regn = row.voter.regn_num
+            regn = row.vals[0]
             prev = latest.get(regn)
             if prev is None:
                 latest[regn] = row
@@ -495,18 +501,16 @@ class _Run:
         stamps: dict[str, tuple[int, str]] = {}  # per LAST_UPDATED_DATE: the `_i` value, and as text
         for regn, key, flat, was_on in zip(regns, keys, olds, on_roll, strict=True):
             row = latest[regn]
-            v = row.voter
             old = _pairs(flat) if flat else None
             st = stamps.get(row.updated)
             if st is None:
                 st = stamps[row.updated] = (gen * _DAYS + day(row.updated), str(gen * _DAYS + day(row.updated)))
             stamp = st[0]
-            vals = _values(v)
-            vals.append(st[1])  # the hash's last field: SEEN
+            vals = [*row.vals, st[1]]  # the hash's fields in order, SEEN last
             if old is None:
                 replaced = False
                 n["new"] += 1
-                self._write(b, key, v, vals, stamp, None)
+                self._write(b, key, vals, stamp, None)
             else:
                 seen = int(x) if (x := old.get(SEEN, "")).isdigit() else 0
                 replaced = seen // _DAYS == gen
@@ -537,15 +541,16 @@ class _Run:
                     b.parts.append(pack(("HSET", key, SEEN, stamp)))
                 else:
                     n["changed"] += 1
-                    self._write(b, key, v, vals, stamp, old)
+                    self._write(b, key, vals, stamp, old)
             n["imported"] += 1
-            if v.status == "active":
+            if vals[_STATUS] == "active":
                 if not was_on:
                     came.append(regn)
                 elif replaced:
                     unleft.append(regn)
-                if v.phone and not (was_on and old and old.get("phone") == v.phone):
-                    add_phones.append(v.phone)  # may be new: checked against the old roll at the commit
+                phone = vals[_PHONE]
+                if phone and not (was_on and old and old.get("phone") == phone):
+                    add_phones.append(phone)  # may be new: checked against the old roll at the commit
                     add_assoc.append(regn)
             elif was_on:
                 left.append(regn)
@@ -563,40 +568,36 @@ class _Run:
         self.wire.send(*b.payload(), keep=False)
 
     def _maybe_written(self, regns: list[str]) -> list[int]:
-        """Indexes of the numbers this worker may have written in this import (and marks them all)."""
-        bits, mask = self.written, _WRITTEN_BITS - 1
+        """Indexes of the numbers (distinct) this worker may have written in an earlier batch of this
+        import; marks them all. Vectorized: a bit test and set per number in C."""
+        bits = self.written
         assert bits is not None
-        out = []
-        for i, regn in enumerate(regns):
-            h = hash(regn) & mask  # str hashes differ between processes: the bitmap is this worker's own
-            byte, bit = h >> 3, 1 << (h & 7)
-            if bits[byte] & bit:
-                out.append(i)
-            else:
-                bits[byte] |= bit
-        return out
+        # str hashes differ between processes: the bitmap is this worker's own
+        h = np.fromiter(map(hash, regns), np.int64, len(regns)) & (_WRITTEN_BITS - 1)
+        byte, bit = h >> 3, np.left_shift(1, h & 7).astype(np.uint8)
+        hit = np.flatnonzero(bits[byte] & bit)
+        np.bitwise_or.at(bits, byte, bit)
+        return hit.tolist()
 
-    def _write(
-        self, b: CommandBatch, key: str, v: Voter, vals: list[str], stamp: int, old: dict[str, str] | None
-    ) -> None:
+    def _write(self, b: CommandBatch, key: str, vals: list[str], stamp: int, old: dict[str, str] | None) -> None:
         """Replace a voter's index entries, household membership and hash, in that order.
 
-        vals: `_values(v)` then the `_i` value as text (the hash's fields in order). The server applies
+        vals: the voter's `_values` then the `_i` value as text (the hash's fields in order). The server applies
         a prefix of what was sent when the importer is killed.
         The hash is written last, so a voter whose hash is current has everything else current too; one
         whose hash is not differs from the file and is rewritten by the re-run (ZADD/ZREM/SADD/SREM are
         idempotent; only the index's name counters, which are priors, may drift by one)."""
-        regn = v.regn_num
+        regn, phone = vals[0], vals[_PHONE]
         if old is not None:
             before = Voter.from_dict({**old, "regn_num": regn})
             if before.status == "active":
-                b.index(before, -1)
-            if before.phone and before.phone != v.phone:
+                b.index(_values(before), -1)
+            if before.phone and before.phone != phone:
                 b.srem(PHONE + before.phone, regn)
-        if old is not None or v.status == "active":
-            b.index(v)  # (a new voter who is not active has nothing to file or remove)
-        if v.phone:
-            b.parts.append(hiredis.pack_command(("SADD", PHONE + v.phone, regn)))
+        if old is not None or vals[_STATUS] == "active":
+            b.index(vals)  # (a new voter who is not active has nothing to file or remove)
+        if phone:
+            b.parts.append(hiredis.pack_command(("SADD", PHONE + phone, regn)))
         # The whole hash in one RESTORE ... REPLACE (a third of HSET's server time), unless the stored
         # hash carries another package's "_" fields, which replacing it would drop.
         encode = self.encode

@@ -15,7 +15,10 @@ Only active voters are indexed: `index_voter` on an inactive voter removes it in
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import fields
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from voter_registry.model import Voter
@@ -27,6 +30,7 @@ LAST_NAMES = PREFIX + "ln"
 GIVEN_NAMES = PREFIX + "fn"
 PLACES = PREFIX + "pl"
 SEP = "|"
+_AT = {f.name: i for i, f in enumerate(fields(Voter))}  # a field's position in Voter / its to_dict()
 
 
 def bucket_key(last_key: str, first_key: str) -> str:
@@ -89,10 +93,26 @@ def filing(voter: Voter) -> tuple[tuple[str, ...], str, tuple[tuple[str, str], .
     """How an active `voter` is filed: (bucket keys, the member added to each, the counters
     `(hash, field)` incremented by one: surname, given names, place). `index_voter` queues exactly this;
     bulk writers (the importer) may aggregate it."""
-    last, lkeys, lcount = _surname(voter.last)
-    first, fk, fcounted = _given(voter.first)
-    middle, mk, mcounted = _given(voter.middle)
-    prefix, pcount = _place(voter.city, voter.county, voter.zip)
+    v = voter
+    return _filing(v.regn_num, v.first, v.middle, v.last, v.suffix, v.city, v.zip, v.county)
+
+
+_FILED = itemgetter(*(_AT[f] for f in ("regn_num", "first", "middle", "last", "suffix", "city", "zip", "county")))
+
+
+def filing_values(vals: Sequence[str]) -> tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]]:
+    """`filing` of the voter whose `Voter.to_dict()` values, in field order, are `vals` (extra values
+    after the last field are ignored): the importer works on those lists, not on `Voter` objects."""
+    return _filing(*_FILED(vals))
+
+
+def _filing(
+    regn: str, first_: str, middle_: str, last_: str, suffix: str, city: str, zip_: str, county: str
+) -> tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]]:
+    last, lkeys, lcount = _surname(last_)
+    first, fk, fcounted = _given(first_)
+    middle, mk, mcounted = _given(middle_)
+    prefix, pcount = _place(city, county, zip_)
     gkeys = (fk, mk) if mcounted and mk and mk != fk else (fk,)
     if not gkeys[-1] or not gkeys[0]:
         gkeys = tuple(k for k in gkeys if k) or ("",)
@@ -100,7 +120,7 @@ def filing(voter: Voter) -> tuple[tuple[str, ...], str, tuple[tuple[str, str], .
         keys: tuple[str, ...] = (lkeys[0] + gkeys[0],)
     else:
         keys = tuple(lk + gk for lk in lkeys for gk in gkeys)
-    m = f"{prefix}{first}{SEP}{middle}{SEP}{last}{SEP}{_field(voter.suffix)}{SEP}{voter.regn_num}"
+    m = f"{prefix}{first}{SEP}{middle}{SEP}{last}{SEP}{_field(suffix)}{SEP}{regn}"
     counters = lcount
     if fcounted:
         counters += ((GIVEN_NAMES, first),)
