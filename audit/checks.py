@@ -220,10 +220,11 @@ _MISS = object()
 
 
 def _scan(
-    lines: list[bytes], lo: int, hi: int, first: int, prev: bytes, feed: Any, known: _Known
+    lines: list[bytes], lo: int, hi: int, first: int, prev: bytes, out: list[Any] | None, known: _Known
 ) -> tuple[bytes, bytes]:
-    """Check lines[lo:hi] (numbered from `first`, the first `prev` expected to be `prev`) and feed the
-    replay (`feed` or None); returns (their leaf hashes concatenated, the last hash).
+    """Check lines[lo:hi] (numbered from `first`, the first `prev` expected to be `prev`) and append
+    their events for the replay to `out` (or None) as (seq, type, actor, subject, data); returns (their
+    leaf hashes concatenated, the last hash).
 
     Every line is taken apart at the fixed places of the canonical layout
     `{"actor":A,"data":D,"hash":"H","prev":"P","seq":N,"subject":S,"time":"T","type":"X"}` and every
@@ -240,6 +241,7 @@ def _scan(
     actor_of, party, datum, etype_of = known.actor, known.party, known.datum, known.etype
     aget, pget, dget, tget = known.actors.get, known.parties.get, known.data.get, known.types.get
     miss = _MISS
+    record = out.append if out is not None else None
     leaves: list[bytes] = []
     add_leaf = leaves.append
     time_ok = b""
@@ -282,8 +284,8 @@ def _scan(
             d = datum(raw)
         raw = ln[r + 10 :]  # with the closing '"}'
         etype = tget(raw) or etype_of(raw)
-        if feed is not None:
-            feed(n, etype, actor, subject, d)
+        if record is not None:
+            record((n, etype, actor, subject, d))
     return b"".join(leaves), prev
 
 
@@ -296,15 +298,22 @@ CHUNK = 16_384  # lines a worker checks before it sends their events to the repl
 
 
 def check_lines(
-    data: bytes, replay: Replay | None = None, *, strict: bool = False, workers: int | None = None
+    data: bytes,
+    replay: Replay | None = None,
+    *,
+    strict: bool = False,
+    workers: int | None = None,
+    native: bool = True,
 ) -> LogCheck:
     """Check the log bytes line by line (canonical form, seq, hash chain, leaf hashes) and feed `replay`.
 
-    Default: every line is proven canonical by taking it apart at the fixed places of the canonical
-    layout (see _scan; each distinct party and `data` value is re-serialised once), its hash, seq and
-    prev checked, its leaf hashed. For large logs, `workers` forked processes (None: one per spare CPU;
-    0: none) check byte ranges of the file while this process checks the first range and feeds the
-    replay; the ranges' chain links are joined afterwards.
+    Default: the compiled checker (audit/_scan.c via audit.native_check: every line parsed by the
+    canonical grammar, in a thread beside the replay). Without it (`native=False`, or no C compiler):
+    every line is proven canonical by taking it apart at the fixed places of the canonical layout (see
+    _scan; each distinct party and `data` value is re-serialised once), its hash, seq and prev checked,
+    its leaf hashed; for large logs, `workers` forked processes (None: one per spare CPU; 0: none)
+    check byte ranges of the file while this process checks the first range and feeds the replay; the
+    ranges' chain links are joined afterwards.
     strict: the reference check instead (one process, every line matched by LINE_RE and re-serialised).
     The errors are the same either way: on any doubt the default path runs the reference check, which
     names the first bad line. Raises the first VerificationError, naming its 1-based line.
@@ -313,16 +322,24 @@ def check_lines(
         return _reference(data, replay)
     if replay is not None:
         replay.reset()
+    lib = _native_lib() if native else None
     nworkers = forks.spare_cpus() if workers is None else workers
     gc_was_on = gc.isenabled()
     gc.disable()  # the replay only adds objects, never cycles: no collector passes over them meanwhile
     try:
-        if nworkers and len(data) > PARALLEL_MIN_LINES * 200 and forks.can_fork():
+        if lib is not None:
+            from audit.native_check import check_native
+
+            check = check_native(lib, data, replay)
+        elif nworkers and len(data) > PARALLEL_MIN_LINES * 200 and forks.can_fork():
             check = _check_forked(data, replay, nworkers)
         else:
             lines = data.split(b"\n")
             torn = lines.pop()
-            leaves, last = _scan(lines, 0, len(lines), 1, ZERO_HASH.encode(), _feeder(replay), _Known())
+            out: list[Any] | None = [] if replay is not None else None
+            leaves, last = _scan(lines, 0, len(lines), 1, ZERO_HASH.encode(), out, _Known())
+            if replay is not None and out:
+                replay.feed_all(out)
             check = LogCheck(len(lines), merkle_levels(leaves), last.decode())
             if torn:
                 raise TornLine(check.count + 1)
@@ -334,8 +351,11 @@ def check_lines(
     return check
 
 
-def _feeder(replay: Replay | None) -> Any:
-    return replay.feeder() if replay is not None else None
+def _native_lib() -> Any:
+    """The compiled checker's library, or None (no compiler: the Python path)."""
+    from audit import native
+
+    return native.load()
 
 
 def _reference(data: bytes, replay: Replay | None) -> LogCheck:
@@ -375,7 +395,7 @@ def _split_points(data: bytes, parts: int) -> list[tuple[int, int]]:
 def _chain_worker(data: bytes, lo: int, hi: int, first: int) -> Iterator[Any]:
     """In a forked worker: check the lines in data[lo:hi], numbered from `first` (lo after a newline,
     hi after one or the end). Yields, every CHUNK lines, the list of their events for the replay as
-    (type, actor, subject, data); then (Merkle levels 0..ALIGN_LEVELS, its first prev, last hash, lines)."""
+    (seq, type, actor, subject, data); then (Merkle levels 0..ALIGN_LEVELS, its first prev, last hash, lines)."""
     lines = data[lo:hi].split(b"\n")
     lines.pop()
     ln = lines[0]
@@ -383,16 +403,11 @@ def _chain_worker(data: bytes, lo: int, hi: int, first: int) -> Iterator[Any]:
     prev = p0 = ln[i + 83 : i + 147]
     known = _Known()
     leaves: list[bytes] = []
-    events: list[tuple[str, str | None, str | None, Any]] = []
-
-    def record(_seq: int, *event: Any) -> None:
-        events.append(event)
-
     for a in range(0, len(lines), CHUNK):
-        blob, prev = _scan(lines, a, min(a + CHUNK, len(lines)), first + a, prev, record, known)
+        events: list[Any] = []
+        blob, prev = _scan(lines, a, min(a + CHUNK, len(lines)), first + a, prev, events, known)
         leaves.append(blob)
         yield events
-        events = []  # the next chunk's (`record` sees the new list)
     yield merkle_levels(b"".join(leaves), top=ALIGN_LEVELS), p0, prev, len(lines)
 
 
@@ -408,19 +423,20 @@ def _check_forked(data: bytes, replay: Replay | None, nworkers: int) -> LogCheck
     try:
         lines = data[: bounds[0][0] if bounds else len(data)].split(b"\n")
         lines.pop()  # b"" after the last newline of this range, or the torn tail of the whole log
-        feed = _feeder(replay)
-        leaves, prev = _scan(lines, 0, len(lines), 1, ZERO_HASH.encode(), feed, _Known())
+        out: list[Any] | None = [] if replay is not None else None
+        leaves, prev = _scan(lines, 0, len(lines), 1, ZERO_HASH.encode(), out, _Known())
+        if replay is not None and out:
+            replay.feed_all(out)
         levels = merkle_levels(leaves, top=ALIGN_LEVELS)
         count = len(lines)
-        del lines, leaves
+        del lines, leaves, out
         for s in streams:
             n, done = count, False
             for got in s:
                 if isinstance(got, list):  # a chunk's events
-                    if feed is not None:
-                        for ev in got:
-                            n += 1
-                            feed(n, *ev)
+                    if replay is not None:
+                        replay.feed_all(got)
+                        n += len(got)
                     continue
                 part, first_prev, last, k = got
                 if first_prev != prev:  # the chain link between two ranges
@@ -428,7 +444,7 @@ def _check_forked(data: bytes, replay: Replay | None, nworkers: int) -> LogCheck
                 # every range but the last is a multiple of 2^ALIGN_LEVELS lines: its levels are complete
                 levels = [a + (part[j] if j < len(part) else b"") for j, a in enumerate(levels)]
                 prev, count, done = last, count + k, True
-            if not done or (feed is not None and n != count):  # every line of the range fed once
+            if not done or (replay is not None and n != count):  # every line of the range fed once
                 raise _Doubt
     except forks.ChildFailed as e:
         raise _Doubt from e

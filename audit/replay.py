@@ -1,7 +1,7 @@
 """Replay the audit log: recompute every bill's tally and every account's balance from the events alone.
 
-Pure (no Redis): fed one event at a time by the verifier (`feed(seq, type, actor_regn, subject_regn,
-data)`), in log order. Event types and data are the contract in docs/architecture.md.
+Pure (no Redis): fed by the verifier in log order (`feed_all` of (seq, type, actor_regn, subject_regn,
+data) tuples, or `feed` one at a time). Event types and data are the contract in docs/architecture.md.
 
 Delegation state (liquid_democracy.md R2, R6, R7):
 - `delegate` {scope, rank, tentative}: actor -> subject at (scope, rank); replaces that rank's delegate.
@@ -26,7 +26,7 @@ credits the subject; demurrage-fee debits the subject. Fees go to the pool, shar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from audit import forks
@@ -67,29 +67,26 @@ class Replay:
         self.balances: dict[str, int] = {}
         self.pool = 0
         self.events = 0
-        self._feed: Callable[[int, str, str | None, str | None, dict[str, Any]], None] | None = None
         self._tallies: tuple[int, dict[str, dict[str, int]]] | None = None  # (events, tallies) of tallies()
 
     # -- feeding -------------------------------------------------------------------------------
     def feed(self, seq: int, etype: str, actor: str | None, subject: str | None, data: dict[str, Any]) -> None:
         """Apply one event. Unknown types only register the voters they name. Never raises on odd data."""
-        if self._feed is None:
-            self._feed = self.feeder()
-        self._feed(seq, etype, actor, subject, data)
+        self.feed_all(((seq, etype, actor, subject, data),))
 
-    def feeder(self) -> Callable[[int, str, str | None, str | None, dict[str, Any]], None]:
-        """`feed` as a closure over local names, for the verifier's one call per event (the rules for
-        the two commonest types, vote and delegate, are written out in it). Valid until `reset`."""
+    def feed_all(self, events: Iterable[tuple[int, str, str | None, str | None, dict[str, Any]]]) -> None:
+        """Apply events in log order, each (seq, type, actor regn_num, subject regn_num, data) as `feed`
+        takes them: the verifier's loop (the rules for the two commonest types, vote and delegate, are
+        written out in it; `data` dicts may be shared between events and are only read)."""
         named_add = self.named.add
         handlers = _HANDLERS
-        this = self
         votes, standing, delegations = self.votes, self.standing, self.delegations
         bills, promoted, tentative_at = self.bills, self.promoted, self.tentative_at
         choices = _CHOICES
         odd = (KeyError, TypeError, ValueError, AttributeError)
-
-        def feed(seq: int, etype: str, actor: str | None, subject: str | None, data: dict[str, Any]) -> None:
-            this.events += 1
+        n = 0
+        for seq, etype, actor, subject, data in events:
+            n += 1
             tentative = data.get("tentative")
             if actor and not tentative and etype != "tentative-promoted":  # a tentative caller is no voter
                 named_add(actor)
@@ -123,11 +120,12 @@ class Replay:
                             where = ("standing", "") if scope == "standing" else ("bill", scope)
                             tentative_at.setdefault(actor, set()).add(where)
                 elif (handler := handlers.get(etype)) is not None:
-                    handler(this, seq, actor, subject, data)
+                    self.events += n  # what a handler sees (a tally at a bill's close) includes this event
+                    n = 0
+                    handler(self, seq, actor, subject, data)
             except odd:
                 pass
-
-        return feed
+        self.events += n
 
     def _no_delegate(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
         if actor:
@@ -342,7 +340,7 @@ class Replay:
         return out
 
 
-# The other types' rules (vote and delegate are written out in Replay.feeder).
+# The other types' rules (vote and delegate are written out in Replay.feed_all).
 _HANDLERS: dict[str, Callable[[Replay, int, str | None, str | None, dict], None]] = {
     "no-delegate": Replay._no_delegate,
     "recall": Replay._recall,

@@ -37,18 +37,22 @@ def test_there_are_vectors_for_every_kind_of_tampering() -> None:
     } <= names
 
 
+# the reference, the default (compiled checker) and the Python quick proof
+CHECKERS = {"strict": {"strict": True}, "fast": {}, "python": {"native": False}}
+
+
 @pytest.mark.parametrize("path", VECTORS, ids=[p.stem for p in VECTORS])
-@pytest.mark.parametrize("strict", [True, False], ids=["strict", "fast"])
-def test_vector(path: Path, strict: bool) -> None:
+@pytest.mark.parametrize("how", CHECKERS)
+def test_vector(path: Path, how: str) -> None:
     vec = json.loads(path.read_text())
     data = _log_bytes(vec)
     if vec["want_err"] is None:
-        check = check_lines(data, strict=strict)
+        check = check_lines(data, **CHECKERS[how])
         assert check_heads(check, vec["heads"], vec["public_key"]) == len(vec["heads"])
         return
     want = getattr(errors, vec["want_err"])
     with pytest.raises(errors.VerificationError) as info:
-        check = check_lines(data, strict=strict)
+        check = check_lines(data, **CHECKERS[how])
         check_heads(check, vec["heads"], vec["public_key"])
     assert type(info.value) is want, f"{vec['desc']}: got {info.value!r}"
     assert info.value.line == vec["want_line"], vec["desc"]
@@ -144,13 +148,14 @@ def _mixed_log(tmp_path: Path, n: int) -> Path:
     return lg.path
 
 
-def test_what_the_writer_writes_is_proven_without_the_reference_and_equals_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["compiled", "python"])
+def test_what_the_writer_writes_is_proven_without_the_reference_and_equals_it(tmp_path: Path, native: bool) -> None:
     from audit.replay import Replay
 
     data = _mixed_log(tmp_path, 600).read_bytes()
     fast, ref = Replay(), Replay()
-    check = check_lines(data, fast, workers=0)
-    assert check.proven_by == "scan"  # the quick proof accepted every line: no fallback
+    check = check_lines(data, fast, workers=0, native=native)
+    assert check.proven_by == ("native" if native else "scan")  # the quick proof accepted every line
     want = check_lines(data, ref, strict=True)
     assert want.proven_by == "reference"
     assert (
@@ -193,10 +198,8 @@ def _rehashed(line: bytes) -> bytes:
         (b'"seq":', b'"seq":0'),  # seq 03: in LINE_RE's pattern a leading zero is not a number
     ],
 )
-@pytest.mark.parametrize("strict", [True, False], ids=["reference", "default"])
-def test_a_line_not_in_canonical_form_is_named_even_with_a_matching_hash(
-    tmp_path: Path, edit: tuple, strict: bool
-) -> None:
+@pytest.mark.parametrize("how", CHECKERS)
+def test_a_line_not_in_canonical_form_is_named_even_with_a_matching_hash(tmp_path: Path, edit: tuple, how: str) -> None:
     from audit.log import AuditLog
 
     lg = AuditLog(tmp_path / "audit.log", heads_every_s=None)
@@ -207,7 +210,7 @@ def test_a_line_not_in_canonical_form_is_named_even_with_a_matching_hash(
     assert edit[0] in lines[2]
     lines[2] = _rehashed(lines[2].replace(edit[0], edit[1], 1))
     with pytest.raises(errors.CanonicalFormError) as info:
-        check_lines(b"\n".join(lines) + b"\n", strict=strict)
+        check_lines(b"\n".join(lines) + b"\n", **CHECKERS[how])
     assert info.value.line == 3
 
 
@@ -218,7 +221,7 @@ def test_forked_check_equals_one_process_and_defers_to_the_reference_on_tamperin
 
     data = _mixed_log(tmp_path, 12_500).read_bytes()  # workers' ranges start at aligned lines past 4,096
     one, par = Replay(), Replay()
-    serial = check_lines(data, one, workers=0)
+    serial = check_lines(data, one, workers=0, native=False)
     forked = _check_forked(data, par, 2)
     assert forked.proven_by == "forked" and serial.proven_by == "scan"
     assert (forked.count, forked.levels, forked.last_hash) == (serial.count, serial.levels, serial.last_hash)
@@ -235,7 +238,7 @@ def test_forked_check_equals_one_process_and_defers_to_the_reference_on_tamperin
     bad = b"\n".join(lines) + b"\n"
     with pytest.raises(_Doubt):
         _check_forked(bad, Replay(), 2)
-    for kw in ({"workers": 2}, {"workers": 0}, {"strict": True}):
+    for kw in ({"workers": 2, "native": False}, {"workers": 0, "native": False}, {}, {"strict": True}):
         with pytest.raises(errors.ChainBroken) as info:
             check_lines(bad, Replay(), **kw)
         assert info.value.line == 11_001

@@ -1,0 +1,422 @@
+/* The audit verifier's compiled line checker (built and loaded by audit/native.py; design in
+ * docs/audit-log.md, "How an outsider verifies").
+ *
+ * dn_scan walks complete lines of the log and proves each one exactly as the reference check
+ * (audit/checks.py: LINE_RE, json.loads, then canonical re-serialisation) would accept it:
+ *   {"actor":A,"data":D,"hash":"H","prev":"P","seq":N,"subject":S,"time":"T","type":"X"}
+ * A and S null or {"name":str,"regn_num":non-empty str}; D a JSON object; every value canonical as
+ * Python's json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) writes it (keys
+ * sorted by code point and unique, no whitespace, minimal escapes, strict UTF-8, integers only);
+ * T and X by LINE_RE's patterns; N the line's number; P the previous line's H; H the lowercase hex
+ * SHA-256 of the line without `"hash":"H",`. It also writes each line's RFC 9162 leaf hash and gives
+ * every distinct type, party and data value an id (what the replay reads). It is conservative: it
+ * stops at the first line it cannot prove, and the Python code decides about that line and names
+ * the error. Nothing here allocates per line; the id tables grow by doubling.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* OpenSSL libcrypto's SHA-256 (SHA-NI where the CPU has it): the stable low-level ABI, declared
+ * here so that building needs only the runtime library that Python's hashlib already loads. */
+typedef struct {
+    unsigned int h[8];
+    unsigned int Nl, Nh;
+    unsigned int data[16];
+    unsigned int num, md_len;
+} dn_sha256_ctx;
+int SHA256_Init(dn_sha256_ctx *c);
+int SHA256_Update(dn_sha256_ctx *c, const void *data, size_t len);
+int SHA256_Final(unsigned char *md, dn_sha256_ctx *c);
+
+#define MAX_DEPTH 64 /* deeper nesting: left to Python (its recursion limit decides) */
+
+typedef struct {
+    const uint8_t *p;
+    uint32_t len, id;
+    uint64_t h;
+} slot;
+
+typedef struct {
+    slot *s;
+    uint64_t mask;
+    uint32_t n;
+} table;
+
+typedef struct {
+    table t[3]; /* 0: types, 1: parties, 2: data values */
+    long max_digits; /* Python's int digit limit (sys.get_int_max_str_digits); 0: none */
+} state;
+
+enum { T_TYPE, T_PARTY, T_DATA };
+
+void *dn_new(long max_digits) {
+    state *st = calloc(1, sizeof(state));
+    if (!st) return NULL;
+    st->max_digits = max_digits;
+    for (int i = 0; i < 3; i++) {
+        st->t[i].s = calloc(1024, sizeof(slot));
+        st->t[i].mask = 1023;
+        if (!st->t[i].s) return NULL;
+    }
+    st->t[T_PARTY].n = 1; /* id 0 is null */
+    return st;
+}
+
+void dn_free(void *p) {
+    state *st = p;
+    if (!st) return;
+    for (int i = 0; i < 3; i++) free(st->t[i].s);
+    free(st);
+}
+
+static uint64_t hbytes(const uint8_t *p, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n, v;
+    while (n >= 8) {
+        memcpy(&v, p, 8);
+        h = (h ^ v) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    v = 0;
+    memcpy(&v, p, n);
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+static int grow(table *t) {
+    uint64_t cap = (t->mask + 1) * 2;
+    slot *s = calloc(cap, sizeof(slot));
+    if (!s) return 0;
+    for (uint64_t i = 0; i <= t->mask; i++) {
+        if (!t->s[i].p) continue;
+        uint64_t j = t->s[i].h & (cap - 1);
+        while (s[j].p) j = (j + 1) & (cap - 1);
+        s[j] = t->s[i];
+    }
+    free(t->s);
+    t->s = s;
+    t->mask = cap - 1;
+    return 1;
+}
+
+/* The id of bytes [p, e) in table t; a new id is reported in news as (table, start, end). -1: no memory. */
+static int64_t intern(table *t, int which, const uint8_t *buf, const uint8_t *p, const uint8_t *e,
+                      int64_t *news, long *nnew) {
+    uint32_t len = (uint32_t)(e - p);
+    uint64_t h = hbytes(p, len), j = h & t->mask;
+    while (t->s[j].p) {
+        if (t->s[j].h == h && t->s[j].len == len && memcmp(t->s[j].p, p, len) == 0) return t->s[j].id;
+        j = (j + 1) & t->mask;
+    }
+    if ((uint64_t)(t->n + 1) * 2 > t->mask + 1) {
+        if (!grow(t)) return -1;
+        j = h & t->mask;
+        while (t->s[j].p) j = (j + 1) & t->mask;
+    }
+    t->s[j] = (slot){p, len, t->n, h};
+    news[3 * *nnew] = which;
+    news[3 * *nnew + 1] = p - buf;
+    news[3 * *nnew + 2] = e - buf;
+    (*nnew)++;
+    return t->n++;
+}
+
+/* ---- canonical JSON values; each returns the end of the value or NULL ---- */
+
+static int hexval(uint8_t c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1; /* upper case is not how json.dumps writes it */
+}
+
+/* After the opening quote: the end of a canonical string (after its closing quote). */
+static const uint8_t *string(const uint8_t *p, const uint8_t *e) {
+    while (p < e) {
+        uint8_t c = *p;
+        if (c == '"') return p + 1;
+        if (c == '\\') {
+            if (e - p < 2) return NULL;
+            uint8_t d = p[1];
+            if (d == '"' || d == '\\' || d == 'n' || d == 'r' || d == 't' || d == 'b' || d == 'f') {
+                p += 2;
+                continue;
+            }
+            /* \u00XX only for the other control characters; everything else is written as itself */
+            if (d != 'u' || e - p < 6 || p[2] != '0' || p[3] != '0') return NULL;
+            int hi = hexval(p[4]), lo = hexval(p[5]);
+            if (hi < 0 || hi > 1 || lo < 0) return NULL;
+            int v = hi * 16 + lo;
+            if (v == 8 || v == 9 || v == 10 || v == 12 || v == 13) return NULL;
+            p += 6;
+            continue;
+        }
+        if (c < 0x20) return NULL;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        /* strict UTF-8 (what bytes.decode accepts): no overlong forms, surrogates or > U+10FFFF */
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (e - p < 2 || (p[1] & 0xC0) != 0x80) return NULL;
+            p += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (e - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return NULL;
+            if (c == 0xE0 && p[1] < 0xA0) return NULL;
+            if (c == 0xED && p[1] > 0x9F) return NULL;
+            p += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (e - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return NULL;
+            if (c == 0xF0 && p[1] < 0x90) return NULL;
+            if (c == 0xF4 && p[1] > 0x8F) return NULL;
+            p += 4;
+        } else {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* The next decoded byte of a canonical string body [*pp, e) (escapes decode to single bytes < 0x80,
+ * so comparing decoded UTF-8 bytes compares code points, as Python's sort of str keys does); -1 at the end. */
+static int next_byte(const uint8_t **pp, const uint8_t *e) {
+    const uint8_t *p = *pp;
+    if (p >= e) return -1;
+    if (*p != '\\') {
+        *pp = p + 1;
+        return *p;
+    }
+    *pp = p + 2;
+    switch (p[1]) {
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'u': *pp = p + 6; return hexval(p[4]) * 16 + hexval(p[5]);
+    default: return p[1]; /* '"' or '\\' */
+    }
+}
+
+/* Keys [a, ae) and [b, be) (bodies without quotes): <0, 0, >0. */
+static int key_cmp(const uint8_t *a, const uint8_t *ae, const uint8_t *b, const uint8_t *be) {
+    for (;;) {
+        int x = next_byte(&a, ae), y = next_byte(&b, be);
+        if (x != y) return x < y ? -1 : 1;
+        if (x < 0) return 0;
+    }
+}
+
+static const uint8_t *value(const state *st, const uint8_t *p, const uint8_t *e, int depth);
+
+static const uint8_t *object(const state *st, const uint8_t *p, const uint8_t *e, int depth) {
+    if (depth > MAX_DEPTH) return NULL;
+    p++; /* '{' */
+    if (p < e && *p == '}') return p + 1;
+    const uint8_t *pk = NULL, *pke = NULL;
+    for (;;) {
+        if (p >= e || *p != '"') return NULL;
+        const uint8_t *k = p + 1, *ke;
+        p = string(k, e);
+        if (!p) return NULL;
+        ke = p - 1;
+        if (pk && key_cmp(pk, pke, k, ke) >= 0) return NULL; /* sorted and unique */
+        pk = k;
+        pke = ke;
+        if (p >= e || *p != ':') return NULL;
+        p = value(st, p + 1, e, depth + 1);
+        if (!p || p >= e) return NULL;
+        if (*p == '}') return p + 1;
+        if (*p != ',') return NULL;
+        p++;
+    }
+}
+
+static const uint8_t *array(const state *st, const uint8_t *p, const uint8_t *e, int depth) {
+    if (depth > MAX_DEPTH) return NULL;
+    p++; /* '[' */
+    if (p < e && *p == ']') return p + 1;
+    for (;;) {
+        p = value(st, p, e, depth + 1);
+        if (!p || p >= e) return NULL;
+        if (*p == ']') return p + 1;
+        if (*p != ',') return NULL;
+        p++;
+    }
+}
+
+static const uint8_t *literal(const uint8_t *p, const uint8_t *e, const char *lit, size_t n) {
+    return (size_t)(e - p) >= n && memcmp(p, lit, n) == 0 ? p + n : NULL;
+}
+
+/* An integer as Python writes it: -?(0|[1-9][0-9]*), within Python's digit limit; a fraction or
+ * exponent (a float) is not canonical audit JSON. */
+static const uint8_t *number(const state *st, const uint8_t *p, const uint8_t *e) {
+    if (p < e && *p == '-') {
+        p++;
+        if (p >= e || *p == '0') return NULL; /* -0 is written 0 */
+    }
+    if (p >= e || *p < '0' || *p > '9') return NULL;
+    const uint8_t *d = p;
+    if (*p == '0') {
+        p++;
+    } else {
+        while (p < e && *p >= '0' && *p <= '9') p++;
+    }
+    if (st->max_digits > 0 && p - d > st->max_digits) return NULL;
+    if (p < e && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9'))) return NULL;
+    return p;
+}
+
+static const uint8_t *value(const state *st, const uint8_t *p, const uint8_t *e, int depth) {
+    if (p >= e) return NULL;
+    switch (*p) {
+    case '"': return string(p + 1, e);
+    case '{': return object(st, p, e, depth);
+    case '[': return array(st, p, e, depth);
+    case 't': return literal(p, e, "true", 4);
+    case 'f': return literal(p, e, "false", 5);
+    case 'n': return literal(p, e, "null", 4);
+    default: return number(st, p, e);
+    }
+}
+
+/* null, or {"name":str,"regn_num":non-empty str}. */
+static const uint8_t *party(const uint8_t *p, const uint8_t *e) {
+    const uint8_t *q = literal(p, e, "null", 4);
+    if (q) return q;
+    if (!(p = literal(p, e, "{\"name\":\"", 9))) return NULL;
+    if (!(p = string(p, e))) return NULL;
+    if (!(p = literal(p, e, ",\"regn_num\":\"", 13))) return NULL;
+    if (p < e && *p == '"') return NULL; /* empty */
+    if (!(p = string(p, e))) return NULL;
+    return literal(p, e, "}", 1);
+}
+
+static const uint8_t *digits(const uint8_t *p, const uint8_t *e, int n) {
+    for (int i = 0; i < n; i++, p++)
+        if (p >= e || *p < '0' || *p > '9') return NULL;
+    return p;
+}
+
+/* \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z */
+static const uint8_t *utc_time(const uint8_t *p, const uint8_t *e) {
+    static const char sep[] = "--T::";
+    static const int width[] = {4, 2, 2, 2, 2, 2};
+    for (int i = 0; i < 6; i++) {
+        if (i && (p >= e || *p++ != (uint8_t)sep[i - 1])) return NULL;
+        if (!(p = digits(p, e, width[i]))) return NULL;
+    }
+    if (p < e && *p == '.') {
+        if (!(p = digits(p + 1, e, 1))) return NULL;
+        while (p < e && *p >= '0' && *p <= '9') p++;
+    }
+    return p < e && *p == 'Z' ? p + 1 : NULL;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+static int is_hex64(const uint8_t *p) {
+    for (int i = 0; i < 64; i++)
+        if (hexval(p[i]) < 0) return 0;
+    return 1;
+}
+
+/* Prove one line [ls, le) (without "\n") numbered seq whose prev must be prev[64]. 1: proven (the
+ * ids in ids[0..3], the leaf hash in leaf, prev updated); 0: not proven; -1: out of memory. */
+static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t *le, long seq, uint8_t *prev,
+                uint32_t *ids, uint8_t *leaf, int64_t *news, long *nnew) {
+    const uint8_t *p = ls, *e = le, *a0, *a1, *d0, *d1, *h, *s0, *s1, *t0, *t1;
+    if (!(p = literal(p, e, "{\"actor\":", 9))) return 0;
+    a0 = p;
+    if (!(p = party(p, e))) return 0;
+    a1 = p;
+    if (!(p = literal(p, e, ",\"data\":", 8)) || p >= e || *p != '{') return 0;
+    d0 = p;
+    if (!(p = object(st, p, e, 2))) return 0;
+    d1 = p;
+    if (!(p = literal(p, e, ",\"hash\":\"", 9)) || e - p < 64 || !is_hex64(p)) return 0;
+    h = p;
+    if (!(p = literal(p + 64, e, "\",\"prev\":\"", 10)) || e - p < 64 || memcmp(p, prev, 64) != 0) return 0;
+    if (!(p = literal(p + 64, e, "\",\"seq\":", 8))) return 0;
+    char num[24];
+    int n = 0;
+    for (long v = seq; v; v /= 10) num[n++] = (char)('0' + v % 10);
+    if (e - p < n) return 0;
+    for (int i = 0; i < n; i++)
+        if (p[i] != num[n - 1 - i]) return 0;
+    p += n;
+    if (!(p = literal(p, e, ",\"subject\":", 11))) return 0;
+    s0 = p;
+    if (!(p = party(p, e))) return 0;
+    s1 = p;
+    if (!(p = literal(p, e, ",\"time\":\"", 9)) || !(p = utc_time(p, e))) return 0;
+    if (!(p = literal(p, e, "\",\"type\":\"", 10)) || p >= e || *p < 'a' || *p > 'z') return 0;
+    t0 = p;
+    while (p < e && ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) p++;
+    t1 = p;
+    if (!(p = literal(p, e, "\"}", 2)) || p != e) return 0;
+
+    unsigned char md[32];
+    dn_sha256_ctx c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, ls, (size_t)(d1 + 1 - ls)); /* up to the ',' before "hash" */
+    SHA256_Update(&c, h + 66, (size_t)(le - (h + 66))); /* from "prev" on */
+    SHA256_Final(md, &c);
+    for (int i = 0; i < 32; i++)
+        if (h[2 * i] != (uint8_t)HEX[md[i] >> 4] || h[2 * i + 1] != (uint8_t)HEX[md[i] & 15]) return 0;
+    SHA256_Init(&c);
+    SHA256_Update(&c, "", 1);
+    SHA256_Update(&c, ls, (size_t)(le - ls));
+    SHA256_Final(leaf, &c);
+
+    int64_t id;
+    if ((id = intern(&st->t[T_TYPE], T_TYPE, buf, t0, t1, news, nnew)) < 0) return -1;
+    ids[0] = (uint32_t)id;
+    for (int k = 0; k < 2; k++) {
+        const uint8_t *q0 = k ? s0 : a0, *q1 = k ? s1 : a1;
+        id = *q0 == 'n' ? 0 : intern(&st->t[T_PARTY], T_PARTY, buf, q0, q1, news, nnew);
+        if (id < 0) return -1;
+        ids[1 + k] = (uint32_t)id;
+    }
+    if ((id = intern(&st->t[T_DATA], T_DATA, buf, d0, d1, news, nnew)) < 0) return -1;
+    ids[3] = (uint32_t)id;
+    memcpy(prev, h, 64);
+    return 1;
+}
+
+/* Check up to max_lines complete lines of buf starting at byte pos (the start of line number seq);
+ * a line ends at "\n" before byte `end`. prev[64]: the hash the first line must link to, updated.
+ * Per proven line: ids[4*i..4*i+3] = (type, actor, subject, data) ids (party 0 = null), leaves[32*i..]
+ * its leaf hash. news (3 int64 per new id, at most 4 a line): (table 0 type / 1 party / 2 data, start,
+ * end) of each value met for the first time, in id order per table; *nnew their number. *stop: the
+ * byte offset after the last proven line. Returns the number of lines proven (fewer than max_lines
+ * and *stop < end: the next line is not proven, or there is no memory left). */
+long dn_scan(void *stp, const uint8_t *buf, long pos, long end, long max_lines, long seq, uint8_t *prev,
+             uint32_t *ids, uint8_t *leaves, int64_t *news, long *nnew, long *stop) {
+    state *st = stp;
+    long n = 0;
+    *nnew = 0;
+    while (n < max_lines && pos < end) {
+        const uint8_t *ls = buf + pos, *le = memchr(ls, '\n', (size_t)(end - pos));
+        if (!le) break;
+        if (line(st, buf, ls, le, seq + n, prev, ids + 4 * n, leaves + 32 * n, news, nnew) != 1) break;
+        pos = le + 1 - buf;
+        n++;
+    }
+    *stop = pos;
+    return n;
+}
+
+/* One Merkle level up: out[32*i..] = SHA-256(0x01 || in[64*i .. 64*i+64]) for i < pairs. */
+void dn_nodes(const uint8_t *in, long pairs, uint8_t *out) {
+    dn_sha256_ctx c;
+    for (long i = 0; i < pairs; i++) {
+        SHA256_Init(&c);
+        SHA256_Update(&c, "\x01", 1);
+        SHA256_Update(&c, in + 64 * i, 64);
+        SHA256_Final(out + 32 * i, &c);
+    }
+}

@@ -1,0 +1,136 @@
+"""The verifier's default line check: the compiled checker (audit/_scan.c) beside the replay.
+
+A thread runs the compiled checker over chunks of CHUNK lines (ctypes releases the GIL for each call,
+so it runs on the other core) while this thread feeds the replay the events of the chunks already
+proven: per line the checker gives ids of its type, actor, subject and data, and each distinct value
+is parsed here once (json; the checker proved its bytes canonical). At the first line the checker
+cannot prove, the Python check (audit.checks._scan) takes over from that line, and its doubt in turn
+runs the reference check, so the errors named are always the reference's. See docs/audit-log.md.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import sys
+import threading
+from queue import SimpleQueue
+from typing import Any
+
+from audit.checks import LogCheck, _Known, _scan, merkle_levels
+from audit.errors import TornLine
+from audit.hashing import ZERO_HASH
+from audit.replay import Replay
+
+CHUNK = 1 << 15  # lines per call: the replay of one chunk overlaps the check of the next
+
+
+def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
+    """Check `data` (the whole log) with the compiled library `lib` (audit.native.load()) and feed `replay`.
+
+    Returns the LogCheck (proven_by "native", or "native+scan" when Python proved the lines after the
+    first one the checker could not). Raises TornLine for an incomplete last line, and
+    audit.checks._Doubt where the Python check doubts (the caller then runs the reference).
+    """
+    end = data.rfind(b"\n") + 1  # complete lines only; a torn tail is named at the end
+    state = lib.dn_new(sys.get_int_max_str_digits())
+    if not state:
+        raise MemoryError("dn_new")
+    chunks: SimpleQueue[tuple[Any, ...] | None] = SimpleQueue()
+    levels: list[list[bytes]] = []
+    worker = threading.Thread(target=_prove, args=(lib, state, data, end, chunks, levels), daemon=True)
+    worker.start()
+    types: list[str] = []
+    parties: list[str | None] = [None]  # id 0 is null
+    datas: list[Any] = []
+    count, pos, prev = 0, 0, ZERO_HASH.encode()
+    try:
+        while (got := chunks.get()) is not None:
+            n, ids, news, pos, prev = got
+            _learn(data, news, types, parties, datas)
+            if replay is not None and n:
+                v = memoryview(ids).cast("B").cast("I")[: 4 * n]
+                replay.feed_all(
+                    zip(
+                        range(count + 1, count + n + 1),
+                        map(types.__getitem__, v[0::4].tolist()),
+                        map(parties.__getitem__, v[1::4].tolist()),
+                        map(parties.__getitem__, v[2::4].tolist()),
+                        map(datas.__getitem__, v[3::4].tolist()),
+                        strict=True,
+                    )
+                )
+            count += n
+    finally:
+        worker.join()
+        lib.dn_free(state)
+    proven_by = "native"
+    (check_levels,) = levels
+    if pos < end:  # a line the checker could not prove: Python from there on
+        rest = data[pos:end].split(b"\n")
+        rest.pop()
+        out: list[Any] | None = [] if replay is not None else None
+        blob, prev = _scan(rest, 0, len(rest), count + 1, prev, out, _Known())
+        if replay is not None and out:
+            replay.feed_all(out)
+        check_levels = merkle_levels(check_levels[0] + blob)
+        count += len(rest)
+        proven_by = "native+scan"
+    check = LogCheck(count, check_levels, prev.decode(), proven_by)
+    if end < len(data):
+        raise TornLine(count + 1)
+    return check
+
+
+def _prove(lib: Any, state: int, data: bytes, end: int, chunks: SimpleQueue, levels: list[list[bytes]]) -> None:
+    """In the checker thread: dn_scan chunk after chunk until the end or the first line not proven;
+    each chunk's (lines, ids, new values, next byte offset, last hash) goes to `chunks`, then None;
+    `levels` gets the Merkle levels of the proven lines' leaves (LogCheck.levels)."""
+    prev = ctypes.create_string_buffer(ZERO_HASH.encode(), 64)
+    nnew, stop = ctypes.c_long(), ctypes.c_long()
+    leaves: list[bytes] = []
+    pos, seq = 0, 1
+    try:
+        while pos < end:
+            ids = (ctypes.c_uint32 * (4 * CHUNK))()
+            leaf = ctypes.create_string_buffer(32 * CHUNK)
+            news = (ctypes.c_int64 * (12 * CHUNK))()
+            n = lib.dn_scan(state, data, pos, end, CHUNK, seq, prev, ids, leaf, news, ctypes.byref(nnew),
+                            ctypes.byref(stop))
+            pos, seq = stop.value, seq + n
+            got = (n, ids, memoryview(news).cast("B").cast("q")[: 3 * nnew.value].tolist(), pos, prev.raw)
+            leaves.append(leaf.raw[: 32 * n])
+            chunks.put(got)
+            if n < CHUNK:
+                break
+        levels.append(_merkle(lib, b"".join(leaves)))
+    finally:
+        if not levels:  # failed: the leaves of the chunks sent, for the Python check to continue
+            levels.append([b"".join(leaves)])
+        chunks.put(None)
+
+
+def _merkle(lib: Any, leaves: bytes) -> list[bytes]:
+    """merkle_levels(leaves) with the compiled node hash (one call per level)."""
+    levels, cur = [leaves], leaves
+    while len(cur) >= 64:
+        pairs = len(cur) // 64
+        out = ctypes.create_string_buffer(32 * pairs)
+        lib.dn_nodes(cur, pairs, out)
+        cur = out.raw
+        levels.append(cur)
+    return levels
+
+
+def _learn(data: bytes, news: list[int], types: list[str], parties: list[str | None], datas: list[Any]) -> None:
+    """Parse the values met for the first time (table, start, end triples; ids in order per table)."""
+    loads = json.loads
+    for k in range(0, len(news), 3):
+        raw = data[news[k + 1] : news[k + 2]]
+        table = news[k]
+        if table == 0:
+            types.append(raw.decode())
+        elif table == 1:
+            parties.append(loads(raw)["regn_num"])
+        else:
+            datas.append(loads(raw))
