@@ -134,3 +134,20 @@ def _learn(data: bytes, news: list[int], types: list[str], parties: list[str | N
             parties.append(loads(raw)["regn_num"])
         else:
             datas.append(loads(raw))
+
+
+def proven_lines(lib: Any, data: bytes) -> int:
+    """How many leading complete lines of `data` the compiled checker proves on its own (no fallback):
+    what the tests hold against the reference check."""
+    n = data.count(b"\n")
+    state = lib.dn_new(sys.get_int_max_str_digits())
+    prev = ctypes.create_string_buffer(ZERO_HASH.encode(), 64)
+    nnew, stop = ctypes.c_long(), ctypes.c_long()
+    try:
+        return int(
+            lib.dn_scan(state, data, 0, len(data), n, 1, prev, (ctypes.c_uint32 * (4 * n + 4))(),
+                        ctypes.create_string_buffer(32 * n + 32), (ctypes.c_int64 * (12 * n + 12))(),
+                        ctypes.byref(nnew), ctypes.byref(stop))
+        )
+    finally:
+        lib.dn_free(state)
