@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         f"verified {check.count} events; hash chain intact; {nheads} signed tree heads match"
         + (f" (operator key {pubkey})" if pubkey else " (no signed heads given: chain only)")
     )
+    print(f"lines proven by {_proven_by(check.proven_by)}")
     if origin and args.save:
         save_copy(args.save, data, heads)
     try:
@@ -173,6 +174,18 @@ def _gather_heads(
     if pubkey is None and service:
         pubkey = get(f"{service}/public/audit/pubkey").decode().strip()
     return heads, pubkey
+
+
+def _proven_by(how: str) -> str:
+    """Which implementation proved the lines (LogCheck.proven_by), in words."""
+    if how.startswith("native"):
+        return "the compiled checker (audit/_scan.c)" + (", then Python from its first doubt" if "+" in how else "")
+    from audit import native
+
+    why = f" (compiled checker not used: {native.why()})" if native.why() else ""
+    return {"reference": "the reference check (--reference)", "forked": "Python, in forked processes"}.get(
+        how, "Python"
+    ) + why
 
 
 def _reference_tally() -> Any:

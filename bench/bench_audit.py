@@ -277,15 +277,19 @@ def main(argv: list[str] | None = None) -> int:
         # The command as an auditor runs it: a fresh process (interpreter start and imports included).
         launcher = str(ROOT / "run_delegate_network")
         subprocess.run([launcher, "help"], capture_output=True, check=True)  # a first-run install, untimed
+        subprocess.run([sys.executable, "-m", "audit.native"], cwd=ROOT, check=True)  # its build step, untimed
         cmd = [launcher, "verify-audit", str(path), "--quiet"]
-        t0 = time.perf_counter()
-        run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
-        el = time.perf_counter() - t0
-        assert run.returncode == 0 and f"verified {n} events" in run.stdout, run.stdout + run.stderr
-        print(
-            f"verify    ./run_delegate_network verify-audit FILE --quiet {n / el:>8,.0f} events/s   ({el:.2f} s: "
-            f"start, read, checks, {len(heads)} heads, replay, {args.bills} tallies, output; target 500,000)"
-        )
+        for label, env in (("", {}), (" (Python path: DN_NATIVE=0)", {"DN_NATIVE": "0"})):
+            t0 = time.perf_counter()
+            run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False, env={**os.environ, **env})
+            el = time.perf_counter() - t0
+            assert run.returncode == 0 and f"verified {n} events" in run.stdout, run.stdout + run.stderr
+            print(
+                f"verify    ./run_delegate_network verify-audit FILE --quiet{label} {n / el:>8,.0f} events/s   "
+                f"({el:.2f} s: start, read, checks, {len(heads)} heads, replay, {args.bills} tallies, output; "
+                f"target 500,000)",
+                flush=True,
+            )
         subprocess.run([sys.executable, __file__, "--parts", str(path), "--voters", str(args.voters)], check=True)
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -299,8 +303,9 @@ def parts(path: Path, voters: int) -> None:
     heads = load_heads(path.with_suffix(".heads").read_bytes())
     pub = (path.parent / "audit_operator.pub").read_text().strip()
     for label, kw in (
-        (f"checks + replay feed, {spare_cpus()} worker(s)", {}),
-        ("checks + replay feed, one process", {"workers": 0}),
+        ("checks + replay feed, compiled checker", {}),
+        (f"the same in Python, {spare_cpus()} worker(s)", {"native": False}),
+        ("the same in Python, one process", {"native": False, "workers": 0}),
         ("--reference (LINE_RE + json per line)", {"strict": True}),
     ):
         replay = Replay(tally=compute if kw.get("strict") else None)  # as verify-audit --reference
