@@ -298,11 +298,9 @@ class Replay:
         """Tallies of `bills` by delegation.engine's vectorised full count (held equal to
         delegation.tally.compute by delegation's property and scenario tests) over one graph of the
         current state: the standing delegations are cleaned and indexed once, not once per bill."""
-        from delegation.engine import BillTally, Graph
+        from delegation.engine import BillTally
         from delegation.tally import CHOICES
 
-        g = Graph()
-        g.set_eligible(self.eligible() if eligible is None else eligible)
         standing = self._standing_lists()
         over: dict[str, dict[str, list[str]]] = {b: {} for b in bills}
         for (voter, scope), ranks in self.delegations.items():
@@ -318,17 +316,8 @@ class Replay:
                 names[voter] = None
                 names.update(dict.fromkeys(chosen))
             names.update(dict.fromkeys(self.votes.get(bill, ())))
-        gid, ids = g.id, g.ids
-        for voter in names:
-            gid(voter)
-        clean, put = g.clean, g.set_standing
-        for voter, chosen in standing.items():
-            u = ids[voter]
-            if len(chosen) == 1:  # the common case of Graph.clean: one trustee, dropped if oneself
-                t = ids[chosen[0]]
-                put(u, () if t == u else (t,))
-            else:
-                put(u, clean(u, chosen))
+        g = _full_count_graph(self.eligible() if eligible is None else eligible, list(names), standing)
+        ids, clean = g.ids, g.clean
         index = CHOICES.index
         out: dict[str, dict[str, int]] = {}
         for bill in bills:
@@ -338,6 +327,40 @@ class Replay:
             bt.rebuild()
             out[bill] = self._hinted(bt.counts())
         return out
+
+
+def _full_count_graph(eligible: set[str], names: list[str], standing: dict[str, list[str]]) -> Any:
+    """A delegation.engine.Graph for full counts (`BillTally.rebuild`), filled in bulk: ids in the order
+    of `names` (every voter the counts will name), eligibility, and the standing delegations (voter ->
+    ranked trustees) cleaned as Graph.clean does, in `std` and the rank arrays that rebuild reads.
+    The reverse index that incremental updates need is not built: this graph is counted once, not updated.
+    (Graph.id and set_standing one voter at a time cost most of a count: numpy scalar writes per voter.)"""
+    import numpy as np
+
+    from delegation.engine import NONE, Graph
+
+    g = Graph()
+    g.set_eligible(eligible)  # on the empty graph: just the set
+    n = len(names)
+    ids = dict(zip(names, range(n), strict=True))
+    g.ids, g.names, g.std = ids, names, [()] * n
+    g.elig = np.fromiter(map(g.eligible.__contains__, names), dtype=bool, count=n)
+    g.rank = [np.full(n, NONE, dtype=np.int32) for _ in range(g.max_rank)]
+    std, us, ts = g.std, [], []
+    for voter, chosen in standing.items():
+        u = ids[voter]
+        if len(chosen) == 1:  # the common case of Graph.clean: one trustee, dropped if oneself
+            t = ids[chosen[0]]
+            if t != u:
+                std[u] = (t,)
+                us.append(u)
+                ts.append(t)
+        else:
+            std[u] = c = g.clean(u, chosen)
+            for k, t in enumerate(c):
+                g.rank[k][u] = t
+    g.rank[0][us] = ts
+    return g
 
 
 # The other types' rules (vote and delegate are written out in Replay.feed_all).
