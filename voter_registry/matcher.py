@@ -6,15 +6,15 @@ Algorithm (docs/matching.md):
 2. In process: the place is fuzzy-resolved against the roll's own places (`places.PlaceTable`); surname
    and given-name spellings map to sound keys that are on the roll (nicknames both ways, and those of a
    nickname the given name may be a mishearing of).
-3. Round trip 1 (one batch script): `ZRANGEBYLEX` on each (surname key, given key) bucket of the name as
-   heard, narrowed to the town, or the county, or the whole state, as the place is sure, unsure, or
-   missing; the voter facts of few members come back with it. Only when nobody of that name is in the
+3. Round trip 1 (plain commands, pipelined over the matcher's own connection, `wire`): `ZRANGEBYLEX` on
+   each (surname key, given key) bucket of the name as heard, narrowed to the town, or the county, or
+   the whole state, as the place is sure, unsure, or missing. Only when nobody of that name is in the
    place: keys one sound-class edit away there, and the name where a misheard place could put it.
 4. Candidates are scored by the evidence that the word heard is the voter's name (`phonetic.
    name_evidence`: the same, one recogniser error away, or another name) and its weak links (a near
    name, a nickname, a middle name, a reversed order), plus place credit and the caller's county as a
-   prior. The leading candidates' voter hashes (status, street, birth year) drop inactive voters even if
-   the index is stale.
+   prior. The leading candidates' voter hashes (status, street, birth year; the last round trip) drop
+   inactive voters even if the index is stale.
 5. Decision: "unique" only when one candidate's name is a sure match, the place agrees, and nobody else
    shares that name there; "ask" with the question that best splits the rest; otherwise "not_found".
 `MatchResult.refine` narrows on the caller's answer without Redis.
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
 import logging
 import re
 import time
@@ -36,7 +35,6 @@ from typing import Any
 import jellyfish
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import JaroWinkler
-from redis.exceptions import NoScriptError
 
 from voter_registry import spoken as sp
 from voter_registry.index import BUCKET, GIVEN_NAMES, LAST_NAMES, PLACES, SEP, bucket_key
@@ -55,6 +53,7 @@ from voter_registry.phonetic import (
     warm,
 )
 from voter_registry.places import SURE, PlaceMatch, PlaceTable
+from voter_registry.wire import AsyncWire, SyncWire, wire_settings
 
 log = logging.getLogger(__name__)
 NAME_OK = 0.86  # below this a surname or given name does not match
@@ -602,18 +601,13 @@ class MatcherCore:
         state = self._state_keys(said) & set(heard) if scope.state else None
         cmds = self._range_cmds(heard, scope.prefixes, state)
         n = len(cmds)
-        # the voter hashes of few members come back with the buckets (see _BATCH_LUA): no second round trip
-        said_lasts = dict.fromkeys(r.last for r in said.readings if r.last)
-        facts_cmd = ("FACTS", ACTIVE, MAX_ASK, len(FACT_FIELDS), *FACT_FIELDS, *said_lasts)
-        cmds.append(facts_cmd)
         if check_version:
             cmds += [("HLEN", PLACES), ("HLEN", LAST_NAMES), ("HLEN", GIVEN_NAMES)]
         replies = yield cmds
         if check_version:
-            self._check_version(replies[n + 1 :])
+            self._check_version(replies[n:])
         lasts: dict[str, bool] = {}
         recs = self._collect(replies[:n], said, lasts)
-        facts = _prefetched(replies[n])
         # local, not on self: the asyncio Matcher runs many matches on one core at once
         truncated = any(
             isinstance(rep, list) and len(rep) >= c[-1] for rep, c in zip(replies[:n], cmds[:n], strict=True)
@@ -626,19 +620,17 @@ class MatcherCore:
             # nobody of that name in the place: spellings the recogniser may have got wrong there, and (the
             # place may be misheard) the same name in the whole state
             near = [k for k in self._stage_keys(said, "near") if k not in set(heard)]
-            cmds2 = self._mrange_cmds(near, scope.prefixes)
+            cmds2 = self._range_cmds(near, scope.prefixes)
             if not scope.state:  # only where `_decide` could accept somebody found outside the place
                 exact = [k for k in heard if k in self._state_keys(said)]
-                cmds2 += self._mrange_cmds(exact, self._widened_prefixes(said, places, caller, scope))
+                cmds2 += self._range_cmds(exact, self._widened_prefixes(said, places, caller, scope))
             if cmds2:
-                replies2 = yield [*cmds2, facts_cmd]
-                more = self._collect(replies2[:-1], said, lasts)
-                facts = {**facts, **_prefetched(replies2[-1])}
+                more = self._collect((yield cmds2), said, lasts)
                 for k, v in more.items():
                     recs.setdefault(k, v)
                 self._score(recs, said, places, caller)
             widened = not scope.state and not any(x.name >= NAME_OK and x.place >= 0.75 for x in recs.values())
-        return (yield from self._decide(recs, said, places, caller, widened, truncated, facts))
+        return (yield from self._decide(recs, said, places, caller, widened, truncated))
 
     def _close_towns(self, said: sp.Spoken) -> set[tuple[str, str]]:
         """(county, town) of the roll towns the recogniser could have misheard as the town said."""
@@ -806,31 +798,15 @@ class MatcherCore:
         return out
 
     @staticmethod
-    def _mrange_cmds(keys: list[str], prefixes: list[tuple[str, int]]) -> list[Cmd]:
-        """One batch-script MRANGE line a key: its members within each lex prefix (the second reads)."""
-        if not prefixes:
-            return []
-        assert SEP == "|" and all(p.endswith(SEP) for p, _ in prefixes)  # the script's range end is "...}"
-        limit = max(n for _, n in prefixes)
-        return [("MRANGE", k, limit, *(p for p, _ in prefixes)) for k in keys]
-
-    @staticmethod
     def _range_cmds(keys: list[str], prefixes: list[tuple[str, int]], state: set[str] | None = None) -> list[Cmd]:
-        """Batch-script lines reading `keys` within each lex prefix, and the `state` keys whole. A key read
-        whole is read within the prefixes only when the whole read was cut at `STATE_LIMIT` (SUBRANGE:
-        otherwise the prefix reads are subsets of it: the same members, sent and parsed twice)."""
-        cmds: list[Cmd] = []
-        whole: dict[str, int] = {}
-        for k in sorted(state or ()):
-            cmds.append(("ZRANGEBYLEX", k, "-", "+", "LIMIT", 0, STATE_LIMIT))
-            whole[k] = len(cmds)  # the script's 1-based line number
+        """`ZRANGEBYLEX` commands reading the `state` keys whole (at most `STATE_LIMIT` members) and `keys`
+        within each lex prefix ("POLK|AMES|": members sort by county, then town). A key read whole is read
+        within the prefixes too: when the whole read was cut at its limit, those members may be missing
+        from it (otherwise they come twice and `_collect` keeps one)."""
+        cmds: list[Cmd] = [("ZRANGEBYLEX", k, "-", "+", "LIMIT", 0, STATE_LIMIT) for k in sorted(state or ())]
         for k in keys:
             for prefix, limit in prefixes:
-                lo, hi = "[" + prefix, "(" + prefix[:-1] + chr(ord(SEP) + 1)
-                if k in whole:
-                    cmds.append(("SUBRANGE", k, whole[k], STATE_LIMIT, lo, hi, "LIMIT", 0, limit))
-                else:
-                    cmds.append(("ZRANGEBYLEX", k, lo, hi, "LIMIT", 0, limit))
+                cmds.append(("ZRANGEBYLEX", k, "[" + prefix, "(" + prefix[:-1] + chr(ord(SEP) + 1), "LIMIT", 0, limit))
         return cmds
 
     @staticmethod
@@ -840,10 +816,14 @@ class MatcherCore:
         here, before a record is built (`lasts`: surname -> kept, shared by a match's reads)."""
         out: dict[str, _Rec] = {}
         readings = [r.last for r in said.readings]
+        seen: set[str] = set()  # a bucket read whole and by place, or a voter under two given-name keys
         for rep in replies:
             if not isinstance(rep, list):
                 continue
             for m in rep:
+                if m in seen:
+                    continue
+                seen.add(m)
                 p = m.split(SEP)
                 if len(p) < 7 or p[6] in out:
                     continue
@@ -958,10 +938,8 @@ class MatcherCore:
         caller: Voter | None,
         widened: bool,
         truncated: bool = False,
-        prefetched: dict[str, tuple[Any, Any]] | None = None,
     ) -> Generator[list[Cmd], list[Any], MatchResult]:
-        """The decision (docs/matching.md step 6); reads the leading candidates' voter hashes unless
-        `prefetched` (regn -> (on the roll, HMGET of FACT_FIELDS)) holds them all."""
+        """The decision (docs/matching.md step 6); reads the leading candidates' voter hashes."""
         place_said = bool(said.city or said.county or said.zip)
         good = sorted((x for x in recs.values() if x.name >= NAME_OK), key=lambda x: -x.total)
         if not good:
@@ -1004,14 +982,7 @@ class MatcherCore:
         close = [x for x in pool if x.total >= top.total - 0.12]
         complete = len(close) <= MAX_ASK and not (truncated and not in_place)
         close = close[:MAX_ASK]
-        pre = prefetched or {}
-        if all(x.regn in pre for x in close):
-            replies = [[pre[x.regn][0] for x in close], *(pre[x.regn][1] for x in close)]
-        else:
-            replies = yield [
-                ("SMISMEMBER", ACTIVE, *(x.regn for x in close)),
-                *(("HMGET", f"vr:v:{x.regn}", *FACT_FIELDS) for x in close),
-            ]
+        replies = yield _facts_cmds([x.regn for x in close])
         alive: list[_Rec] = []
         for x, on_roll, vals in zip(close, replies[0], replies[1:], strict=True):
             h = _hash(vals)
@@ -1079,13 +1050,14 @@ class MatcherCore:
         e164 = to_e164(said.phone)
         if e164 is None:
             return MatchResult("not_found")
-        # one round trip: the registrations on the number (first MAX_ASK by regn_num) with their facts
-        (reply,) = yield [("PHONE", f"vr:phone:{e164}", ACTIVE, MAX_ASK, *FACT_FIELDS)]
-        pre = _prefetched(reply)
-        if not pre:
+        # the registrations on the number (the first MAX_ASK by regn_num), then their facts
+        (regns,) = yield [("SMEMBERS", f"vr:phone:{e164}")]
+        regns = sorted(regns)[:MAX_ASK]
+        if not regns:
             return MatchResult("not_found")
+        replies = yield _facts_cmds(regns)
         recs: list[_Rec] = []
-        for regn, (on_roll, vals) in pre.items():
+        for regn, on_roll, vals in zip(regns, replies[0], replies[1:], strict=True):
             h = _hash(vals)
             if not h or not on_roll:
                 continue
@@ -1119,11 +1091,10 @@ class MatcherCore:
 FACT_FIELDS = ("first", "middle", "last", "suffix", "city", "county", "street", "house_num", "birth_year")
 
 
-def _prefetched(reply: Any) -> dict[str, tuple[Any, Any]]:
-    """regn -> (on the roll in service, HMGET reply) from the batch script's FACTS reply."""
-    if not isinstance(reply, list):
-        return {}
-    return {str(reply[i]): (reply[i + 1], reply[i + 2]) for i in range(0, len(reply) - 2, 3)}
+def _facts_cmds(regns: list[str]) -> list[Cmd]:
+    """Whether each voter is on the roll in service (one SMISMEMBER reply) and their `FACT_FIELDS` (one
+    HMGET reply each)."""
+    return [("SMISMEMBER", ACTIVE, *regns), *(("HMGET", f"vr:v:{regn}", *FACT_FIELDS) for regn in regns)]
 
 
 def _hash(vals: list[str | None] | None) -> dict[str, str]:
@@ -1270,103 +1241,14 @@ def _place_score(rec: _Rec, said: sp.Spoken, places: list[PlaceMatch], caller: V
 # I/O drivers
 
 
-# One read-only script runs a round trip's commands on the server and returns their replies: one command
-# to pack and one reply to parse instead of a pipeline of a dozen (the client's per-command cost dominated
-# a match). The commands travel as one string (a line each, `NAME key args...` tab-separated: no key,
-# prefix, name or field holds a tab or a newline), keys included: declaring them as KEYS cost the asyncio
-# client an argument each to encode. Undeclared keys are fine on the standalone primary and its read-only
-# replica of docs/operations.md, not on a Valkey cluster; `no-writes` lets it run on the replica.
-_BATCH_LUA = """#!lua flags=no-writes
-local out, k = {}, 0
-for line in string.gmatch(ARGV[1], "[^\\n]+") do
-  k = k + 1
-  local args = {}
-  for a in string.gmatch(line, "[^\\t]+") do args[#args + 1] = a end
-  local key = table.remove(args, 2)
-  if args[1] == "FACTS" then
-    -- the members read so far (bucket members end with "|regn"): when few (at most args[2]), or when few
-    -- have a surname said (args[4 + args[3]]..., as written in members), whether each is on the roll in
-    -- service (key) and the fields args[4..3 + args[3]] of its voter hash: no second round trip
-    local limit, nf = tonumber(args[2]), tonumber(args[3])
-    local said = {}
-    for j = 4 + nf, #args do said[args[j]] = true end
-    local seen, regns, named = {}, {}, {}
-    for i = 1, k - 1 do
-      if type(out[i]) == "table" then
-        for _, m in ipairs(out[i]) do
-          local last, regn = string.match(m, "^[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)$")
-          if regn and not seen[regn] then
-            seen[regn] = true
-            regns[#regns + 1] = regn
-            if said[last] then named[#named + 1] = regn end
-          end
-        end
-      end
-    end
-    if #regns > limit then regns = named end
-    local res = {}
-    if #regns <= limit then
-      for _, regn in ipairs(regns) do
-        res[#res + 1] = regn
-        res[#res + 1] = redis.call("SISMEMBER", key, regn)
-        res[#res + 1] = redis.call("HMGET", "vr:v:" .. regn, unpack(args, 4, 3 + nf))
-      end
-    end
-    out[k] = res
-  elseif args[1] == "PHONE" then
-    -- the registrations on a phone number (key), the first args[3] by regn_num, each with whether it
-    -- is on the roll in service (set args[2]) and the fields args[4..] of its voter hash, as FACTS
-    local regns = redis.call("SMEMBERS", key)
-    table.sort(regns)
-    local res = {}
-    for i = 1, math.min(#regns, tonumber(args[3])) do
-      res[#res + 1] = regns[i]
-      res[#res + 1] = redis.call("SISMEMBER", args[2], regns[i])
-      res[#res + 1] = redis.call("HMGET", "vr:v:" .. regns[i], unpack(args, 4))
-    end
-    out[k] = res
-  elseif args[1] == "SUBRANGE" then
-    -- a prefix range of a bucket already read whole at line args[2] (limit args[3]): only when that read
-    -- was cut short; otherwise its members are all there already
-    local whole = out[tonumber(args[2])]
-    if type(whole) == "table" and #whole < tonumber(args[3]) then
-      out[k] = {}
-    else
-      out[k] = redis.call("ZRANGEBYLEX", key, unpack(args, 4))
-    end
-  elseif args[1] == "MRANGE" then
-    -- one bucket read within several lex prefixes (MRANGE limit prefix...): one line, not one a prefix
-    local res = {}
-    for j = 3, #args do
-      local p = args[j]
-      local got = redis.call("ZRANGEBYLEX", key, "[" .. p, "(" .. string.sub(p, 1, -2) .. "}", "LIMIT", 0, args[2])
-      for _, m in ipairs(got) do res[#res + 1] = m end
-    end
-    out[k] = res
-  else
-    out[k] = redis.call(args[1], key, unpack(args, 2))
-  end
-end
-return out
-"""
-_BATCH_SHA = hashlib.sha1(_BATCH_LUA.encode()).hexdigest()
-
-
-def batch_command(cmds: list[Cmd]) -> Cmd:
-    """`EVALSHA_RO` of the batch script for `cmds` (each `(NAME, key, *args)`, no argument empty or holding
-    a tab or newline); its reply is the list of the commands' replies, as a pipeline's would be (hashes as
-    HMGET lists, not dicts)."""
-    lines = "\n".join("\t".join(map(str, c)) for c in cmds)
-    return ("EVALSHA_RO", _BATCH_SHA, 0, lines)
-
-
 class Matcher:
     """Spoken-name matcher on an asyncio Redis client (`decode_responses=True`).
 
-    `await match(text, caller)` -> MatchResult. One round trip per call, one command (a second to read
-    the voter hashes when many share the name; one more when nobody of that name is in the place). The
-    roll's vocabularies are read on first use and re-read when the index changes (checked at most every
-    30 s).
+    `await match(text, caller)` -> MatchResult. Usually two round trips: the buckets of the name, then the
+    voter hashes of the leading candidates (one more when nobody of that name is in the place). They go
+    over the matcher's own connection (`wire.AsyncWire`, shared by the process's concurrent matches), or
+    over `r` when the client's settings do not allow one or that connection fails. The roll's vocabularies
+    are read on first use and re-read when the index changes (checked at most every 30 s).
     """
 
     def __init__(self, r: Any) -> None:
@@ -1374,6 +1256,8 @@ class Matcher:
         self.core = MatcherCore()
         self._lock = asyncio.Lock()
         self._reload: asyncio.Task[None] | None = None
+        kw = wire_settings(r)
+        self._wire = AsyncWire(kw) if kw else None
 
     async def _exec(self, cmds: list[Cmd]) -> list[Any]:
         pipe = self.r.pipeline(transaction=False)
@@ -1382,11 +1266,17 @@ class Matcher:
         return await pipe.execute()
 
     async def _batch(self, cmds: list[Cmd]) -> list[Any]:
-        try:
-            return list(await self.r.execute_command(*batch_command(cmds)))
-        except NoScriptError:  # a restarted or flushed server: load the script once, then go on
-            await self.r.execute_command("SCRIPT", "LOAD", _BATCH_LUA)
-            return list(await self.r.execute_command(*batch_command(cmds)))
+        if self._wire is not None:
+            try:
+                return await self._wire.execute(cmds)
+            except OSError:  # connection lost, server restarting: redis-py's retry policy takes over
+                log.debug("matcher connection failed; this round trip goes through the client", exc_info=True)
+        return await self._exec(cmds)
+
+    async def aclose(self) -> None:
+        """Close the matcher's own connection (the client `r` is the caller's to close)."""
+        if self._wire is not None:
+            self._wire.close()
 
     async def refresh(self) -> None:
         """Re-read the roll's vocabularies now. They are built in a thread (seconds of CPU at state scale)
@@ -1432,6 +1322,8 @@ class SyncMatcher:
     def __init__(self, r: Any) -> None:
         self.r = r
         self.core = MatcherCore()
+        kw = wire_settings(r)
+        self._wire = SyncWire(kw) if kw else None
 
     def _exec(self, cmds: list[Cmd]) -> list[Any]:
         pipe = self.r.pipeline(transaction=False)
@@ -1440,11 +1332,17 @@ class SyncMatcher:
         return pipe.execute()
 
     def _batch(self, cmds: list[Cmd]) -> list[Any]:
-        try:
-            return list(self.r.execute_command(*batch_command(cmds)))
-        except NoScriptError:
-            self.r.execute_command("SCRIPT", "LOAD", _BATCH_LUA)
-            return list(self.r.execute_command(*batch_command(cmds)))
+        if self._wire is not None:
+            try:
+                return self._wire.execute(cmds)
+            except OSError:  # see Matcher._batch
+                log.debug("matcher connection failed; this round trip goes through the client", exc_info=True)
+        return self._exec(cmds)
+
+    def close(self) -> None:
+        """Close the matcher's own connection (the client `r` is the caller's to close)."""
+        if self._wire is not None:
+            self._wire.close()
 
     def refresh(self) -> None:
         """Re-read the roll's vocabularies now."""
