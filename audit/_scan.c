@@ -102,9 +102,10 @@ static int grow(table *t) {
     return 1;
 }
 
-/* The id of bytes [p, e) in table t; a new id is reported in news as (table, start, end). -1: no memory. */
+/* The id of bytes [p, e) in table t; a new id is reported in news as (table, start, end) of [rs, re)
+ * (the value itself, or for a party its regn_num's body). -1: no memory. */
 static int64_t intern(table *t, int which, const uint8_t *buf, const uint8_t *p, const uint8_t *e,
-                      int64_t *news, long *nnew) {
+                      const uint8_t *rs, const uint8_t *re, int64_t *news, long *nnew) {
     uint32_t len = (uint32_t)(e - p);
     uint64_t h = hbytes(p, len), j = h & t->mask;
     while (t->s[j].p) {
@@ -118,8 +119,8 @@ static int64_t intern(table *t, int which, const uint8_t *buf, const uint8_t *p,
     }
     t->s[j] = (slot){p, len, t->n, h};
     news[3 * *nnew] = which;
-    news[3 * *nnew + 1] = p - buf;
-    news[3 * *nnew + 2] = e - buf;
+    news[3 * *nnew + 1] = rs - buf;
+    news[3 * *nnew + 2] = re - buf;
     (*nnew)++;
     return t->n++;
 }
@@ -283,14 +284,15 @@ static const uint8_t *value(const state *st, const uint8_t *p, const uint8_t *e,
     }
 }
 
-/* null, or {"name":str,"regn_num":non-empty str}. */
-static const uint8_t *party(const uint8_t *p, const uint8_t *e) {
+/* null, or {"name":str,"regn_num":non-empty str} (*rs: the start of regn_num's body). */
+static const uint8_t *party(const uint8_t *p, const uint8_t *e, const uint8_t **rs) {
     const uint8_t *q = literal(p, e, "null", 4);
     if (q) return q;
     if (!(p = literal(p, e, "{\"name\":\"", 9))) return NULL;
     if (!(p = string(p, e))) return NULL;
     if (!(p = literal(p, e, ",\"regn_num\":\"", 13))) return NULL;
     if (p < e && *p == '"') return NULL; /* empty */
+    *rs = p;
     if (!(p = string(p, e))) return NULL;
     return literal(p, e, "}", 1);
 }
@@ -328,10 +330,10 @@ static int is_hex64(const uint8_t *p) {
  * ids in ids[0..3], the leaf hash in leaf, prev updated); 0: not proven; -1: out of memory. */
 static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t *le, long seq, uint8_t *prev,
                 uint32_t *ids, uint8_t *leaf, int64_t *news, long *nnew) {
-    const uint8_t *p = ls, *e = le, *a0, *a1, *d0, *d1, *h, *s0, *s1, *t0, *t1;
+    const uint8_t *p = ls, *e = le, *a0, *a1, *d0, *d1, *h, *s0, *s1, *t0, *t1, *ar = NULL, *sr = NULL;
     if (!(p = literal(p, e, "{\"actor\":", 9))) return 0;
     a0 = p;
-    if (!(p = party(p, e))) return 0;
+    if (!(p = party(p, e, &ar))) return 0;
     a1 = p;
     if (!(p = literal(p, e, ",\"data\":", 8)) || p >= e || *p != '{') return 0;
     d0 = p;
@@ -350,7 +352,7 @@ static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t 
     p += n;
     if (!(p = literal(p, e, ",\"subject\":", 11))) return 0;
     s0 = p;
-    if (!(p = party(p, e))) return 0;
+    if (!(p = party(p, e, &sr))) return 0;
     s1 = p;
     if (!(p = literal(p, e, ",\"time\":\"", 9)) || !(p = utc_time(p, e))) return 0;
     if (!(p = literal(p, e, "\",\"type\":\"", 10)) || p >= e || *p < 'a' || *p > 'z') return 0;
@@ -373,15 +375,16 @@ static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t 
     SHA256_Final(leaf, &c);
 
     int64_t id;
-    if ((id = intern(&st->t[T_TYPE], T_TYPE, buf, t0, t1, news, nnew)) < 0) return -1;
+    if ((id = intern(&st->t[T_TYPE], T_TYPE, buf, t0, t1, t0, t1, news, nnew)) < 0) return -1;
     ids[0] = (uint32_t)id;
     for (int k = 0; k < 2; k++) {
-        const uint8_t *q0 = k ? s0 : a0, *q1 = k ? s1 : a1;
-        id = *q0 == 'n' ? 0 : intern(&st->t[T_PARTY], T_PARTY, buf, q0, q1, news, nnew);
+        const uint8_t *q0 = k ? s0 : a0, *q1 = k ? s1 : a1, *r = k ? sr : ar;
+        /* the regn_num body ends 3 bytes before the party: `"}` */
+        id = *q0 == 'n' ? 0 : intern(&st->t[T_PARTY], T_PARTY, buf, q0, q1, r, q1 - 2, news, nnew);
         if (id < 0) return -1;
         ids[1 + k] = (uint32_t)id;
     }
-    if ((id = intern(&st->t[T_DATA], T_DATA, buf, d0, d1, news, nnew)) < 0) return -1;
+    if ((id = intern(&st->t[T_DATA], T_DATA, buf, d0, d1, d0, d1, news, nnew)) < 0) return -1;
     ids[3] = (uint32_t)id;
     memcpy(prev, h, 64);
     return 1;
@@ -391,7 +394,8 @@ static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t 
  * a line ends at "\n" before byte `end`. prev[64]: the hash the first line must link to, updated.
  * Per proven line: ids[4*i..4*i+3] = (type, actor, subject, data) ids (party 0 = null), leaves[32*i..]
  * its leaf hash. news (3 int64 per new id, at most 4 a line): (table 0 type / 1 party / 2 data, start,
- * end) of each value met for the first time, in id order per table; *nnew their number. *stop: the
+ * end) of each value met for the first time (of a party: its regn_num's body, still escaped), in id
+ * order per table; *nnew their number. *stop: the
  * byte offset after the last proven line. Returns the number of lines proven (fewer than max_lines
  * and *stop < end: the next line is not proven, or there is no memory left). */
 long dn_scan(void *stp, const uint8_t *buf, long pos, long end, long max_lines, long seq, uint8_t *prev,

@@ -17,7 +17,7 @@ import threading
 from queue import SimpleQueue
 from typing import Any
 
-from audit.checks import LogCheck, _Known, _scan, merkle_levels
+from audit.checks import _SCAN_ONE, LogCheck, _Known, _scan, merkle_levels
 from audit.errors import TornLine
 from audit.hashing import ZERO_HASH
 from audit.replay import Replay
@@ -123,17 +123,18 @@ def _merkle(lib: Any, leaves: bytes) -> list[bytes]:
 
 
 def _learn(data: bytes, news: list[int], types: list[str], parties: list[str | None], datas: list[Any]) -> None:
-    """Parse the values met for the first time (table, start, end triples; ids in order per table)."""
-    loads = json.loads
+    """Parse the values met for the first time (table, start, end triples; ids in order per table):
+    a type's text, a party's regn_num (the body of a JSON string), a data object (json's scanner)."""
+    scan, loads, intern = _SCAN_ONE, json.loads, sys.intern
     for k in range(0, len(news), 3):
         raw = data[news[k + 1] : news[k + 2]]
         table = news[k]
-        if table == 0:
-            types.append(raw.decode())
-        elif table == 1:
-            parties.append(loads(raw)["regn_num"])
+        if table == 1:
+            parties.append(raw.decode() if b"\\" not in raw else loads(b'"' + raw + b'"'))
+        elif table == 2:
+            datas.append(scan(raw.decode(), 0)[0])
         else:
-            datas.append(loads(raw))
+            types.append(intern(raw.decode()))
 
 
 def proven_lines(lib: Any, data: bytes) -> int:
