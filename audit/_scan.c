@@ -32,16 +32,21 @@ int SHA256_Final(unsigned char *md, dn_sha256_ctx *c);
 
 #define MAX_DEPTH 64 /* deeper nesting: left to Python (its recursion limit decides) */
 
+/* An id table: open addressing over small slots (a tag of the hash and the id), the values' bytes
+ * copied into an arena so that a lookup compares with compact, mostly cached memory, not with a line
+ * read long ago somewhere in the log. */
 typedef struct {
-    const uint8_t *p;
-    uint32_t len, id;
-    uint64_t h;
+    uint32_t tag, id; /* tag 0: empty */
 } slot;
 
 typedef struct {
     slot *s;
     uint64_t mask;
-    uint32_t n;
+    uint32_t n, cap; /* ids given, room in off/len/hash */
+    uint64_t *off, *hash; /* per id: where its bytes start in the arena, its full hash */
+    uint32_t *len;
+    uint8_t *arena;
+    size_t used, size;
 } table;
 
 typedef struct {
@@ -51,24 +56,43 @@ typedef struct {
 
 enum { T_TYPE, T_PARTY, T_DATA };
 
-void *dn_new(long max_digits) {
-    state *st = calloc(1, sizeof(state));
-    if (!st) return NULL;
-    st->max_digits = max_digits;
-    for (int i = 0; i < 3; i++) {
-        st->t[i].s = calloc(1024, sizeof(slot));
-        st->t[i].mask = 1023;
-        if (!st->t[i].s) return NULL;
-    }
-    st->t[T_PARTY].n = 1; /* id 0 is null */
-    return st;
+static void table_free(table *t) {
+    free(t->s);
+    free(t->off);
+    free(t->hash);
+    free(t->len);
+    free(t->arena);
 }
 
 void dn_free(void *p) {
     state *st = p;
     if (!st) return;
-    for (int i = 0; i < 3; i++) free(st->t[i].s);
+    for (int i = 0; i < 3; i++) table_free(&st->t[i]);
     free(st);
+}
+
+void *dn_new(long max_digits) {
+    state *st = calloc(1, sizeof(state));
+    if (!st) return NULL;
+    st->max_digits = max_digits;
+    for (int i = 0; i < 3; i++) {
+        table *t = &st->t[i];
+        t->mask = 1023;
+        t->cap = 512;
+        t->size = 1 << 16;
+        t->s = calloc(t->mask + 1, sizeof(slot));
+        t->off = malloc(t->cap * sizeof(uint64_t));
+        t->hash = malloc(t->cap * sizeof(uint64_t));
+        t->len = malloc(t->cap * sizeof(uint32_t));
+        t->arena = malloc(t->size);
+        if (!t->s || !t->off || !t->hash || !t->len || !t->arena) {
+            dn_free(st);
+            return NULL;
+        }
+    }
+    st->t[T_PARTY].n = 1; /* id 0 is null, never looked up */
+    st->t[T_PARTY].off[0] = st->t[T_PARTY].hash[0] = st->t[T_PARTY].len[0] = 0;
+    return st;
 }
 
 static uint64_t hbytes(const uint8_t *p, size_t n) {
@@ -86,19 +110,41 @@ static uint64_t hbytes(const uint8_t *p, size_t n) {
     return h ^ (h >> 29);
 }
 
-static int grow(table *t) {
-    uint64_t cap = (t->mask + 1) * 2;
-    slot *s = calloc(cap, sizeof(slot));
-    if (!s) return 0;
-    for (uint64_t i = 0; i <= t->mask; i++) {
-        if (!t->s[i].p) continue;
-        uint64_t j = t->s[i].h & (cap - 1);
-        while (s[j].p) j = (j + 1) & (cap - 1);
-        s[j] = t->s[i];
+static uint32_t tag_of(uint64_t h) { return (uint32_t)(h >> 32) | 1; }
+
+/* Room for one more id: slots kept at most half full, per-id arrays and arena grown by doubling. */
+static int room(table *t, size_t bytes) {
+    if ((uint64_t)(t->n + 1) * 2 > t->mask + 1) {
+        uint64_t cap = (t->mask + 1) * 2;
+        slot *s = calloc(cap, sizeof(slot));
+        if (!s) return 0;
+        for (uint64_t i = 0; i <= t->mask; i++) {
+            if (!t->s[i].tag) continue;
+            uint64_t j = t->hash[t->s[i].id] & (cap - 1);
+            while (s[j].tag) j = (j + 1) & (cap - 1);
+            s[j] = t->s[i];
+        }
+        free(t->s);
+        t->s = s;
+        t->mask = cap - 1;
     }
-    free(t->s);
-    t->s = s;
-    t->mask = cap - 1;
+    if (t->n + 1 > t->cap) {
+        uint32_t cap = t->cap * 2;
+        uint64_t *off = realloc(t->off, cap * sizeof(uint64_t));
+        if (off) t->off = off;
+        uint64_t *hash = realloc(t->hash, cap * sizeof(uint64_t));
+        if (hash) t->hash = hash;
+        uint32_t *len = realloc(t->len, cap * sizeof(uint32_t));
+        if (len) t->len = len;
+        if (!off || !hash || !len) return 0;
+        t->cap = cap;
+    }
+    while (t->used + bytes > t->size) {
+        uint8_t *a = realloc(t->arena, t->size * 2);
+        if (!a) return 0;
+        t->arena = a;
+        t->size *= 2;
+    }
     return 1;
 }
 
@@ -108,21 +154,26 @@ static int64_t intern(table *t, int which, const uint8_t *buf, const uint8_t *p,
                       const uint8_t *rs, const uint8_t *re, int64_t *news, long *nnew) {
     uint32_t len = (uint32_t)(e - p);
     uint64_t h = hbytes(p, len), j = h & t->mask;
-    while (t->s[j].p) {
-        if (t->s[j].h == h && t->s[j].len == len && memcmp(t->s[j].p, p, len) == 0) return t->s[j].id;
-        j = (j + 1) & t->mask;
+    uint32_t tag = tag_of(h);
+    for (; t->s[j].tag; j = (j + 1) & t->mask) {
+        uint32_t id = t->s[j].id;
+        if (t->s[j].tag == tag && t->len[id] == len && memcmp(t->arena + t->off[id], p, len) == 0) return id;
     }
-    if ((uint64_t)(t->n + 1) * 2 > t->mask + 1) {
-        if (!grow(t)) return -1;
-        j = h & t->mask;
-        while (t->s[j].p) j = (j + 1) & t->mask;
-    }
-    t->s[j] = (slot){p, len, t->n, h};
+    if (!room(t, len)) return -1;
+    j = h & t->mask;
+    while (t->s[j].tag) j = (j + 1) & t->mask;
+    uint32_t id = t->n++;
+    t->s[j] = (slot){tag, id};
+    t->off[id] = t->used;
+    t->hash[id] = h;
+    t->len[id] = len;
+    memcpy(t->arena + t->used, p, len);
+    t->used += len;
     news[3 * *nnew] = which;
     news[3 * *nnew + 1] = rs - buf;
     news[3 * *nnew + 2] = re - buf;
     (*nnew)++;
-    return t->n++;
+    return id;
 }
 
 /* ---- canonical JSON values; each returns the end of the value or NULL ---- */
@@ -135,7 +186,17 @@ static int hexval(uint8_t c) {
 
 /* After the opening quote: the end of a canonical string (after its closing quote). */
 static const uint8_t *string(const uint8_t *p, const uint8_t *e) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     while (p < e) {
+        /* 8 plain bytes at a time: none < 0x20, '"', '\\' or >= 0x80 */
+        while (e - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+            if (((x - ones * 0x20) | (q - ones) | (b - ones) | x) & highs) break;
+            p += 8;
+        }
+        if (p >= e) break;
         uint8_t c = *p;
         if (c == '"') return p + 1;
         if (c == '\\') {
@@ -248,7 +309,8 @@ static const uint8_t *array(const state *st, const uint8_t *p, const uint8_t *e,
     }
 }
 
-static const uint8_t *literal(const uint8_t *p, const uint8_t *e, const char *lit, size_t n) {
+static inline __attribute__((always_inline)) const uint8_t *literal(const uint8_t *p, const uint8_t *e,
+                                                                    const char *lit, size_t n) {
     return (size_t)(e - p) >= n && memcmp(p, lit, n) == 0 ? p + n : NULL;
 }
 
@@ -320,12 +382,6 @@ static const uint8_t *utc_time(const uint8_t *p, const uint8_t *e) {
 
 static const char HEX[] = "0123456789abcdef";
 
-static int is_hex64(const uint8_t *p) {
-    for (int i = 0; i < 64; i++)
-        if (hexval(p[i]) < 0) return 0;
-    return 1;
-}
-
 /* Prove one line [ls, le) (without "\n") numbered seq whose prev must be prev[64]. 1: proven (the
  * ids in ids[0..3], the leaf hash in leaf, prev updated); 0: not proven; -1: out of memory. */
 static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t *le, long seq, uint8_t *prev,
@@ -339,7 +395,8 @@ static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t 
     d0 = p;
     if (!(p = object(st, p, e, 2))) return 0;
     d1 = p;
-    if (!(p = literal(p, e, ",\"hash\":\"", 9)) || e - p < 64 || !is_hex64(p)) return 0;
+    /* H's 64 characters are compared with the hex of the digest below: no other check needed */
+    if (!(p = literal(p, e, ",\"hash\":\"", 9)) || e - p < 64) return 0;
     h = p;
     if (!(p = literal(p + 64, e, "\",\"prev\":\"", 10)) || e - p < 64 || memcmp(p, prev, 64) != 0) return 0;
     if (!(p = literal(p + 64, e, "\",\"seq\":", 8))) return 0;
