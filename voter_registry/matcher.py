@@ -603,7 +603,7 @@ class MatcherCore:
         n = len(cmds)
         if check_version:
             cmds += [("HLEN", PLACES), ("HLEN", LAST_NAMES), ("HLEN", GIVEN_NAMES)]
-        replies = yield cmds
+        replies = (yield cmds) if cmds else []  # no bucket to read (an initial for a first name)
         if check_version:
             self._check_version(replies[n:])
         lasts: dict[str, bool] = {}
@@ -815,7 +815,7 @@ class MatcherCore:
         is other surnames with the same sound key; `_judge_name` would score them 0, so they are dropped
         here, before a record is built (`lasts`: surname -> kept, shared by a match's reads)."""
         out: dict[str, _Rec] = {}
-        readings = [r.last for r in said.readings]
+        readings = list(dict.fromkeys(r.last for r in said.readings))
         seen: set[str] = set()  # a bucket read whole and by place, or a voter under two given-name keys
         for rep in replies:
             if not isinstance(rep, list):
@@ -1132,9 +1132,22 @@ def _same_name(a: _Rec, b: _Rec) -> bool:
     return clean(a.first) == clean(b.first) and clean(a.last) == clean(b.last)
 
 
+_LAST_EV: dict[tuple[str, str], tuple[float, int]] = {}
+
+
 def _last_ev(said: str, last: str) -> tuple[float, int]:
     """(score, level) of the surname said against the voter's, or against one part of a hyphenated or
-    two-word surname (slightly lower); see `phonetic.name_evidence`."""
+    two-word surname (slightly lower); see `phonetic.name_evidence`. Cached per pair: a bucket's members
+    share a few surnames."""
+    hit = _LAST_EV.get((said, last))
+    if hit is None:
+        if len(_LAST_EV) > 400_000:
+            _LAST_EV.clear()
+        hit = _LAST_EV[(said, last)] = _last_ev_uncached(said, last)
+    return hit
+
+
+def _last_ev_uncached(said: str, last: str) -> tuple[float, int]:
     s, lv = name_evidence(said, last)
     if "-" in last or " " in last:
         for p in last.replace("-", " ").split():
