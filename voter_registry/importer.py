@@ -53,6 +53,7 @@ from voter_registry.formats import (
 )
 from voter_registry.hashdump import HashDumper
 from voter_registry.model import Voter
+from voter_registry.native import bulk_restores
 from voter_registry.store import ACTIVE, META, PHONE, VOTER
 
 try:  # the matcher's index (voter_registry/index.py); without it the roll is imported unindexed
@@ -264,6 +265,7 @@ class CommandBatch(CoreCommands):
         self.parts: list[bytes] = []
         self.incr: Counter[tuple[str, str]] = Counter()
         self.counted: list[tuple[str, str]] = []  # more +1s for `incr`, counted in one C pass by `payload`
+        self.more = 0  # commands in `parts` beyond one per part (blocks of commands packed together)
         self.zrems: dict[str, list[Any]] = {}
         self.zadds: dict[str, list[Any]] = {}
 
@@ -317,8 +319,14 @@ class CommandBatch(CoreCommands):
             for c in counters:
                 incr[c] += sign
 
+    def packed(self, blob: bytes, commands: int) -> None:
+        """Queue `commands` commands already packed as RESP in `blob` (in order with the other parts)."""
+        if commands:
+            self.parts.append(blob)
+            self.more += commands - 1
+
     def __len__(self) -> int:
-        return len(self.parts) + len(self.incr) + len(self.counted) + len(self.zrems) + len(self.zadds)
+        return len(self.parts) + self.more + len(self.incr) + len(self.counted) + len(self.zrems) + len(self.zadds)
 
     def payload(self) -> tuple[bytes, int]:
         """(the commands as one buffer, number of replies the server will send).
@@ -334,7 +342,7 @@ class CommandBatch(CoreCommands):
         # one, as the docs allow), never leaves them uncounted (a place counted 0 could not be resolved).
         out += [pack(("HINCRBY", name, key, amount)) for (name, key), amount in self.incr.items() if amount]
         out += self.parts
-        return b"".join(out), len(out)
+        return b"".join(out), len(out) + self.more
 
 
 _GET_FIELDS = attrgetter(*_FIELDS)
@@ -392,6 +400,8 @@ class _Run:
         self.track_assoc = bool(self.wire.call("EXISTS", ACTIVE))
         dumper = _hash_dumper(self.wire)
         self.encode = dumper.row_encoder((*_FIELDS, SEEN), _CACHED) if dumper is not None else None
+        # New voters' household SADDs and RESTOREs packed in C a batch at a time (the same bytes).
+        self.bulk = bulk_restores(dumper, (*_FIELDS, SEEN), VOTER, PHONE, _PHONE) if dumper is not None else None
 
     def reject(self, source: str, line: int, regn: str, action: str, reason: str) -> None:
         self.rejects.writerow((source, line, regn, action, reason))
@@ -498,6 +508,7 @@ class _Run:
         add_phones: list[str] = []
         add_assoc: list[str] = []
         gen, day = self.gen, _day
+        fresh: list[list[str]] | None = [] if self.bulk is not None else None  # new voters, for self.bulk
         stamps: dict[str, tuple[int, str]] = {}  # per LAST_UPDATED_DATE: the `_i` value, and as text
         for regn, key, flat, was_on in zip(regns, keys, olds, on_roll, strict=True):
             row = latest[regn]
@@ -510,7 +521,7 @@ class _Run:
             if old is None:
                 replaced = False
                 n["new"] += 1
-                self._write(b, key, vals, stamp, None)
+                self._write(b, key, vals, None, fresh)
             else:
                 seen = int(x) if (x := old.get(SEEN, "")).isdigit() else 0
                 replaced = seen // _DAYS == gen
@@ -541,7 +552,7 @@ class _Run:
                     b.parts.append(pack(("HSET", key, SEEN, stamp)))
                 else:
                     n["changed"] += 1
-                    self._write(b, key, vals, stamp, old)
+                    self._write(b, key, vals, old)
             n["imported"] += 1
             if vals[_STATUS] == "active":
                 if not was_on:
@@ -556,6 +567,8 @@ class _Run:
                 left.append(regn)
             elif replaced:
                 uncame.append(regn)
+        if fresh:
+            self._store_new(b, fresh)
         for key_, add, drop in ((self.k_came, came, uncame), (self.k_left, left, unleft)):
             if drop:
                 b.srem(key_, *drop)
@@ -579,16 +592,20 @@ class _Run:
         np.bitwise_or.at(bits, byte, bit)
         return hit.tolist()
 
-    def _write(self, b: CommandBatch, key: str, vals: list[str], stamp: int, old: dict[str, str] | None) -> None:
+    def _write(
+        self, b: CommandBatch, key: str, vals: list[str], old: dict[str, str] | None, fresh: list | None = None
+    ) -> None:
         """Replace a voter's index entries, household membership and hash, in that order.
 
-        vals: the voter's `_values` then the `_i` value as text (the hash's fields in order). The server applies
+        vals: the voter's `_values` then the `_i` value as text (the hash's fields in order). old: the
+        stored hash, None for a new voter; fresh: for a new voter, a list that takes `vals` instead of
+        writing the household and hash (`_store_new` does, for the whole batch). The server applies
         a prefix of what was sent when the importer is killed.
         The hash is written last, so a voter whose hash is current has everything else current too; one
         whose hash is not differs from the file and is rewritten by the re-run (ZADD/ZREM/SADD/SREM are
         idempotent; only the index's name counters, which are priors, may drift by one)."""
-        regn, phone = vals[0], vals[_PHONE]
         if old is not None:
+            regn, phone = vals[0], vals[_PHONE]
             before = Voter.from_dict({**old, "regn_num": regn})
             if before.status == "active":
                 b.index(_values(before), -1)
@@ -596,6 +613,14 @@ class _Run:
                 b.srem(PHONE + before.phone, regn)
         if old is not None or vals[_STATUS] == "active":
             b.index(vals)  # (a new voter who is not active has nothing to file or remove)
+        if fresh is not None and old is None:
+            fresh.append(vals)
+        else:
+            self._store(b, key, vals, old)
+
+    def _store(self, b: CommandBatch, key: str, vals: list[str], old: dict[str, str] | None) -> None:
+        """The household SADD and the hash of a voter whose index entries are queued (see `_write`)."""
+        regn, phone = vals[0], vals[_PHONE]
         if phone:
             b.parts.append(hiredis.pack_command(("SADD", PHONE + phone, regn)))
         # The whole hash in one RESTORE ... REPLACE (a third of HSET's server time), unless the stored
@@ -607,11 +632,22 @@ class _Run:
                 b.parts.append(hiredis.pack_command(("RESTORE", key, 0, payload, "REPLACE")))
                 return
         new = {k: x for k, x in zip(_FIELDS, vals[:-1], strict=True) if x}
-        b.execute_command("HSET", key, *chain.from_iterable(new.items()), SEEN, stamp)
+        b.execute_command("HSET", key, *chain.from_iterable(new.items()), SEEN, vals[-1])
         if old is not None:
             emptied = [k for k in old if k not in new and k[0] != "_"]
             if emptied:
                 b.execute_command("HDEL", key, *emptied)
+
+    def _store_new(self, b: CommandBatch, rows: list[list[str]]) -> None:
+        """`_store` of new voters (`vals` lists), packed by the compiled helper when it can."""
+        built = self.bulk.build(rows) if self.bulk is not None else None
+        if built is None:
+            left: Iterable[int] = range(len(rows))
+        else:
+            blob, commands, left = built
+            b.packed(blob, commands)
+        for i in left:  # values too long for a listpack entry: HSET, as `_store` decides
+            self._store(b, VOTER + rows[i][0], rows[i], None)
 
 
 _NUMERIC = ("regn_num", "house_num", "zip", "birth_year", "district", SEEN)  # the Voter fields often integers
