@@ -22,7 +22,8 @@ from audit.errors import TornLine
 from audit.hashing import ZERO_HASH
 from audit.replay import Replay
 
-CHUNK = 1 << 15  # lines per call: the replay of one chunk overlaps the check of the next
+CHUNK = 1 << 14  # lines per call: the replay of one chunk overlaps the check of the next
+SWITCH_S = 0.001  # the GIL switch interval meanwhile: the checker thread gets it back soon after each call
 
 
 def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
@@ -33,12 +34,19 @@ def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
     audit.checks._Doubt where the Python check doubts (the caller then runs the reference).
     """
     end = data.rfind(b"\n") + 1  # complete lines only; a torn tail is named at the end
+    lines = data.count(b"\n", 0, end)
     state = lib.dn_new(sys.get_int_max_str_digits())
     if not state:
         raise MemoryError("dn_new")
+    # per line 4 ids (type, actor, subject, data) and the leaf hash; written by the checker thread
+    ids, leaves = bytearray(16 * lines + 16), bytearray(32 * lines + 32)
     chunks: SimpleQueue[tuple[Any, ...] | None] = SimpleQueue()
     levels: list[list[bytes]] = []
-    worker = threading.Thread(target=_prove, args=(lib, state, data, end, chunks, levels), daemon=True)
+    worker = threading.Thread(
+        target=_prove, args=(lib, state, data, end, ids, leaves, chunks, levels), daemon=True
+    )
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_S)
     worker.start()
     types: list[str] = []
     parties: list[str | None] = [None]  # id 0 is null
@@ -46,10 +54,10 @@ def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
     count, pos, prev = 0, 0, ZERO_HASH.encode()
     try:
         while (got := chunks.get()) is not None:
-            n, ids, news, pos, prev = got
+            n, news, pos, prev = got
             _learn(data, news, types, parties, datas)
             if replay is not None and n:
-                v = memoryview(ids).cast("B").cast("I")[: 4 * n]
+                v = memoryview(ids)[16 * count : 16 * (count + n)].cast("I")
                 replay.feed_all(
                     zip(
                         range(count + 1, count + n + 1),
@@ -63,9 +71,10 @@ def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
             count += n
     finally:
         worker.join()
+        sys.setswitchinterval(switch)
         lib.dn_free(state)
     proven_by = "native"
-    (check_levels,) = levels
+    check_levels = levels[0] if levels else [bytes(leaves[: 32 * count])]
     if pos < end:  # a line the checker could not prove: Python from there on
         rest = data[pos:end].split(b"\n")
         rest.pop()
@@ -82,31 +91,29 @@ def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
     return check
 
 
-def _prove(lib: Any, state: int, data: bytes, end: int, chunks: SimpleQueue, levels: list[list[bytes]]) -> None:
-    """In the checker thread: dn_scan chunk after chunk until the end or the first line not proven;
-    each chunk's (lines, ids, new values, next byte offset, last hash) goes to `chunks`, then None;
-    `levels` gets the Merkle levels of the proven lines' leaves (LogCheck.levels)."""
+def _prove(lib: Any, state: int, data: bytes, end: int, ids: bytearray, leaves: bytearray, chunks: SimpleQueue,
+           levels: list[list[bytes]]) -> None:
+    """In the checker thread: dn_scan chunk after chunk until the end or the first line not proven,
+    writing line i's ids at ids[16*i:] and its leaf hash at leaves[32*i:]; each chunk's (lines, new
+    values, next byte offset, last hash) goes to `chunks`, then None. When every line was proven,
+    `levels` gets the Merkle levels of their leaves (LogCheck.levels)."""
     prev = ctypes.create_string_buffer(ZERO_HASH.encode(), 64)
     nnew, stop = ctypes.c_long(), ctypes.c_long()
-    leaves: list[bytes] = []
-    pos, seq = 0, 1
+    news = (ctypes.c_int64 * (12 * CHUNK))()
+    at_ids = ctypes.addressof((ctypes.c_char * len(ids)).from_buffer(ids))
+    at_leaves = ctypes.addressof((ctypes.c_char * len(leaves)).from_buffer(leaves))
+    pos, count = 0, 0
     try:
         while pos < end:
-            ids = (ctypes.c_uint32 * (4 * CHUNK))()
-            leaf = ctypes.create_string_buffer(32 * CHUNK)
-            news = (ctypes.c_int64 * (12 * CHUNK))()
-            n = lib.dn_scan(state, data, pos, end, CHUNK, seq, prev, ids, leaf, news, ctypes.byref(nnew),
-                            ctypes.byref(stop))
-            pos, seq = stop.value, seq + n
-            got = (n, ids, memoryview(news).cast("B").cast("q")[: 3 * nnew.value].tolist(), pos, prev.raw)
-            leaves.append(leaf.raw[: 32 * n])
-            chunks.put(got)
+            n = lib.dn_scan(state, data, pos, end, CHUNK, count + 1, prev, at_ids + 16 * count,
+                            at_leaves + 32 * count, news, ctypes.byref(nnew), ctypes.byref(stop))
+            pos, count = stop.value, count + n
+            chunks.put((n, memoryview(news).cast("B").cast("q")[: 3 * nnew.value].tolist(), pos, prev.raw))
             if n < CHUNK:
                 break
-        levels.append(_merkle(lib, b"".join(leaves)))
+        if pos == end:
+            levels.append(_merkle(lib, bytes(leaves[: 32 * count])))
     finally:
-        if not levels:  # failed: the leaves of the chunks sent, for the Python check to continue
-            levels.append([b"".join(leaves)])
         chunks.put(None)
 
 

@@ -63,7 +63,8 @@ class Replay:
         # voter -> where they hold a tentative action: ("vote", bill), ("standing", "") or ("bill", scope)
         self.tentative_at: dict[str, set[tuple[str, str]]] = {}
         self.bills: dict[str, dict[str, Any]] = {}  # bill -> {"title", "closed_at", "seq"}
-        self.closed: dict[str, dict[str, int]] = {}  # tally frozen at close
+        self._closed: dict[str, dict[str, int]] = {}  # tally frozen at close
+        self._pending: dict[str, tuple[Any, ...]] = {}  # bill -> its count's inputs at close (see closed)
         self.balances: dict[str, int] = {}
         self.pool = 0
         self.events = 0
@@ -182,7 +183,10 @@ class Replay:
     def _bill_closed(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
         bill = d["bill"]
         self.bills.setdefault(bill, {}).update({"closed": seq})
-        self.closed[bill] = self.tally(bill)
+        if self._tally is None:  # the count's inputs now; counted later, beside the open bills (tallies)
+            self._pending[bill] = self._engine_inputs([bill])
+        else:
+            self._closed[bill] = self.tally(bill)
 
     def _credit(self, seq: int, actor: str | None, subject: str | None, d: dict) -> None:
         if subject:
@@ -260,19 +264,42 @@ class Replay:
             out["not_cast"] = max(0, self.eligible_hint - out["yes"] - out["no"] - out["abstain"])
         return out
 
+    @property
+    def closed(self) -> dict[str, dict[str, int]]:
+        """bill -> its tally frozen when its `bill-closed` event was read. With the default count the
+        inputs are taken at the close and counted on first use (tallies() counts them in a forked
+        process beside the open bills)."""
+        self._settle(None)
+        return self._closed
+
+    def _settle(self, kid: tuple[int, int] | None) -> None:
+        """Count the closed bills still pending: take the forked child's result `kid`, else here."""
+        pending, self._pending = self._pending, {}
+        if pending:
+            got = forks.result(kid) if kid is not None else None
+            self._closed.update(got if got is not None else _count_pending(pending))
+
     def tallies(self, workers: int | None = None) -> dict[str, dict[str, int]]:
         """Every bill seen: frozen at close, or from the final state when still open; sorted by key.
 
-        Default counting (delegation.engine): one graph of the final state shared by every open bill.
-        With a `tally` function given to the constructor (e.g. delegation.tally.compute, the reference),
-        the open bills are independent: `workers` forked processes (None: one per spare CPU; 0: none)
-        count some of them while this one counts the rest. Kept until the next event is fed.
+        Default counting (delegation.engine): one graph of the final state shared by every open bill,
+        while a forked process (`workers` 0: none) counts the bills closed along the way from the inputs
+        taken at their close. With a `tally` function given to the constructor (e.g.
+        delegation.tally.compute, the reference), the open bills are independent: `workers` forked
+        processes (None: one per spare CPU; 0: none) count some of them while this one counts the rest.
+        Kept until the next event is fed.
         """
         if self._tallies is not None and self._tallies[0] == self.events:
             return dict(self._tallies[1])
-        todo = [b for b in sorted(self.bills) if b not in self.closed]
-        counted = self._count_engine(todo) if self._tally is None else self._count_forked(todo, workers)
-        out = {b: self.closed[b] if b in self.closed else counted[b] for b in sorted(self.bills)}
+        todo = [b for b in sorted(self.bills) if b not in self._closed and b not in self._pending]
+        if self._tally is None:
+            k = forks.spare_cpus() if workers is None else workers
+            kid = forks.start(_count_pending, self._pending) if self._pending and k and forks.can_fork() else None
+            counted = self._count_engine(todo)
+            self._settle(kid)
+        else:
+            counted = self._count_forked(todo, workers)
+        out = {b: self._closed[b] if b in self._closed else counted[b] for b in sorted(self.bills)}
         self._tallies = (self.events, out)
         return dict(out)
 
@@ -298,35 +325,63 @@ class Replay:
         """Tallies of `bills` by delegation.engine's vectorised full count (held equal to
         delegation.tally.compute by delegation's property and scenario tests) over one graph of the
         current state: the standing delegations are cleaned and indexed once, not once per bill."""
-        from delegation.engine import BillTally
-        from delegation.tally import CHOICES
+        return _engine_counts(*self._engine_inputs(bills, eligible))
 
-        standing = self._standing_lists()
+    def _engine_inputs(self, bills: list[str], eligible: set[str] | None = None) -> tuple[Any, ...]:
+        """What _engine_counts needs for `bills`, copied out of the current state (later events do not
+        change it): (eligible, standing lists, per-bill delegations, per-bill votes, not_cast hint)."""
         over: dict[str, dict[str, list[str]]] = {b: {} for b in bills}
         for (voter, scope), ranks in self.delegations.items():
             if scope in over:  # [] is an explicit "no delegation on this bill" (R6)
                 over[scope][voter] = [t for _, (t, tent) in sorted(ranks.items()) if not tent]
-        # every voter of the graph gets its id up front (in a stable order): then an id is one dict lookup
-        names: dict[str, None] = {}
-        for voter, chosen in standing.items():
+        votes = {b: dict(self.votes.get(b, {})) for b in bills}
+        hint = self.eligible_hint if not self.roll else None
+        return (self.eligible() if eligible is None else eligible), self._standing_lists(), over, votes, hint
+
+
+def _engine_counts(
+    eligible: set[str],
+    standing: dict[str, list[str]],
+    over: dict[str, dict[str, list[str]]],
+    votes: dict[str, dict[str, tuple[str, bool]]],
+    hint: int | None,
+) -> dict[str, dict[str, int]]:
+    """Every bill of `over`'s tally by delegation.engine over one graph (Replay._engine_inputs' shapes);
+    `not_cast` from `hint` (the latest import's active count) when given (see Replay._hinted)."""
+    from delegation.engine import BillTally
+    from delegation.tally import CHOICES
+
+    # every voter of the graph gets its id up front (in a stable order): then an id is one dict lookup
+    names: dict[str, None] = {}
+    for voter, chosen in standing.items():
+        names[voter] = None
+        names.update(dict.fromkeys(chosen))
+    for bill in over:
+        for voter, chosen in over[bill].items():
             names[voter] = None
             names.update(dict.fromkeys(chosen))
-        for bill in bills:
-            for voter, chosen in over[bill].items():
-                names[voter] = None
-                names.update(dict.fromkeys(chosen))
-            names.update(dict.fromkeys(self.votes.get(bill, ())))
-        g = _full_count_graph(self.eligible() if eligible is None else eligible, list(names), standing)
-        ids, clean = g.ids, g.clean
-        index = CHOICES.index
-        out: dict[str, dict[str, int]] = {}
-        for bill in bills:
-            bt = BillTally(g, bill)
-            bt.over = {ids[v]: clean(ids[v], chosen) for v, chosen in over[bill].items()}
-            bt.votes = {ids[v]: index(c) for v, (c, tent) in self.votes.get(bill, {}).items() if not tent}
-            bt.rebuild()
-            out[bill] = self._hinted(bt.counts())
-        return out
+        names.update(dict.fromkeys(votes[bill]))
+    g = _full_count_graph(eligible, list(names), standing)
+    ids, clean = g.ids, g.clean
+    index = CHOICES.index
+    out: dict[str, dict[str, int]] = {}
+    for bill in over:
+        bt = BillTally(g, bill)
+        bt.over = {ids[v]: clean(ids[v], chosen) for v, chosen in over[bill].items()}
+        bt.votes = {ids[v]: index(c) for v, (c, tent) in votes[bill].items() if not tent}
+        bt.rebuild()
+        out[bill] = c = bt.counts()
+        if hint is not None:
+            c["not_cast"] = max(0, hint - c["yes"] - c["no"] - c["abstain"])
+    return out
+
+
+def _count_pending(pending: dict[str, tuple[Any, ...]]) -> dict[str, dict[str, int]]:
+    """The closed bills' tallies from the inputs taken at each close (Replay._engine_inputs)."""
+    out: dict[str, dict[str, int]] = {}
+    for inputs in pending.values():
+        out.update(_engine_counts(*inputs))
+    return out
 
 
 def _full_count_graph(eligible: set[str], names: list[str], standing: dict[str, list[str]]) -> Any:
