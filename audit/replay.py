@@ -34,6 +34,7 @@ from audit import forks
 TallyFn = Callable[..., Any]
 
 _CHOICES = frozenset(("yes", "no", "abstain"))
+_SETTLED = {c: (c, False) for c in _CHOICES}  # a vote that counts: (choice, not tentative)
 
 
 def _default_tally() -> TallyFn:
@@ -84,6 +85,7 @@ class Replay:
         votes, standing, delegations = self.votes, self.standing, self.delegations
         bills, promoted, tentative_at = self.bills, self.promoted, self.tentative_at
         choices = _CHOICES
+        settled = _SETTLED
         odd = (KeyError, TypeError, ValueError, AttributeError)
         n = 0
         for seq, etype, actor, subject, data in events:
@@ -97,14 +99,15 @@ class Replay:
                 if etype == "vote":  # {bill, choice}: the actor's direct vote, the last one wins
                     choice, bill = data["choice"], data["bill"]
                     if actor and choice in choices:
-                        tent = bool(tentative) and actor not in promoted
                         bv = votes.get(bill)
                         if bv is None:
                             bv = votes[bill] = {}
                             bills.setdefault(bill, {})
-                        bv[actor] = (choice, tent)
-                        if tent:
+                        if tentative and actor not in promoted:
+                            bv[actor] = (choice, True)
                             tentative_at.setdefault(actor, set()).add(("vote", bill))
+                        else:
+                            bv[actor] = settled[choice]  # (choice, False), one tuple per choice
                 elif etype == "delegate":  # {scope, rank}: actor -> subject, replacing that rank
                     if actor and subject:
                         scope, rank = data.get("scope", "standing"), int(data.get("rank", 1))
@@ -363,7 +366,7 @@ def _engine_counts(
         names.update(dict.fromkeys(votes[bill]))
     g = _full_count_graph(eligible, list(names), standing)
     ids, clean = g.ids, g.clean
-    index = CHOICES.index
+    index = {c: k for k, c in enumerate(CHOICES)}.__getitem__
     out: dict[str, dict[str, int]] = {}
     for bill in over:
         bt = BillTally(g, bill)
