@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -188,3 +189,26 @@ def test_a_fallback_in_the_middle_gives_the_same_result_as_the_reference() -> No
     assert got.proven_by == "native+scan"
     assert (got.count, got.levels, got.last_hash) == (want.count, want.levels, want.last_hash)
     assert fast.balances == ref.balances == {"1": sum(range(1, 101))}
+
+
+def test_verify_audit_says_which_implementation_proved_the_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit.log import AuditLog
+    from audit.verify import main
+
+    lg = AuditLog(tmp_path / "audit.log", heads_every_s=None)
+    a = {"regn_num": "100000001", "name": "Zoë \"Q\" of Ames"}
+    lg.append_many_sync([("mint", None, a, {"amount_cents": 5})] * 3)
+    lg.publish_head()
+    lg.close()
+    assert main([str(lg.path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "verified 3 events" in out and "lines proven by the compiled checker" in out
+    monkeypatch.setattr(native, "_lib", None)
+    monkeypatch.setattr(native, "_why", None)
+    monkeypatch.setenv("DN_NATIVE", "0")
+    assert main([str(lg.path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "lines proven by Python (compiled checker not used: disabled by DN_NATIVE=0)" in out
+    assert "total 15 cents" in out
