@@ -296,6 +296,8 @@ class Replay:
             return dict(self._tallies[1])
         todo = [b for b in sorted(self.bills) if b not in self._closed and b not in self._pending]
         if self._tally is None:
+            import delegation.engine  # noqa: F401 -- numpy and the engine imported once, before the fork
+
             k = forks.spare_cpus() if workers is None else workers
             kid = forks.start(_count_pending, self._pending) if self._pending and k and forks.can_fork() else None
             counted = self._count_engine(todo)
