@@ -212,3 +212,14 @@ def test_verify_audit_says_which_implementation_proved_the_lines(
     out = capsys.readouterr().out
     assert "lines proven by Python (compiled checker not used: disabled by DN_NATIVE=0)" in out
     assert "total 15 cents" in out
+
+
+def test_the_library_is_built_once_into_the_cache_named_by_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DN_NATIVE_CACHE", str(tmp_path / "cache"))
+    first = native.build()
+    assert first.parent == tmp_path / "cache" and first.name.startswith("_scan-") and first.suffix == ".so"
+    mtime = first.stat().st_mtime_ns
+    assert native.build() == first and first.stat().st_mtime_ns == mtime  # not rebuilt
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [first.name]  # no temporary file left
