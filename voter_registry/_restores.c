@@ -85,20 +85,25 @@ static long int_entry(unsigned char *o, int64_t v) {
     return n + 1;
 }
 
-static long put_bulk(unsigned char *o, const unsigned char *a, long an, const unsigned char *b, long bn) {
-    /* "$<an+bn>\r\n" a b "\r\n" */
+static long put_count(unsigned char *o, unsigned char mark, long n) {
+    /* mark, n in decimal, "\r\n": a RESP array or bulk string header */
     long k = 0;
     char num[24];
     int len = 0;
-    long t = an + bn;
     do {
-        num[len++] = (char)('0' + t % 10);
-        t /= 10;
-    } while (t);
-    o[k++] = '$';
+        num[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    o[k++] = mark;
     while (len) o[k++] = (unsigned char)num[--len];
     o[k++] = '\r';
     o[k++] = '\n';
+    return k;
+}
+
+static long put_bulk(unsigned char *o, const unsigned char *a, long an, const unsigned char *b, long bn) {
+    /* "$<an+bn>\r\n" a b "\r\n" */
+    long k = put_count(o, '$', an + bn);
     memcpy(o + k, a, (size_t)an);
     k += an;
     memcpy(o + k, b, (size_t)bn);
@@ -228,6 +233,32 @@ long dn_restores(const unsigned char *in, long inlen, long nrows, int nf, const 
         k += 13;
         (*ncmds)++;
         row++;
+    }
+    return k;
+}
+
+/* Any commands as RESP arrays: commands separated by 0x1E, their arguments by 0x1F (UTF-8 text).
+ * Returns the bytes written to `out`, or -1 when `outcap` is too small; *ncmds: commands written. */
+long dn_pack(const unsigned char *in, long inlen, unsigned char *out, long outcap, long *ncmds) {
+    long pos = 0, k = 0;
+    *ncmds = 0;
+    while (pos <= inlen) { /* (an empty input is one command of one empty argument) */
+        long args = 1, end = pos;
+        while (end < inlen && in[end] != 0x1E) {
+            if (in[end] == 0x1F) args++;
+            end++;
+        }
+        if (k + 24 + (end - pos) + 16 * args > outcap) return -1;
+        k += put_count(out + k, '*', args);
+        long start = pos;
+        for (long i = pos; i <= end; i++) {
+            if (i == end || in[i] == 0x1F) {
+                k += put_bulk(out + k, in + start, i - start, (const unsigned char *)"", 0);
+                start = i + 1;
+            }
+        }
+        (*ncmds)++;
+        pos = end + 1;
     }
     return k;
 }

@@ -53,7 +53,7 @@ from voter_registry.formats import (
 )
 from voter_registry.hashdump import HashDumper
 from voter_registry.model import Voter
-from voter_registry.native import bulk_restores
+from voter_registry.native import bulk_restores, packer
 from voter_registry.store import ACTIVE, META, PHONE, VOTER
 
 try:  # the matcher's index (voter_registry/index.py); without it the roll is imported unindexed
@@ -303,7 +303,7 @@ class CommandBatch(CoreCommands):
         if sign > 0 and vals[_STATUS] != "active":
             sign = 0  # index_voter on an inactive voter: only its bucket members are removed
         if sign > 0:
-            sets, item = self.zadds, (0, m)
+            sets, item = self.zadds, ("0", m)
         else:
             sets, item = self.zrems, (m,)
         for k in keys:
@@ -333,19 +333,22 @@ class CommandBatch(CoreCommands):
 
         Not a MULTI/EXEC transaction: queueing costs the server a third more CPU, and crash safety
         comes from the order instead (see `_Run._write`)."""
-        pack = hiredis.pack_command
         self.incr.update(self.counted)  # incr[c] += 1 for each, counted in C
         self.counted = []
-        out = [pack(tuple(a)) for a in self.zrems.values()]
-        out += [pack(tuple(a)) for a in self.zadds.values()]
+        index = [*self.zrems.values(), *self.zadds.values()]
         # Counters before the hashes: a kill in between makes the re-run count those voters twice (off by
         # one, as the docs allow), never leaves them uncounted (a place counted 0 could not be resolved).
-        out += [pack(("HINCRBY", name, key, amount)) for (name, key), amount in self.incr.items() if amount]
-        out += self.parts
-        return b"".join(out), len(out) + self.more
+        index += [("HINCRBY", name, key, str(amount)) for (name, key), amount in self.incr.items() if amount]
+        packer = _packer()
+        packed = packer.pack(index) if packer is not None else None  # in one C call
+        if packed is None:
+            pack = hiredis.pack_command
+            packed = b"".join([pack(tuple(a)) for a in index])
+        return b"".join([packed, *self.parts]), len(index) + len(self.parts) + self.more
 
 
 _GET_FIELDS = attrgetter(*_FIELDS)
+_packer = lru_cache(maxsize=1)(packer)  # built and loaded on first use, not at import
 
 
 _BIRTH, _PHONE = _FIELDS.index("birth_year"), _FIELDS.index("phone")
@@ -469,10 +472,14 @@ class _Run:
         are read back after this batch's writes and written with the next batch. So the worker builds
         batch n+1 while the server still applies batch n, and waits only for what is older."""
         regns = list(latest)
-        unsure = set(self._maybe_written(regns))
-        new = {x: latest[x] for i, x in enumerate(regns) if i not in unsure} if unsure else latest
-        self._upsert(new, [()] * len(new), [0] * len(new))
-        carried, self.carry = self.carry, {regns[i]: latest[regns[i]] for i in sorted(unsure)}
+        unsure = self._maybe_written(regns)
+        new = latest
+        if unsure:
+            new = dict(latest)
+            for i in unsure:
+                del new[regns[i]]
+        self._insert(new)
+        carried, self.carry = self.carry, {regns[i]: latest[regns[i]] for i in unsure}
         replies = self.wire.wait(leave=1)  # up to the read-back sent with the previous batch
         if carried:
             self._upsert(carried, replies[-1], [0] * len(carried))
@@ -491,6 +498,37 @@ class _Run:
             replies = self.wire.wait()
             self._upsert(carried, replies[-1], [0] * len(carried))
         self.wire.wait()
+
+    def _insert(self, rows: dict[str, Row]) -> None:
+        """`_upsert` of voters that have no stored hash and are not on the roll in service (a first
+        import's new numbers): the same writes, without the comparisons."""
+        b = CommandBatch()
+        came: list[str] = []
+        phones: list[str] = []
+        fresh: list[list[str]] = []
+        index, gen, day = b.index, self.gen, _day
+        stamps: dict[str, str] = {}  # per LAST_UPDATED_DATE: the `_i` value as text
+        for regn, row in rows.items():
+            st = stamps.get(row.updated)
+            if st is None:
+                st = stamps[row.updated] = str(gen * _DAYS + day(row.updated))
+            vals = [*row.vals, st]
+            if vals[_STATUS] == "active":
+                index(vals)
+                came.append(regn)
+                if vals[_PHONE]:
+                    phones.append(regn)
+            fresh.append(vals)
+        self.n["new"] += len(rows)
+        self.n["imported"] += len(rows)
+        self._store_new(b, fresh)
+        if came:
+            b.sadd(self.k_came, *came)
+        if phones:  # new phones, maybe: checked against the old roll at the commit
+            b.sadd(self.k_phones, *[rows[x].vals[_PHONE] for x in phones])
+            if self.track_assoc:
+                b.sadd(self.k_assoc, *phones)
+        self.wire.send(*b.payload(), keep=False)
 
     def _upsert(self, latest: dict[str, Row], olds: list[Any], on_roll: list[int]) -> None:
         """Build and send the writes of the voters `latest` (number -> row, at most one row a number),
@@ -581,8 +619,8 @@ class _Run:
         self.wire.send(*b.payload(), keep=False)
 
     def _maybe_written(self, regns: list[str]) -> list[int]:
-        """Indexes of the numbers (distinct) this worker may have written in an earlier batch of this
-        import; marks them all. Vectorized: a bit test and set per number in C."""
+        """Indexes (ascending) of the numbers (distinct) this worker may have written in an earlier batch
+        of this import; marks them all. Vectorized: a bit test and set per number in C."""
         bits = self.written
         assert bits is not None
         # str hashes differ between processes: the bitmap is this worker's own

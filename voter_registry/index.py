@@ -76,9 +76,11 @@ def _surname(last: str) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ..
 
 
 @lru_cache(maxsize=1 << 17)
-def _given(name: str) -> tuple[str, str, bool]:
-    """(member field, sound key, counted: a full 2+ letter name is counted and files a middle name)."""
-    return _field(name), sound_key(name), len(clean(name)) > 1
+def _given(name: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """(member field, sound key, its given-name counter or (): a full 2+ letter name is counted and files
+    a middle name)."""
+    f = _field(name)
+    return f, sound_key(name), ((GIVEN_NAMES, f),) if len(clean(name)) > 1 else ()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -110,23 +112,21 @@ def _filing(
     regn: str, first_: str, middle_: str, last_: str, suffix: str, city: str, zip_: str, county: str
 ) -> tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]]:
     last, lkeys, lcount = _surname(last_)
-    first, fk, fcounted = _given(first_)
-    middle, mk, mcounted = _given(middle_)
+    first, fk, fcount = _given(first_)
+    middle, mk, mcount = _given(middle_)
     prefix, pcount = _place(city, county, zip_)
-    gkeys = (fk, mk) if mcounted and mk and mk != fk else (fk,)
-    if not gkeys[-1] or not gkeys[0]:
-        gkeys = tuple(k for k in gkeys if k) or ("",)
-    if len(lkeys) == 1 and len(gkeys) == 1:
-        keys: tuple[str, ...] = (lkeys[0] + gkeys[0],)
+    # Given-name keys: the first name's, and a full middle name's when it differs (never an empty key
+    # beside another).
+    if not (mcount and mk and mk != fk):
+        keys: tuple[str, ...] = tuple([lk + fk for lk in lkeys]) if len(lkeys) > 1 else (lkeys[0] + fk,)
+    elif not fk:
+        keys = tuple([lk + mk for lk in lkeys])
+    elif len(lkeys) == 1:
+        keys = (lkeys[0] + fk, lkeys[0] + mk)
     else:
-        keys = tuple(lk + gk for lk in lkeys for gk in gkeys)
+        keys = tuple([k for lk in lkeys for k in (lk + fk, lk + mk)])
     m = f"{prefix}{first}{SEP}{middle}{SEP}{last}{SEP}{_field(suffix)}{SEP}{regn}"
-    counters = lcount
-    if fcounted:
-        counters += ((GIVEN_NAMES, first),)
-    if mcounted:
-        counters += ((GIVEN_NAMES, middle),)
-    return keys, m, counters + pcount
+    return keys, m, lcount + fcount + mcount + pcount
 
 
 def _queue(pipe: Any, voter: Voter, sign: int) -> None:

@@ -86,6 +86,8 @@ def _open() -> ctypes.CDLL | str:
     ns = ctypes.POINTER(ctypes.c_long)
     lib.dn_restores.argtypes = [c, n, n, i, c, ns, c, c, c, n, c, n, i, ctypes.c_void_p, n, ns, ns, ns]
     lib.dn_restores.restype = n
+    lib.dn_pack.argtypes = [c, n, ctypes.c_void_p, n, ns]
+    lib.dn_pack.restype = n
     return lib
 
 
@@ -139,6 +141,45 @@ class BulkRestores:
         if k < 0:
             return None
         return bytes(memoryview(self.buf)[:k]), ncmds.value, list(skipped[: nskipped.value])
+
+
+class Packer:
+    """`pack(commands)`: commands (sequences of str arguments) as RESP, what `hiredis.pack_command` gives
+    each of them, joined; in one C call for the whole list."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self.lib = lib
+        self.buf = bytearray(0)
+
+    def pack(self, commands: list[Sequence[str]]) -> bytes | None:
+        """The packed commands, or None when they cannot be packed here (an argument that is not text,
+        holds a separator character or is not valid UTF-8): the caller packs them itself."""
+        if not commands:
+            return b""
+        try:
+            data = ROW_SEP.join(map(FIELD_SEP.join, commands)).encode()
+        except (TypeError, UnicodeEncodeError):
+            return None
+        n = len(commands)
+        args = sum(map(len, commands))
+        if data.count(b"\x1f") != args - n or data.count(b"\x1e") != n - 1:
+            return None
+        cap = len(data) + 16 * args + 24 * n + 64
+        if len(self.buf) < cap:
+            self.buf = bytearray(2 * cap)
+        out = (ctypes.c_char * len(self.buf)).from_buffer(self.buf)
+        done = ctypes.c_long()
+        k = self.lib.dn_pack(data, len(data), out, len(self.buf), ctypes.byref(done))
+        del out
+        if k < 0 or done.value != n:
+            return None
+        return bytes(memoryview(self.buf)[:k])
+
+
+def packer() -> Packer | None:
+    """A `Packer`, or None without the compiled library."""
+    lib = load()
+    return None if lib is None else Packer(lib)
 
 
 def bulk_restores(
