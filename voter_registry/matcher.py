@@ -869,7 +869,12 @@ class MatcherCore:
             last = _last_ev(r.last, rec.last)
             if last[1] == NO_MATCH:
                 continue  # cheap exits first: most of a bucket is another name with the same sound key
-            first = _first_ev(r.first, rec, fuzzy)
+            fk = (r.first, rec.first, rec.middle)
+            first = _FIRST_EV.get(fk)
+            if first is None:  # `fuzzy` is a function of r.first: the pair of names decides
+                if len(_FIRST_EV) > 400_000:
+                    _FIRST_EV.clear()
+                first = _FIRST_EV[fk] = _first_ev(r.first, rec, fuzzy)
             if last[1] + first[1] + (r.penalty >= 0.05) > 2:
                 continue
             s, ok, wk = _name_score(r, said.suffix, rec, fuzzy, self._other_given(r.first, rec), (last, first))
@@ -1155,6 +1160,10 @@ def _last_ev_uncached(said: str, last: str) -> tuple[float, int]:
             if (pl, s) < (lv, ps - 0.02):
                 s, lv = ps - 0.02, pl
     return s, (NO_MATCH if lv >= FAR else lv)
+
+
+_FIRST_EV: dict[tuple[str, str, str], tuple[float, int]] = {}  # (said, first, middle) -> _first_ev, for
+# the misheard nicknames of `MatcherCore._fuzzy_nicks(said)` (a function of the nickname tables alone)
 
 
 def _first_ev(said: str, rec: _Rec, fuzzy_nicks: dict[str, int] | None = None) -> tuple[float, int]:
