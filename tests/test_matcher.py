@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -14,6 +15,7 @@ from voter_registry.matcher import Candidate, Matcher, MatchResult, SyncMatcher
 from voter_registry.model import Voter
 from voter_registry.places import asr_hints
 from voter_registry.store import file_voter
+from voter_registry.wire import CLIENT_NAME
 
 ROLL = [
     Voter(
@@ -403,3 +405,43 @@ def test_homophones_spelt_under_another_sound_key_and_words_for_surnames(m: Sync
     assert ids(m.match("anna henrickson of pella")) == ["5001"]
     # a surname written as a common word ("would" for WOOD) is not taken for a carrier word
     assert ids(m.match("this is heather would of pella")) == ["5002"]
+
+
+def _kill_matcher_connections(rs: redis.Redis) -> int:
+    """Close, server side, the connections the matchers opened for themselves (named by `wire`)."""
+    killed = 0
+    for c in rs.client_list():
+        if c.get("name") == CLIENT_NAME:
+            killed += rs.client_kill_filter(_id=c["id"])
+    return killed
+
+
+def test_matcher_survives_losing_its_connection(m: SyncMatcher, rsync: redis.Redis) -> None:
+    # a Valkey restart or a dropped connection: the match in flight goes through the client, the next
+    # one through a new connection of the matcher's own
+    _kill_matcher_connections(rsync)  # other tests' matchers
+    assert ids(m.match("john q doe of centerville")) == ["1001"]
+    assert _kill_matcher_connections(rsync) == 1
+    assert ids(m.match("john q doe of centerville")) == ["1001"]
+    assert ids(m.match("mary smith of ames")) == ["1003"]
+    assert _kill_matcher_connections(rsync) == 1
+
+
+async def test_async_matchers_share_one_connection_and_survive_losing_it(r, redis_url: str) -> None:  # noqa: ANN001
+    pipe = r.pipeline(transaction=False)
+    for v in ROLL:
+        file_voter(pipe, v)
+    await pipe.execute()
+    m = Matcher(r)
+    texts = ["john q doe of centerville", "mary smith of ames", "emily nguyen of oskaloosa"] * 10
+    want = [["1001"], ["1003"], ["1009"]] * 10
+    rs = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        _kill_matcher_connections(rs)  # other tests' matchers
+        assert [ids(x) for x in await asyncio.gather(*(m.match(t) for t in texts))] == want
+        assert _kill_matcher_connections(rs) == 1  # thirty concurrent matches, one connection
+        assert [ids(x) for x in await asyncio.gather(*(m.match(t) for t in texts))] == want
+        assert _kill_matcher_connections(rs) == 1
+    finally:
+        rs.close()
+        await m.aclose()

@@ -24,6 +24,7 @@ import redis
 
 Cmd = tuple[Any, ...]
 TIMEOUT_S = 5.0  # a round trip that takes longer: the connection is dropped and the command fails
+CLIENT_NAME = "dn-matcher"  # as `CLIENT LIST` shows the wires
 
 
 def wire_settings(client: Any) -> dict[str, Any] | None:
@@ -52,6 +53,7 @@ def _hello(kw: dict[str, Any]) -> list[Cmd]:
         cmds.append(("AUTH", kw["username"], kw["password"]) if kw.get("username") else ("AUTH", kw["password"]))
     if kw.get("db"):
         cmds.append(("SELECT", int(kw["db"])))
+    cmds.append(("CLIENT", "SETNAME", CLIENT_NAME))
     return cmds
 
 
@@ -80,9 +82,7 @@ class SyncWire:
             sock = socket.create_connection((self.kw.get("host") or "localhost", int(self.kw["port"])), TIMEOUT_S)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock, self.reader = sock, hiredis.Reader(encoding="utf-8")
-        hello = _hello(self.kw)
-        if hello:
-            self._round_trip(sock, hello)
+        _checked(self._round_trip(sock, _hello(self.kw)))
         return sock
 
     def _round_trip(self, sock: socket.socket, cmds: list[Cmd]) -> list[Any]:
@@ -108,6 +108,9 @@ class SyncWire:
         except OSError:
             self.close()
             raise
+
+    def __del__(self) -> None:
+        self.close()
 
     def close(self) -> None:
         """Close the connection (the next `execute` opens a new one)."""
@@ -176,9 +179,7 @@ class AsyncWire:
                     _, proto = await loop.create_connection(
                         _Protocol, self.kw.get("host") or "localhost", int(self.kw["port"])
                     )
-                hello = _hello(self.kw)
-                if hello:
-                    _checked(await self._send(proto, hello))
+                _checked(await self._send(proto, _hello(self.kw)))
         except BaseException as exc:
             self._connecting.set_exception(ConnectionError(f"cannot connect: {exc!r}"))
             self._connecting.exception()  # retrieved: no "never retrieved" warning when nobody else waits
