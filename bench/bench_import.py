@@ -154,8 +154,10 @@ def breakdown(path: Path, dumper: HashDumper | None) -> list[tuple[str, float, i
 
 
 def _stages(path: Path, dumper: HashDumper | None) -> list[tuple[str, float, int]]:
-    from voter_registry.importer import SEEN, CommandBatch, _Run
+    from voter_registry.importer import _PHONE, SEEN, CommandBatch, _Run
     from voter_registry.index import filing_values
+    from voter_registry.native import bulk_restores
+    from voter_registry.store import PHONE, VOTER
 
     out = []
     t0 = time.process_time()
@@ -164,18 +166,20 @@ def _stages(path: Path, dumper: HashDumper | None) -> list[tuple[str, float, int
     out.append(("csv.reader", time.process_time() - t0, n))
     t0 = time.process_time()
     rows = [x for x in iter_rows([path]) if isinstance(x, Row)]
-    out.append(("+ Voter building (formats)", time.process_time() - t0, len(rows)))
+    out.append(("+ parsed rows (formats)", time.process_time() - t0, len(rows)))
     t1 = time.process_time()
     for x in rows:
         filing_values(x.vals)
     out.append(("+ index keys (index.filing_values)", time.process_time() - t0, len(rows)))
     run = _Run.__new__(_Run)  # only its command building: no connection
     run.encode = dumper.row_encoder((*_FIELDS, SEEN), _CACHED) if dumper is not None else None
+    run.bulk = bulk_restores(dumper, (*_FIELDS, SEEN), VOTER, PHONE, _PHONE) if dumper is not None else None
     t1 = time.process_time()
     for i in range(0, len(rows), BATCH_ROWS):
-        b = CommandBatch()
+        b, fresh = CommandBatch(), []
         for x in rows[i : i + BATCH_ROWS]:
-            run._write(b, "vr:v:" + x.vals[0], [*x.vals, "100000"], 100_000, None)
+            run._write(b, VOTER + x.vals[0], [*x.vals, "100000"], None, fresh)
+        run._store_new(b, fresh)
         b.payload()
     out.append(("+ commands of a first import (packed)", time.process_time() - t1 + out[1][1], len(rows)))
     return out

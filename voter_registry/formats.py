@@ -81,6 +81,9 @@ class Row(NamedTuple):
         return Voter(*v[:10], int(v[10]) if v[10] else None, v[11] or None, v[12], v[13])
 
 
+_new_row = tuple.__new__
+
+
 class Reject(NamedTuple):
     """A row that was not imported: `source`, physical `line` (1-based), `reason`, and `regn_num` if known."""
 
@@ -502,7 +505,7 @@ def _finish(lb: _Labels, name: str, line: int, c: list[str]) -> Row | Reject:
         status,
         district,
     ]  # the field order of Voter
-    return Row(vals, updated, name, line, warning)
+    return _new_row(Row, (vals, updated, name, line, warning))  # Row(...) without its Python __new__
 
 
 @lru_cache(maxsize=1 << 16)  # a roll has a few thousand places: one lookup instead of four conversions
@@ -525,7 +528,7 @@ def _iowa_converter(idx: dict[str, int]) -> Callable[[str, int, list[str]], Row 
         if pad:
             row = [*row, ""]
         c = list(map(str.strip, pick(row)))  # the cells of `names`, in that order
-        street = " ".join([x for x in c[7:11] if x]).upper()  # PRE_DIR STREET_NAME STREET_TYPE POST_DIR
+        street = " ".join(filter(None, c[7:11])).upper()  # PRE_DIR STREET_NAME STREET_TYPE POST_DIR
         house = f"{c[5]} {c[6]}".upper() if c[6] else c[5].upper()
         if not street and not house:
             street = c[11].upper()  # ADDRESS_NON_STD

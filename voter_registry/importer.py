@@ -411,9 +411,9 @@ class _Run:
 
     def feed(self, items: Iterable[Row | Reject], tick: Any) -> None:
         batch: list[Row] = []
-        n = self.n
+        n, district, rows = self.n, self.district, 0
         for item in items:
-            n["rows"] += 1
+            rows += 1
             if isinstance(item, Reject):
                 n["rejected"] += 1
                 self.reject(item.source, item.line, item.regn_num, "rejected", item.reason)
@@ -421,21 +421,39 @@ class _Run:
             if item.warning:
                 n["warnings"] += 1
                 self.reject(item.source, item.line, item.vals[0], "imported", item.warning)
-            if self.district is not None and item.vals[_DISTRICT] != self.district:
+            if district is not None and item.vals[_DISTRICT] != district:
                 n["filtered"] += 1
                 continue
             batch.append(item)
             if len(batch) >= BATCH_ROWS:
+                n["rows"] = rows
                 self.apply(batch)
                 batch = []
-                tick(n["rows"])
+                tick(rows)
+        n["rows"] = rows
         if batch:
             self.apply(batch)
         self.flush()
-        tick(n["rows"])
+        tick(rows)
 
     def apply(self, rows: list[Row]) -> None:
         """Write one batch; the server runs the previous batch's commands while this one is parsed."""
+        latest = self._latest(rows)
+        if self.written is not None:
+            self._apply_fresh(latest)
+            return
+        regns = list(latest)
+        pack = hiredis.pack_command
+        self.wire.send(
+            b"".join([pack(("HGETALL", VOTER + x)) for x in regns] + [pack(("SMISMEMBER", ACTIVE, *regns))]),
+            len(regns) + 1,
+        )
+        *olds, on_roll = self.wire.wait()[-1]
+        self._upsert(latest, olds, on_roll)
+
+    def _latest(self, rows: list[Row]) -> dict[str, Row]:
+        """Number -> the row that wins (the latest LAST_UPDATED_DATE, on a tie the later row), in the
+        order of first appearance; the others are reported superseded."""
         latest: dict[str, Row] = {}
         n = self.n
         for row in rows:
@@ -454,17 +472,7 @@ class _Run:
                 "superseded",
                 f"duplicate REGN_NUM; line {newer.line} has a later or equal LAST_UPDATED_DATE",
             )
-        if self.written is not None:
-            self._apply_fresh(latest)
-            return
-        regns = list(latest)
-        pack = hiredis.pack_command
-        self.wire.send(
-            b"".join([pack(("HGETALL", VOTER + x)) for x in regns] + [pack(("SMISMEMBER", ACTIVE, *regns))]),
-            len(regns) + 1,
-        )
-        *olds, on_roll = self.wire.wait()[-1]
-        self._upsert(latest, olds, on_roll)
+        return latest
 
     def _apply_fresh(self, latest: dict[str, Row]) -> None:
         """`apply` in a first import: the rows whose number this worker has surely not written yet are
