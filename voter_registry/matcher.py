@@ -65,6 +65,7 @@ MAX_KEYS = 16  # buckets read per match (readings x surname keys x given-name ke
 VOCAB_REFRESH_S = 30.0
 PREWARM_GIVEN = 5000  # commonest given-name spellings prepared at load (about 95% of voters' names)
 NO_MATCH = 9  # weak links of a name that is not the voter's at all
+YOUNG_GC_THRESHOLD = 20_000  # allocations between young collections in a process that matches
 ACTIVE = "vr:active"  # the roll in service (importer contract): only its members are ever returned
 
 Cmd = tuple[Any, ...]
@@ -579,6 +580,11 @@ class MatcherCore:
         # leave them out of later collections (they are freed normally when a reload drops them).
         gc.collect()
         gc.freeze()
+        # a match allocates thousands of short-lived objects (bucket members, records): with the default
+        # young-generation threshold (700) each paid several collections (a closed loop of 32 callers
+        # answered 5-9% fewer matches, with a longer tail)
+        young, *older = gc.get_threshold()
+        gc.set_threshold(max(young, YOUNG_GC_THRESHOLD), *older)
         self.checked_at = time.monotonic()
         self.stale = False
 
