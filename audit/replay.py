@@ -299,8 +299,9 @@ class Replay:
             import delegation.engine  # noqa: F401 -- numpy and the engine imported once, before the fork
 
             k = forks.spare_cpus() if workers is None else workers
-            kid = forks.start(_count_pending, self._pending) if self._pending and k and forks.can_fork() else None
-            counted = self._count_engine(todo)
+            fork = bool(k) and forks.can_fork()
+            kid = forks.start(_count_pending, self._pending) if self._pending and fork else None
+            counted = _engine_counts(*self._engine_inputs(todo), fork=fork)  # the open bills in two processes
             self._settle(kid)
         else:
             counted = self._count_forked(todo, workers)
@@ -350,12 +351,11 @@ def _engine_counts(
     over: dict[str, dict[str, list[str]]],
     votes: dict[str, dict[str, tuple[str, bool]]],
     hint: int | None,
+    fork: bool = False,
 ) -> dict[str, dict[str, int]]:
     """Every bill of `over`'s tally by delegation.engine over one graph (Replay._engine_inputs' shapes);
-    `not_cast` from `hint` (the latest import's active count) when given (see Replay._hinted)."""
-    from delegation.engine import BillTally
-    from delegation.tally import CHOICES
-
+    `not_cast` from `hint` (the latest import's active count) when given (see Replay._hinted).
+    fork: a forked process counts every other bill over the same graph (inherited, not rebuilt)."""
     # every voter of the graph gets its id up front (in a stable order): then an id is one dict lookup
     names: dict[str, None] = {}
     for voter, chosen in standing.items():
@@ -367,10 +367,30 @@ def _engine_counts(
             names.update(dict.fromkeys(chosen))
         names.update(dict.fromkeys(votes[bill]))
     g = _full_count_graph(eligible, list(names), standing)
+    bills = list(over)
+    kid = forks.start(_count_bills, g, bills[1::2], over, votes, hint) if fork and len(bills) > 1 else None
+    out = _count_bills(g, bills[::2] if kid else bills, over, votes, hint)
+    if kid is not None:
+        got = forks.result(kid)
+        out.update(got if got is not None else _count_bills(g, bills[1::2], over, votes, hint))
+    return out
+
+
+def _count_bills(
+    g: Any,
+    bills: list[str],
+    over: dict[str, dict[str, list[str]]],
+    votes: dict[str, dict[str, tuple[str, bool]]],
+    hint: int | None,
+) -> dict[str, dict[str, int]]:
+    """`bills`' tallies over the graph `g` (_full_count_graph; see _engine_counts)."""
+    from delegation.engine import BillTally
+    from delegation.tally import CHOICES
+
     ids, clean = g.ids, g.clean
     index = {c: k for k, c in enumerate(CHOICES)}.__getitem__
     out: dict[str, dict[str, int]] = {}
-    for bill in over:
+    for bill in bills:
         bt = BillTally(g, bill)
         bt.over = {ids[v]: clean(ids[v], chosen) for v, chosen in over[bill].items()}
         bt.votes = {ids[v]: index(c) for v, (c, tent) in votes[bill].items() if not tent}
