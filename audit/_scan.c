@@ -52,6 +52,7 @@ typedef struct {
 typedef struct {
     table t[3]; /* 0: types, 1: parties, 2: data values */
     long max_digits; /* Python's int digit limit (sys.get_int_max_str_digits); 0: none */
+    uint64_t seed; /* random per run: a crafted log cannot aim its values at one chain of a table */
 } state;
 
 enum { T_TYPE, T_PARTY, T_DATA };
@@ -71,10 +72,11 @@ void dn_free(void *p) {
     free(st);
 }
 
-void *dn_new(long max_digits) {
+void *dn_new(long max_digits, uint64_t seed) {
     state *st = calloc(1, sizeof(state));
     if (!st) return NULL;
     st->max_digits = max_digits;
+    st->seed = seed;
     for (int i = 0; i < 3; i++) {
         table *t = &st->t[i];
         t->mask = 1023;
@@ -95,8 +97,8 @@ void *dn_new(long max_digits) {
     return st;
 }
 
-static uint64_t hbytes(const uint8_t *p, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n, v;
+static uint64_t hbytes(uint64_t seed, const uint8_t *p, size_t n) {
+    uint64_t h = (seed ^ n) * 0x9E3779B97F4A7C15ull, v;
     while (n >= 8) {
         memcpy(&v, p, 8);
         h = (h ^ v) * 0xff51afd7ed558ccdull;
@@ -150,10 +152,10 @@ static int room(table *t, size_t bytes) {
 
 /* The id of bytes [p, e) in table t; a new id is reported in news as (table, start, end) of [rs, re)
  * (the value itself, or for a party its regn_num's body). -1: no memory. */
-static int64_t intern(table *t, int which, const uint8_t *buf, const uint8_t *p, const uint8_t *e,
-                      const uint8_t *rs, const uint8_t *re, int64_t *news, long *nnew) {
+static int64_t intern(table *t, uint64_t seed, int which, const uint8_t *buf, const uint8_t *p,
+                      const uint8_t *e, const uint8_t *rs, const uint8_t *re, int64_t *news, long *nnew) {
     uint32_t len = (uint32_t)(e - p);
-    uint64_t h = hbytes(p, len), j = h & t->mask;
+    uint64_t h = hbytes(seed, p, len), j = h & t->mask;
     uint32_t tag = tag_of(h);
     for (; t->s[j].tag; j = (j + 1) & t->mask) {
         uint32_t id = t->s[j].id;
@@ -432,16 +434,16 @@ static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t 
     SHA256_Final(leaf, &c);
 
     int64_t id;
-    if ((id = intern(&st->t[T_TYPE], T_TYPE, buf, t0, t1, t0, t1, news, nnew)) < 0) return -1;
+    if ((id = intern(&st->t[T_TYPE], st->seed, T_TYPE, buf, t0, t1, t0, t1, news, nnew)) < 0) return -1;
     ids[0] = (uint32_t)id;
     for (int k = 0; k < 2; k++) {
         const uint8_t *q0 = k ? s0 : a0, *q1 = k ? s1 : a1, *r = k ? sr : ar;
         /* the regn_num body ends 3 bytes before the party: `"}` */
-        id = *q0 == 'n' ? 0 : intern(&st->t[T_PARTY], T_PARTY, buf, q0, q1, r, q1 - 2, news, nnew);
+        id = *q0 == 'n' ? 0 : intern(&st->t[T_PARTY], st->seed, T_PARTY, buf, q0, q1, r, q1 - 2, news, nnew);
         if (id < 0) return -1;
         ids[1 + k] = (uint32_t)id;
     }
-    if ((id = intern(&st->t[T_DATA], T_DATA, buf, d0, d1, d0, d1, news, nnew)) < 0) return -1;
+    if ((id = intern(&st->t[T_DATA], st->seed, T_DATA, buf, d0, d1, d0, d1, news, nnew)) < 0) return -1;
     ids[3] = (uint32_t)id;
     memcpy(prev, h, 64);
     return 1;

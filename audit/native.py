@@ -105,13 +105,21 @@ def load() -> ctypes.CDLL | None:
         _why = str(e)
         return None
     p, i, L = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_long
-    lib.dn_new.argtypes, lib.dn_new.restype = [L], p
+    lib.dn_new.argtypes, lib.dn_new.restype = [L, ctypes.c_uint64], p
     lib.dn_free.argtypes, lib.dn_free.restype = [p], None
     lib.dn_scan.argtypes = [p, i, L, L, L, L, p, p, p, p, p, p]
     lib.dn_scan.restype = L
     lib.dn_nodes.argtypes, lib.dn_nodes.restype = [p, L, p], None
     _lib = lib
     return lib
+
+
+def new_state(lib: ctypes.CDLL) -> int:
+    """A checker state (dn_new; free it with lib.dn_free): Python's int digit limit, a random table seed."""
+    state = lib.dn_new(sys.get_int_max_str_digits(), int.from_bytes(os.urandom(8), "little"))
+    if not state:
+        raise MemoryError("dn_new")
+    return int(state)
 
 
 def why() -> str | None:

@@ -20,6 +20,7 @@ from typing import Any
 from audit.checks import _SCAN_ONE, LogCheck, _Known, _scan, merkle_levels
 from audit.errors import TornLine
 from audit.hashing import ZERO_HASH
+from audit.native import new_state
 from audit.replay import Replay
 
 CHUNK = 1 << 14  # lines per call: the replay of one chunk overlaps the check of the next
@@ -37,9 +38,7 @@ def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
     """
     end = data.rfind(b"\n") + 1  # complete lines only; a torn tail is named at the end
     lines = end // MIN_LINE + 1  # room for every line the checker can prove (counting would take 0.05 s)
-    state = lib.dn_new(sys.get_int_max_str_digits())
-    if not state:
-        raise MemoryError("dn_new")
+    state = new_state(lib)
     # per line 4 ids (type, actor, subject, data) and the leaf hash; written by the checker thread
     ids, leaves = bytearray(16 * lines + 16), bytearray(32 * lines + 32)
     chunks: SimpleQueue[tuple[Any, ...] | None] = SimpleQueue()
@@ -152,7 +151,7 @@ def proven_lines(lib: Any, data: bytes) -> int:
     """How many leading complete lines of `data` the compiled checker proves on its own (no fallback):
     what the tests hold against the reference check."""
     n = data.count(b"\n")
-    state = lib.dn_new(sys.get_int_max_str_digits())
+    state = new_state(lib)
     prev = ctypes.create_string_buffer(ZERO_HASH.encode(), 64)
     nnew, stop = ctypes.c_long(), ctypes.c_long()
     try:
