@@ -17,7 +17,7 @@ import threading
 from queue import SimpleQueue
 from typing import Any
 
-from audit.checks import _SCAN_ONE, LogCheck, _Known, _scan, merkle_levels
+from audit.checks import _SCAN_ONE, LogCheck, _Doubt, _Known, _scan, merkle_levels
 from audit.errors import TornLine
 from audit.hashing import ZERO_HASH
 from audit.native import new_state
@@ -56,7 +56,10 @@ def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
     try:
         while (got := chunks.get()) is not None:
             n, news, pos, prev = got
-            _learn(data, news, types, parties, datas)
+            try:
+                _learn(data, news, types, parties, datas)
+            except (ValueError, StopIteration, RecursionError) as e:  # never for proven bytes: then trust nothing
+                raise _Doubt from e
             if replay is not None and n:
                 v = memoryview(ids)[16 * count : 16 * (count + n)].cast("I")
                 replay.feed_all(
