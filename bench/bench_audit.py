@@ -337,7 +337,7 @@ def parts(path: Path, voters: int) -> None:
     tallies = replay.tallies()
     print(
         f"replay    {len(tallies) - len(replay.closed)} open bills' tallies by delegation.engine over {voters:,} "
-        f"voters: {time.perf_counter() - t0:.2f} s (one shared graph; numpy import included; the "
+        f"voters: {time.perf_counter() - t0:.2f} s (one graph, two processes; numpy import included; the "
         f"{len(replay.closed)} closed bills counted from their inputs at close, in a forked process meanwhile)"
     )
 
