@@ -565,6 +565,7 @@ def _worker(
                 i += tasks
 
         await asyncio.gather(*(one(k) for k in range(tasks)))
+        await m.aclose()
         await r.aclose()
         return lat
 

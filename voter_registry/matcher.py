@@ -305,10 +305,13 @@ def _ordinals(words: list[str]) -> list[str]:
     return out
 
 
+_NUMBERS = re.compile(r"\d+")
+
+
 def _street_similarity(said: str, street: str) -> float:
     """How alike a street said and a street on file are; numbered streets ("46TH AVE") must have the same
     number (letters alone would make 45TH and 46TH the same street)."""
-    if re.findall(r"\d+", said) != re.findall(r"\d+", street) and any(ch.isdigit() for ch in said + street):
+    if _NUMBERS.findall(said) != _NUMBERS.findall(street) and any(ch.isdigit() for ch in said + street):
         return 0.0
     return max(name_similarity(_street_core(said), _street_core(street)), name_similarity(said, street))
 
