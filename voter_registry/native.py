@@ -2,98 +2,34 @@
 hash RESTOREs for a whole batch in one C call, byte for byte what `HashDumper.row_encoder` and
 hiredis.pack_command build one row at a time in Python (~4 us a row of Python, ~0.3 us of C).
 
-The library is built once per source version with the system C compiler (`$CC`, `cc`, `gcc` or `clang`;
-no Python headers needed: it is loaded with ctypes) into `$DN_NATIVE_CACHE`, else
-`$XDG_CACHE_HOME/delegate-network`, else `~/.cache/delegate-network`, else a temporary directory; the file
-name carries a hash of the source and flags, so a stale build is never loaded. Without a compiler,
-`bulk_restores()` returns None and the importer encodes every row in Python (same bytes). DN_NATIVE=0
-disables it. `python -m voter_registry.native` builds it ahead (the install step).
+Built and loaded by infra.native (the system C compiler, a cache named by the source; no Python headers).
+Without a compiler, `bulk_restores()` returns None and the importer encodes every row in Python (same
+bytes). DN_NATIVE=0 disables it. `python -m voter_registry.native` builds it ahead (the install step).
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import hashlib
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from infra.native import Native
 from voter_registry.hashdump import HashDumper, entry
 
-SOURCE = Path(__file__).with_name("_restores.c")
-FLAGS = ("-O2", "-shared", "-fPIC")
 ROW_SEP, FIELD_SEP = "\x1e", "\x1f"  # ASCII record / unit separators: never inside a UTF-8 multibyte character
 
-_state: ctypes.CDLL | str | None = None  # the library once loaded, or why it could not be
 
-
-def _places() -> list[Path]:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    own = os.environ.get("DN_NATIVE_CACHE")
-    first = Path(own) if own else Path(base) / "delegate-network"
-    return [first, Path(tempfile.gettempdir()) / f"delegate-network-{os.getuid()}"]
-
-
-def build() -> Path:
-    """Compile the library into the cache unless it is there; returns its path. Raises RuntimeError (no
-    compiler, compiler errors, no writable directory)."""
-    cc = next((c for c in (os.environ.get("CC"), "cc", "gcc", "clang") if c and shutil.which(c)), None)
-    if cc is None:
-        raise RuntimeError("no C compiler (cc, gcc, clang or $CC)")
-    key = hashlib.sha256(SOURCE.read_bytes() + repr((FLAGS, sys.platform)).encode()).hexdigest()[:16]
-    for d in _places():
-        target = d / f"_restores-{key}.so"
-        with contextlib.suppress(OSError):
-            if not target.exists():
-                _compile(cc, target)
-            return target
-    raise RuntimeError("no writable cache directory")
-
-
-def _compile(cc: str, target: Path) -> None:
-    """Compile SOURCE to a temporary file beside `target`, then rename it (atomic: a concurrent build or
-    load never sees half a file). Raises OSError (directory not writable), RuntimeError (compiler)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        so = Path(tmp) / target.name
-        res = subprocess.run([cc, *FLAGS, "-o", str(so), str(SOURCE)], capture_output=True, text=True)
-        if res.returncode != 0:
-            raise RuntimeError(f"{cc} failed: {res.stderr.strip()[-2000:]}")
-        os.replace(so, target)
-
-
-def load() -> ctypes.CDLL | None:
-    """The library (built first if needed), or None when it cannot be had (`why()` says why)."""
-    global _state
-    if _state is None:
-        _state = _open()
-    return _state if isinstance(_state, ctypes.CDLL) else None
-
-
-def _open() -> ctypes.CDLL | str:
-    if os.environ.get("DN_NATIVE", "1") == "0":
-        return "disabled by DN_NATIVE=0"
-    try:
-        lib = ctypes.CDLL(str(build()))
-    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
-        return str(e)
+def _declare(lib: ctypes.CDLL) -> None:
     c, n, i = ctypes.c_char_p, ctypes.c_long, ctypes.c_int
     ns = ctypes.POINTER(ctypes.c_long)
     lib.dn_restores.argtypes = [c, n, n, i, c, ns, c, c, c, n, c, n, i, ctypes.c_void_p, n, ns, ns, ns]
     lib.dn_restores.restype = n
     lib.dn_pack.argtypes = [c, n, ctypes.c_void_p, n, ns]
     lib.dn_pack.restype = n
-    return lib
 
 
-def why() -> str | None:
-    """Why `load()` returned None (None when it has not failed)."""
-    return _state if isinstance(_state, str) else None
+LIBRARY = Native(Path(__file__).with_name("_restores.c"), ("-O2", "-shared", "-fPIC"), _declare)
+load, why = LIBRARY.load, LIBRARY.why
 
 
 class BulkRestores:
@@ -190,8 +126,5 @@ def bulk_restores(
     return None if lib is None else BulkRestores(lib, dumper, names, voter_key, phone_key, phone_at)
 
 
-if __name__ == "__main__":  # the install step: build ahead, say whether it worked
-    if load() is None:
-        print(f"import-voters: compiled packer not built ({why()}); imports will use Python", file=sys.stderr)
-    else:
-        print("import-voters: compiled packer ready", file=sys.stderr)
+if __name__ == "__main__":  # the install step
+    LIBRARY.install_step("import-voters: compiled packer", "imports will use Python")
