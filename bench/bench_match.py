@@ -710,7 +710,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         print("\n".join(report))
         print("\nlatency (one client, loopback, eval texts)")
-        print(_lat_row("ours (1-2 round trips)", all_lat))
+        print(_lat_row("ours (2-3 round trips)", all_lat))
         print(_lat_row("ours, client CPU time only", all_cpu) + "  (the rest is waiting: loopback, server, load)")
         if base_lat:
             print(_lat_row("RediSearch FT.SEARCH dm:en", base_lat))
