@@ -205,8 +205,7 @@ def test_verify_audit_says_which_implementation_proved_the_lines(
     assert main([str(lg.path), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "verified 3 events" in out and "lines proven by the compiled checker" in out
-    monkeypatch.setattr(native, "_lib", None)
-    monkeypatch.setattr(native, "_why", None)
+    monkeypatch.setattr(native.LIBRARY, "_state", None)  # loaded again, now disabled
     monkeypatch.setenv("DN_NATIVE", "0")
     assert main([str(lg.path), "--quiet"]) == 0
     out = capsys.readouterr().out
