@@ -818,13 +818,15 @@ class MatcherCore:
                 cmds.append(("ZRANGEBYLEX", k, "[" + prefix, "(" + prefix[:-1] + chr(ord(SEP) + 1), "LIMIT", 0, limit))
         return cmds
 
-    @staticmethod
-    def _collect(replies: list[Any], said: sp.Spoken, lasts: dict[str, bool]) -> dict[str, _Rec]:
-        """regn -> record of the bucket members whose surname some reading could name. Most of a bucket
-        is other surnames with the same sound key; `_judge_name` would score them 0, so they are dropped
-        here, before a record is built (`lasts`: surname -> kept, shared by a match's reads)."""
+    def _collect(self, replies: list[Any], said: sp.Spoken, lasts: dict[str, bool]) -> dict[str, _Rec]:
+        """regn -> record of the bucket members whom some reading could name. Most of a bucket is other
+        surnames with the same sound key, or other given names: `_judge_name` would score them 0 (no
+        reading gives them two weak links or fewer), so they are dropped here, before a record is built
+        (`lasts`: surname -> kept, shared by a match's reads)."""
         out: dict[str, _Rec] = {}
         readings = list(dict.fromkeys(r.last for r in said.readings))
+        names: dict[tuple[str, str, str], bool] = {}  # (first, middle, last) -> some reading may name them
+        fuzzies: list[dict[str, int]] | None = None
         seen: set[str] = set()  # a bucket read whole and by place, or a voter under two given-name keys
         for rep in replies:
             if not isinstance(rep, list):
@@ -839,6 +841,14 @@ class MatcherCore:
                 ok = lasts.get(p[4])
                 if ok is None:
                     ok = lasts[p[4]] = any(_last_ev(said_last, p[4])[1] != NO_MATCH for said_last in readings)
+                if not ok:
+                    continue
+                nk = (p[2], p[3], p[4])
+                ok = names.get(nk)
+                if ok is None:
+                    if fuzzies is None:
+                        fuzzies = [self._fuzzy_nicks(r.first) if r.first else {} for r in said.readings]
+                    ok = names[nk] = _may_name(said, p[2], p[3], p[4], fuzzies)
                 if ok:
                     out[p[6]] = _Rec(*p[:7])
         return out
@@ -878,12 +888,7 @@ class MatcherCore:
             last = _last_ev(r.last, rec.last)
             if last[1] == NO_MATCH:
                 continue  # cheap exits first: most of a bucket is another name with the same sound key
-            fk = (r.first, rec.first, rec.middle)
-            first = _FIRST_EV.get(fk)
-            if first is None:  # `fuzzy` is a function of r.first: the pair of names decides
-                if len(_FIRST_EV) > 400_000:
-                    _FIRST_EV.clear()
-                first = _FIRST_EV[fk] = _first_ev(r.first, rec, fuzzy)
+            first = _given_ev(r.first, rec.first, rec.middle, fuzzy)
             if last[1] + first[1] + (r.penalty >= 0.05) > 2:
                 continue
             s, ok, wk = _name_score(r, said.suffix, rec, fuzzy, self._other_given(r.first, rec), (last, first))
@@ -1171,34 +1176,57 @@ def _last_ev_uncached(said: str, last: str) -> tuple[float, int]:
     return s, (NO_MATCH if lv >= FAR else lv)
 
 
-_FIRST_EV: dict[tuple[str, str, str], tuple[float, int]] = {}  # (said, first, middle) -> _first_ev, for
-# the misheard nicknames of `MatcherCore._fuzzy_nicks(said)` (a function of the nickname tables alone)
+_FIRST_EV: dict[tuple[str, str, str], tuple[float, int]] = {}
 
 
-def _first_ev(said: str, rec: _Rec, fuzzy_nicks: dict[str, int] | None = None) -> tuple[float, int]:
+def _given_ev(said: str, first: str, middle: str, fuzzy: dict[str, int]) -> tuple[float, int]:
+    """`_first_ev` with the misheard nicknames `fuzzy` = `MatcherCore._fuzzy_nicks(said)` (a function of
+    the nickname tables alone), cached per (said, first, middle); a middle initial plays no part."""
+    if len(middle) <= 1:
+        middle = ""
+    key = (said, first, middle)
+    hit = _FIRST_EV.get(key)
+    if hit is None:
+        if len(_FIRST_EV) > 400_000:
+            _FIRST_EV.clear()
+        hit = _FIRST_EV[key] = _first_ev(said, first, middle, fuzzy)
+    return hit
+
+
+def _may_name(said: sp.Spoken, first: str, middle: str, last: str, fuzzies: list[dict[str, int]]) -> bool:
+    """False when no reading names the voter with two weak links or fewer (`MatcherCore._judge_name`
+    would give them nothing); `fuzzies`: each reading's misheard nicknames."""
+    for r, fuzzy in zip(said.readings, fuzzies, strict=True):
+        ll = _last_ev(r.last, last)[1]
+        if ll != NO_MATCH and ll + _given_ev(r.first, first, middle, fuzzy)[1] + (r.penalty >= 0.05) <= 2:
+            return True
+    return False
+
+
+def _first_ev(said: str, first: str, middle: str, fuzzy_nicks: dict[str, int] | None = None) -> tuple[float, int]:
     """(score, weak links) of the given name said against the voter's first name, a nickname of it
     (one weak link), their full middle name (people who go by it: one more), or a nickname of a name
     sounding like it (a misheard nickname: two). The evidence level of the name itself counts too."""
     if not said:
         return 0.0, NO_MATCH
-    best = name_evidence(said, rec.first)
+    best = name_evidence(said, first)
     if best[1] == SAME:
         return best
     if best[1] >= FAR:
         best = (best[0], NO_MATCH)
-    if len(rec.middle) > 1:  # goes by the middle name
-        m, ml = name_evidence(said, rec.middle)
+    if len(middle) > 1:  # goes by the middle name
+        m, ml = name_evidence(said, middle)
         if ml < FAR and (ml + 1, -(m - 0.03)) < (best[1], -best[0]):
             best = (m - 0.03, ml + 1)
     if best[1] > SAME:
         rel = related_names(said)
-        if rec.first in rel:
+        if first in rel:
             alt = (0.95, NEAR)
-        elif len(rec.middle) > 1 and rec.middle in rel:
+        elif len(middle) > 1 and middle in rel:
             alt = (0.92, NEAR + 1)
-        elif fuzzy_nicks and rec.first in fuzzy_nicks:
-            alt = (0.92 - 0.02 * fuzzy_nicks[rec.first], NEAR + fuzzy_nicks[rec.first])
-        elif len(rec.first) == 1 and said[:1] == rec.first:
+        elif fuzzy_nicks and first in fuzzy_nicks:
+            alt = (0.92 - 0.02 * fuzzy_nicks[first], NEAR + fuzzy_nicks[first])
+        elif len(first) == 1 and said[:1] == first:
             alt = (0.85, NEAR)
         else:
             alt = (0.0, NO_MATCH)
@@ -1221,7 +1249,7 @@ def _name_score(
     reversed order -- add up: with more than two the voter is not the person named
     (a stranger is too easy to reach through an approximate surname AND a nickname); with none the name
     is sure."""
-    (ls, ll), (fs, fl) = judged or (_last_ev(r.last, rec.last), _first_ev(r.first, rec, fuzzy_nicks))
+    (ls, ll), (fs, fl) = judged or (_last_ev(r.last, rec.last), _first_ev(r.first, rec.first, rec.middle, fuzzy_nicks))
     weak = ll + fl + (1 if r.penalty >= 0.05 else 0)
     if other_given and fl == NEAR and fs < 0.95:  # another real given name that merely sounds close
         weak += 1
