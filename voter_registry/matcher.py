@@ -578,6 +578,10 @@ class MatcherCore:
             self._given_tiers(name, "heard")
             self._given_tiers(name, "exact")
         census_names("last"), census_names("first")
+        # the towns a recogniser may have misheard as each roll town (a few hundred microseconds a town:
+        # two passes over every town name), for the calls that name a town where nobody has the name
+        for town in self.places.city_counties:
+            self.places.close_towns(town, town_close)
         # the vocabularies and the pronunciation dictionary are millions of long-lived objects: a full
         # garbage collection walking them costs a call hundreds of milliseconds. Collect once now and
         # leave them out of later collections (they are freed normally when a reload drops them).
@@ -616,12 +620,19 @@ class MatcherCore:
         if check_version:
             self._check_version(replies[n:])
         lasts: dict[str, bool] = {}
-        recs = self._collect(replies[:n], said, lasts)
+        # no place said, the caller's county known: `_decide` only looks outside that county when nobody
+        # of the name is in it, so the state's other members are judged only then (most of a statewide
+        # read: hundreds of members, many of them spellings the process has not judged yet)
+        home = f"{caller.county}{SEP}" if caller is not None and caller.county and scope.state else None
+        recs = self._collect(replies[:n], said, lasts, home)
+        self._score(recs, said, places, caller)
+        if home is not None and not any(x.name >= NAME_OK for x in recs.values()):
+            recs = self._collect(replies[:n], said, lasts)
+            self._score(recs, said, places, caller)
         # local, not on self: the asyncio Matcher runs many matches on one core at once
         truncated = any(
             isinstance(rep, list) and len(rep) >= c[-1] for rep, c in zip(replies[:n], cmds[:n], strict=True)
         )
-        self._score(recs, said, places, caller)
         widened = False
         if not any(x.name >= NAME_OK and x.place >= 0.75 for x in recs.values()) and (
             scope.prefixes or not scope.state
@@ -818,11 +829,14 @@ class MatcherCore:
                 cmds.append(("ZRANGEBYLEX", k, "[" + prefix, "(" + prefix[:-1] + chr(ord(SEP) + 1), "LIMIT", 0, limit))
         return cmds
 
-    def _collect(self, replies: list[Any], said: sp.Spoken, lasts: dict[str, bool]) -> dict[str, _Rec]:
+    def _collect(
+        self, replies: list[Any], said: sp.Spoken, lasts: dict[str, bool], only: str | None = None
+    ) -> dict[str, _Rec]:
         """regn -> record of the bucket members whom some reading could name. Most of a bucket is other
         surnames with the same sound key, or other given names: `_judge_name` would score them 0 (no
         reading gives them two weak links or fewer), so they are dropped here, before a record is built
-        (`lasts`: surname -> kept, shared by a match's reads)."""
+        (`lasts`: surname -> kept, shared by a match's reads). `only` ("POLK|"): members of that county
+        alone, in the order the whole collection would give them."""
         out: dict[str, _Rec] = {}
         readings = list(dict.fromkeys(r.last for r in said.readings))
         names: dict[tuple[str, str, str], bool] = {}  # (first, middle, last) -> some reading may name them
@@ -832,7 +846,7 @@ class MatcherCore:
             if not isinstance(rep, list):
                 continue
             for m in rep:
-                if m in seen:
+                if m in seen or (only is not None and not m.startswith(only)):
                     continue
                 seen.add(m)
                 p = m.split(SEP)

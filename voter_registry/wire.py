@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections import deque
 from typing import Any
 
@@ -24,6 +25,7 @@ import redis
 
 Cmd = tuple[Any, ...]
 TIMEOUT_S = 5.0  # a round trip that takes longer: the connection is dropped and the command fails
+WATCH_S = 1.0  # how often an asyncio connection checks for a round trip older than TIMEOUT_S
 CLIENT_NAME = "dn-matcher"  # as `CLIENT LIST` shows the wires
 
 
@@ -123,12 +125,30 @@ class SyncWire:
 class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.reader = hiredis.Reader(encoding="utf-8")
-        self.pending: deque[tuple[asyncio.Future[list[Any]], int, list[Any]]] = deque()
+        # (future, replies owed, replies got, monotonic time sent), oldest first
+        self.pending: deque[tuple[asyncio.Future[list[Any]], int, list[Any], float]] = deque()
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self._watch: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._watch = asyncio.get_running_loop().call_later(WATCH_S, self._check)
+
+    def _check(self) -> None:
+        """Every WATCH_S: a round trip unanswered for TIMEOUT_S drops the connection (its callers get
+        ConnectionError). One timer per connection instead of one per round trip (`asyncio.timeout` cost
+        a round trip about 5 us)."""
+        if self.closed:
+            return
+        if self.pending and time.monotonic() - self.pending[0][3] > TIMEOUT_S:
+            while self.pending:  # the replies owed are out of step now
+                fut = self.pending.popleft()[0]
+                if not fut.done():
+                    fut.set_exception(ConnectionError("round trip timed out"))
+            self.abort()
+            return
+        self._watch = asyncio.get_running_loop().call_later(WATCH_S, self._check)
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
@@ -137,7 +157,7 @@ class _Protocol(asyncio.Protocol):
             x = gets()
             if x is False:
                 return
-            fut, n, got = pending[0]
+            fut, n, got, _ = pending[0]
             got.append(x)
             if len(got) == n:
                 pending.popleft()
@@ -146,6 +166,8 @@ class _Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._watch is not None:
+            self._watch.cancel()
         while self.pending:
             fut = self.pending.popleft()[0]
             if not fut.done():
@@ -194,7 +216,7 @@ class AsyncWire:
     def _send(proto: _Protocol, cmds: list[Cmd]) -> asyncio.Future[list[Any]]:
         assert proto.transport is not None
         fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        proto.pending.append((fut, len(cmds), []))
+        proto.pending.append((fut, len(cmds), [], time.monotonic()))
         proto.transport.write(_pack(cmds))
         return fut
 
@@ -205,13 +227,8 @@ class AsyncWire:
         proto = self._proto
         if proto is None or proto.closed or self._loop is not asyncio.get_running_loop():
             proto = await self._connect()
-        fut = self._send(proto, cmds)
-        try:
-            async with asyncio.timeout(TIMEOUT_S):
-                return _checked(await fut)
-        except TimeoutError:
-            proto.abort()  # the replies owed are out of step now
-            raise ConnectionError("round trip timed out") from None
+        # a round trip unanswered for TIMEOUT_S: the connection's watchdog (`_Protocol._check`) drops it
+        return _checked(await self._send(proto, cmds))
 
     def close(self) -> None:
         """Drop the connection (the next `execute` opens a new one)."""
