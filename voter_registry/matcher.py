@@ -27,7 +27,7 @@ import gc
 import logging
 import re
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +64,7 @@ STATE_LIMIT = 120  # members read per statewide bucket range
 MAX_KEYS = 16  # buckets read per match (readings x surname keys x given-name keys)
 VOCAB_REFRESH_S = 30.0
 PREWARM_GIVEN = 5000  # commonest given-name spellings prepared at load (about 95% of voters' names)
+PREWARM_NEAR = 5000  # commonest given names and surnames whose near keys are prepared at load
 NO_MATCH = 9  # weak links of a name that is not the voter's at all
 YOUNG_GC_THRESHOLD = 20_000  # allocations between young collections in a process that matches
 ACTIVE = "vr:active"  # the roll in service (importer contract): only its members are ever returned
@@ -577,6 +578,12 @@ class MatcherCore:
         for name in self.given.ranked[:PREWARM_GIVEN]:
             self._given_tiers(name, "heard")
             self._given_tiers(name, "exact")
+        # and the commonest names' keys one sound-class edit away (a rapidfuzz pass over the spellings of
+        # every neighbouring key: 50-100 us a name), read when a place is misheard or the name not found
+        for name in self.given.ranked[:PREWARM_NEAR]:
+            self._given_tiers(name, "near")
+        for name in self.last.ranked[:PREWARM_NEAR]:
+            self._last_tiers(name, True)
         census_names("last"), census_names("first")
         # the towns a recogniser may have misheard as each roll town (a few hundred microseconds a town:
         # two passes over every town name), for the calls that name a town where nobody has the name
@@ -845,8 +852,10 @@ class MatcherCore:
         for rep in replies:
             if not isinstance(rep, list):
                 continue
+            if only is not None:  # a reply is sorted (county first): that county's members are one slice
+                rep = rep[bisect_left(rep, only) : bisect_left(rep, only[:-1] + chr(ord(SEP) + 1))]
             for m in rep:
-                if m in seen or (only is not None and not m.startswith(only)):
+                if m in seen:
                     continue
                 seen.add(m)
                 p = m.split(SEP)
