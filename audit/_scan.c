@@ -384,10 +384,36 @@ static const uint8_t *utc_time(const uint8_t *p, const uint8_t *e) {
 
 static const char HEX[] = "0123456789abcdef";
 
+/* SHA-256 of line [ls, le) without its hash member, whose ',' before "hash" is at cut: the bytes up to
+ * and with that ',', then from "prev" on (74 bytes later: `"hash":"` + 64 hex + `",`). */
+static void line_hash(const uint8_t *ls, const uint8_t *le, const uint8_t *cut, unsigned char *md) {
+    dn_sha256_ctx c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, ls, (size_t)(cut + 1 - ls));
+    SHA256_Update(&c, cut + 75, (size_t)(le - (cut + 75)));
+    SHA256_Final(md, &c);
+}
+
+/* RFC 9162 leaf hash: SHA-256(0x00 || line). */
+static void leaf_hash(const uint8_t *ls, const uint8_t *le, uint8_t *leaf) {
+    dn_sha256_ctx c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, "", 1);
+    SHA256_Update(&c, ls, (size_t)(le - ls));
+    SHA256_Final(leaf, &c);
+}
+
+/* A line hashed ahead by dn_hash: its byte offset in the buffer, where it cut the hash member (offset
+ * in the line of the ',' before "hash"; -1: no cut), that digest. */
+typedef struct {
+    int64_t start, cut;
+    uint8_t md[32];
+} prehash;
+
 /* Prove one line [ls, le) (without "\n") numbered seq whose prev must be prev[64]. 1: proven (the
  * ids in ids[0..3], the leaf hash in leaf, prev updated); 0: not proven; -1: out of memory. */
 static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t *le, long seq, uint8_t *prev,
-                uint32_t *ids, uint8_t *leaf, int64_t *news, long *nnew) {
+                uint32_t *ids, uint8_t *leaf, const prehash *pre, int64_t *news, long *nnew) {
     const uint8_t *p = ls, *e = le, *a0, *a1, *d0, *d1, *h, *s0, *s1, *t0, *t1, *ar = NULL, *sr = NULL;
     if (!(p = literal(p, e, "{\"actor\":", 9))) return 0;
     a0 = p;
@@ -420,18 +446,16 @@ static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t 
     t1 = p;
     if (!(p = literal(p, e, "\"}", 2)) || p != e) return 0;
 
-    unsigned char md[32];
-    dn_sha256_ctx c;
-    SHA256_Init(&c);
-    SHA256_Update(&c, ls, (size_t)(d1 + 1 - ls)); /* up to the ',' before "hash" */
-    SHA256_Update(&c, h + 66, (size_t)(le - (h + 66))); /* from "prev" on */
-    SHA256_Final(md, &c);
+    unsigned char own[32];
+    const unsigned char *md = own;
+    if (pre && pre->start != ls - buf) pre = NULL; /* hashed ahead, but not this line: hash it here */
+    if (pre && pre->cut == d1 - ls) /* hashed ahead with the member cut where this parse found it */
+        md = pre->md;
+    else
+        line_hash(ls, le, d1, own);
+    if (!pre) leaf_hash(ls, le, leaf);
     for (int i = 0; i < 32; i++)
         if (h[2 * i] != (uint8_t)HEX[md[i] >> 4] || h[2 * i + 1] != (uint8_t)HEX[md[i] & 15]) return 0;
-    SHA256_Init(&c);
-    SHA256_Update(&c, "", 1);
-    SHA256_Update(&c, ls, (size_t)(le - ls));
-    SHA256_Final(leaf, &c);
 
     int64_t id;
     if ((id = intern(&st->t[T_TYPE], st->seed, T_TYPE, buf, t0, t1, t0, t1, news, nnew)) < 0) return -1;
@@ -452,20 +476,56 @@ static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t 
 /* Check up to max_lines complete lines of buf starting at byte pos (the start of line number seq);
  * a line ends at "\n" before byte `end`. prev[64]: the hash the first line must link to, updated.
  * Per proven line: ids[4*i..4*i+3] = (type, actor, subject, data) ids (party 0 = null), leaves[32*i..]
- * its leaf hash. news (3 int64 per new id, at most 4 a line): (table 0 type / 1 party / 2 data, start,
+ * its leaf hash. pre (NULL: none): the first npre lines hashed ahead by dn_hash (their leaf hashes
+ * already in leaves), so only the sequential checks remain here. news (3 int64 per new id, at most 4 a line): (table 0 type / 1 party / 2 data, start,
  * end) of each value met for the first time (of a party: its regn_num's body, still escaped), in id
  * order per table; *nnew their number. *stop: the
  * byte offset after the last proven line. Returns the number of lines proven (fewer than max_lines
  * and *stop < end: the next line is not proven, or there is no memory left). */
 long dn_scan(void *stp, const uint8_t *buf, long pos, long end, long max_lines, long seq, uint8_t *prev,
-             uint32_t *ids, uint8_t *leaves, int64_t *news, long *nnew, long *stop) {
+             uint32_t *ids, uint8_t *leaves, const prehash *pre, long npre, int64_t *news, long *nnew,
+             long *stop) {
     state *st = stp;
     long n = 0;
     *nnew = 0;
     while (n < max_lines && pos < end) {
         const uint8_t *ls = buf + pos, *le = memchr(ls, '\n', (size_t)(end - pos));
         if (!le) break;
-        if (line(st, buf, ls, le, seq + n, prev, ids + 4 * n, leaves + 32 * n, news, nnew) != 1) break;
+        const prehash *p = pre && n < npre ? pre + n : NULL;
+        if (line(st, buf, ls, le, seq + n, prev, ids + 4 * n, leaves + 32 * n, p, news, nnew) != 1) break;
+        pos = le + 1 - buf;
+        n++;
+    }
+    *stop = pos;
+    return n;
+}
+
+/* The hashing of dn_scan, ahead of it and on another core: for up to max_lines complete lines of buf
+ * from byte pos (ending at "\n" before `end`), line i's leaf hash into leaves[32*i..] and into pre[i]
+ * the SHA-256 of the line without its hash member, cut at the last `,"hash":"` that leaves room for
+ * the 64 hex digits and `","prev":"` (in a canonical line everything after the member is a number,
+ * hex or a party's strings, where `"` is escaped, so the last is the member; dn_scan uses the digest
+ * only where its own parse puts the cut). *stop: the byte offset after the last line. Returns the
+ * number of lines. Hashing every line, proven or not, is safe: the leaves of lines dn_scan does not
+ * prove are never read. */
+long dn_hash(const uint8_t *buf, long pos, long end, long max_lines, prehash *pre, uint8_t *leaves,
+             long *stop) {
+    static const char member[] = ",\"hash\":\"", after[] = "\",\"prev\":\"";
+    long n = 0;
+    while (n < max_lines && pos < end) {
+        const uint8_t *ls = buf + pos, *le = memchr(ls, '\n', (size_t)(end - pos)), *q;
+        if (!le) break;
+        pre[n].start = pos;
+        pre[n].cut = -1;
+        for (q = le - 9 - 64 - 10; q >= ls; q--) {
+            if (*q == ',' && q[1] == '"' && q[2] == 'h' && memcmp(q, member, 9) == 0 &&
+                memcmp(q + 9 + 64, after, 10) == 0) {
+                pre[n].cut = q - ls;
+                line_hash(ls, le, q, pre[n].md);
+                break;
+            }
+        }
+        leaf_hash(ls, le, leaves + 32 * n);
         pos = le + 1 - buf;
         n++;
     }

@@ -40,8 +40,9 @@ def _declare(lib: ctypes.CDLL) -> None:
     p, i, L = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_long
     lib.dn_new.argtypes, lib.dn_new.restype = [L, ctypes.c_uint64], p
     lib.dn_free.argtypes, lib.dn_free.restype = [p], None
-    lib.dn_scan.argtypes = [p, i, L, L, L, L, p, p, p, p, p, p]
+    lib.dn_scan.argtypes = [p, i, L, L, L, L, p, p, p, p, L, p, p, p]
     lib.dn_scan.restype = L
+    lib.dn_hash.argtypes, lib.dn_hash.restype = [i, L, L, L, p, p, p], L
     lib.dn_nodes.argtypes, lib.dn_nodes.restype = [p, L, p], None
 
 

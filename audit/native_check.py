@@ -2,16 +2,20 @@
 
 A thread runs the compiled checker over chunks of CHUNK lines (ctypes releases the GIL for each call,
 so it runs on the other core) while this thread feeds the replay the events of the chunks already
-proven: per line the checker gives ids of its type, actor, subject and data, and each distinct value
-is parsed here once (json; the checker proved its bytes canonical). At the first line the checker
-cannot prove, the Python check (audit.checks._scan) takes over from that line, and its doubt in turn
-runs the reference check, so the errors named are always the reference's. See docs/audit-log.md.
+proven. The checker's SHA-256 work (each line's own hash and its Merkle leaf, independent per line) is
+done ahead of it by a third thread (dn_hash), so that the two cores share it with the sequential parts
+(the checker's parse, chain, seq and id tables; the Python replay). Per line the checker gives ids of
+its type, actor, subject and data, and each distinct value is parsed here once (json; the checker
+proved its bytes canonical). At the first line the checker cannot prove, the Python check
+(audit.checks._scan) takes over from that line, and its doubt in turn runs the reference check, so the
+errors named are always the reference's. See docs/audit-log.md.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import mmap
 import sys
 import threading
 from queue import SimpleQueue
@@ -26,7 +30,8 @@ from audit.replay import Replay
 CHUNK = 1 << 14  # lines per call: the replay of one chunk overlaps the check of the next
 # No canonical line is shorter (null parties, empty data, 1-digit seq, a one-letter type: 236 bytes)
 MIN_LINE = 200
-SWITCH_S = 0.001  # the GIL switch interval meanwhile: the checker thread gets it back soon after each call
+SWITCH_S = 0.001  # the GIL switch interval meanwhile: the checker threads get it back soon after each call
+PRE = 48  # bytes per line hashed ahead (dn_hash's prehash: start, cut, digest)
 
 
 def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
@@ -41,13 +46,15 @@ def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
     state = new_state(lib)
     # per line 4 ids (type, actor, subject, data) and the leaf hash; written by the checker thread
     ids, leaves = bytearray(16 * lines + 16), bytearray(32 * lines + 32)
+    ahead = Ahead(lib, data, end, leaves, lines + 1)
     chunks: SimpleQueue[tuple[Any, ...] | None] = SimpleQueue()
     levels: list[list[bytes]] = []
     worker = threading.Thread(
-        target=_prove, args=(lib, state, data, end, ids, leaves, chunks, levels), daemon=True
+        target=_prove, args=(lib, state, data, end, ids, leaves, chunks, levels, ahead), daemon=True
     )
     switch = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_S)
+    ahead.start()
     worker.start()
     types: list[str] = []
     parties: list[str | None] = [None]  # id 0 is null
@@ -75,6 +82,7 @@ def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
             count += n
     finally:
         worker.join()
+        ahead.close()
         sys.setswitchinterval(switch)
         lib.dn_free(state)
     proven_by = "native"
@@ -95,12 +103,67 @@ def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
     return check
 
 
+class Ahead:
+    """The hashing thread: dn_hash over chunks of CHUNK lines of `data[:end]` (line i's leaf hash into
+    `leaves[32*i:]`, its own hash into a buffer of PRE bytes a line, room for `lines` lines), ahead of the
+    checker, which asks `wait(upto)` before checking lines [.., upto) and passes `at(i)` to dn_scan."""
+
+    def __init__(self, lib: Any, data: bytes, end: int, leaves: bytearray, lines: int) -> None:
+        self.lib, self.data, self.end, self.room = lib, data, end, lines
+        self.buf = mmap.mmap(-1, PRE * lines)  # anonymous: zero pages only where written
+        self._at = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
+        self._leaves = ctypes.addressof(ctypes.c_char.from_buffer(leaves))
+        self.done = 0  # lines hashed so far
+        self._more = threading.Condition()
+        self._stop = False
+        self._finished = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        """Start hashing."""
+        self._thread.start()
+
+    def at(self, i: int) -> int:
+        """The address of line i's prehash (for dn_scan)."""
+        return self._at + PRE * i
+
+    def wait(self, upto: int) -> int:
+        """Block until lines [0, upto) are hashed or the hashing ended; the number of lines hashed."""
+        with self._more:
+            self._more.wait_for(lambda: self.done >= upto or self._finished)
+            return self.done
+
+    def _run(self) -> None:
+        stop = ctypes.c_long()
+        pos = 0
+        try:
+            while pos < self.end and not self._stop:
+                want = min(CHUNK, self.room - self.done)
+                n = self.lib.dn_hash(self.data, pos, self.end, want, self.at(self.done),
+                                     self._leaves + 32 * self.done, ctypes.byref(stop))
+                pos = stop.value
+                with self._more:
+                    self.done += n
+                    self._more.notify_all()
+                if n < want or want == 0:
+                    break
+        finally:
+            with self._more:
+                self._finished = True
+                self._more.notify_all()
+
+    def close(self) -> None:
+        """Stop hashing (the checker ended, perhaps early) and wait for the thread."""
+        self._stop = True
+        self._thread.join()
+
+
 def _prove(lib: Any, state: int, data: bytes, end: int, ids: bytearray, leaves: bytearray, chunks: SimpleQueue,
-           levels: list[list[bytes]]) -> None:
+           levels: list[list[bytes]], ahead: Ahead | None = None) -> None:
     """In the checker thread: dn_scan chunk after chunk until the end or the first line not proven,
-    writing line i's ids at ids[16*i:] and its leaf hash at leaves[32*i:]; each chunk's (lines, new
-    values, next byte offset, last hash) goes to `chunks`, then None. When every line was proven,
-    `levels` gets the Merkle levels of their leaves (LogCheck.levels)."""
+    writing line i's ids at ids[16*i:] and its leaf hash at leaves[32*i:] (hashed by `ahead` where it
+    has); each chunk's (lines, new values, next byte offset, last hash) goes to `chunks`, then None.
+    When every line was proven, `levels` gets the Merkle levels of their leaves (LogCheck.levels)."""
     prev = ctypes.create_string_buffer(ZERO_HASH.encode(), 64)
     nnew, stop = ctypes.c_long(), ctypes.c_long()
     news = (ctypes.c_int64 * (12 * CHUNK))()
@@ -111,8 +174,9 @@ def _prove(lib: Any, state: int, data: bytes, end: int, ids: bytearray, leaves: 
         room = len(leaves) // 32
         while pos < end:
             want = min(CHUNK, room - count)
+            pre, npre = (ahead.at(count), ahead.wait(count + want) - count) if ahead else (None, 0)
             n = lib.dn_scan(state, data, pos, end, want, count + 1, prev, at_ids + 16 * count,
-                            at_leaves + 32 * count, news, ctypes.byref(nnew), ctypes.byref(stop))
+                            at_leaves + 32 * count, pre, npre, news, ctypes.byref(nnew), ctypes.byref(stop))
             pos, count = stop.value, count + n
             chunks.put((n, memoryview(news).cast("B").cast("q")[: 3 * nnew.value].tolist(), pos, prev.raw))
             if n < want or want < CHUNK:
@@ -150,17 +214,21 @@ def _learn(data: bytes, news: list[int], types: list[str], parties: list[str | N
             types.append(intern(raw.decode()))
 
 
-def proven_lines(lib: Any, data: bytes) -> int:
+def proven_lines(lib: Any, data: bytes, ahead: bool = True) -> int:
     """How many leading complete lines of `data` the compiled checker proves on its own (no fallback):
-    what the tests hold against the reference check."""
+    what the tests hold against the reference check. `ahead`: the lines hashed first by dn_hash, as
+    check_native does (False: dn_scan hashes them itself)."""
     n = data.count(b"\n")
     state = new_state(lib)
     prev = ctypes.create_string_buffer(ZERO_HASH.encode(), 64)
     nnew, stop = ctypes.c_long(), ctypes.c_long()
+    leaves = ctypes.create_string_buffer(32 * n + 32)
+    pre = ctypes.create_string_buffer(PRE * n + PRE)
+    npre = lib.dn_hash(data, 0, len(data), n, pre, leaves, ctypes.byref(stop)) if ahead else 0
     try:
         return int(
-            lib.dn_scan(state, data, 0, len(data), n, 1, prev, (ctypes.c_uint32 * (4 * n + 4))(),
-                        ctypes.create_string_buffer(32 * n + 32), (ctypes.c_int64 * (12 * n + 12))(),
+            lib.dn_scan(state, data, 0, len(data), n, 1, prev, (ctypes.c_uint32 * (4 * n + 4))(), leaves,
+                        pre if ahead else None, npre, (ctypes.c_int64 * (12 * n + 12))(),
                         ctypes.byref(nnew), ctypes.byref(stop))
         )
     finally:

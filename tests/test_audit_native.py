@@ -124,6 +124,31 @@ def test_an_edited_line_is_proven_only_when_the_reference_accepts_it(data: dict,
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.dictionaries(KEYS, VALUES, min_size=1, max_size=5),
+    edit=st.sampled_from(EDITS),
+    where=st.integers(min_value=0, max_value=1000),
+    decoy=st.booleans(),
+)
+def test_hashing_ahead_on_the_other_core_changes_no_verdict(data: dict, edit: tuple, where: int,
+                                                          decoy: bool) -> None:
+    """The line hashes computed ahead (dn_hash, which finds the hash member from the line's end) give the
+    same verdict as the checker hashing each line itself, also with a decoy hash member inside `data`."""
+    if decoy:
+        data = {**data, "hash": "0" * 64, "prev": ZERO_HASH}
+    first = _line(data, {"name": "Zoë", "regn_num": "100000001"})
+    old, new = edit
+    spots = [i for i in range(len(first)) if first.startswith(old, i)]
+    line = first
+    if spots:
+        i = spots[where % len(spots)]
+        line = _rehashed(first[:i] + new + first[i + len(old) :])
+    second = _line({"n": 2}, seq=2, prev=json.loads(first)["hash"])
+    for log in (line + b"\n", first + b"\n" + second + b"\n", line + b"\n" + second + b"\n"):
+        assert proven_lines(LIB, log) == proven_lines(LIB, log, ahead=False), log
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.dictionaries(KEYS, VALUES, min_size=2, max_size=5), repeat=st.booleans())
 def test_reordered_or_repeated_keys_are_not_proven(data: dict, repeat: bool) -> None:
     body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -189,6 +214,29 @@ def test_a_fallback_in_the_middle_gives_the_same_result_as_the_reference() -> No
     assert got.proven_by == "native+scan"
     assert (got.count, got.levels, got.last_hash) == (want.count, want.levels, want.last_hash)
     assert fast.balances == ref.balances == {"1": sum(range(1, 101))}
+
+
+def test_chunks_hashed_ahead_and_checked_in_step_name_the_same_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many small chunks (the hashing thread ahead of the checker, the checker ahead of the replay): the
+    same check and replay as the reference, and an edited line in the middle is named exactly."""
+    from audit import native_check
+
+    monkeypatch.setattr(native_check, "CHUNK", 7)
+    lines, prev = [], ZERO_HASH
+    for n in range(1, 101):
+        ln = _line({"amount_cents": n}, None, {"name": "A", "regn_num": str(n % 3)}, seq=n, prev=prev)
+        ln = _rehashed(ln.replace(b'"vote"', b'"mint"'))
+        prev = json.loads(ln)["hash"]
+        lines.append(ln)
+    data = b"\n".join(lines) + b"\n"
+    fast, ref = Replay(), Replay()
+    got, want = check_lines(data, fast), check_lines(data, ref, strict=True)
+    assert got.proven_by == "native"
+    assert (got.count, got.levels, got.last_hash) == (want.count, want.levels, want.last_hash)
+    assert fast.balances == ref.balances
+    with pytest.raises(errors.HashMismatch) as bad:
+        check_lines(data.replace(b'"amount_cents":57}', b'"amount_cents":75}'), Replay())
+    assert bad.value.line == 57
 
 
 def test_verify_audit_says_which_implementation_proved_the_lines(
