@@ -1,6 +1,7 @@
 """Benchmark the audit log (issue 6 targets), with baselines measured in the same run on the same disk.
 
     .venv/bin/python bench/bench_audit.py [--appends 20000] [--writers 128] [--events 300000] [--dir DIR]
+        [--compiled-only] [--keep]
 
 1. baseline: raw `write + fsync` of one line at a time in DIR (the disk's synchronous write rate);
 2. durable appends: `--writers` concurrent asyncio tasks calling `AuditLog.append` (group commit),
@@ -14,7 +15,9 @@
    `./run_delegate_network verify-audit FILE --quiet` timed whole (start, read, every check, heads,
    replay, tallies, printing) with the compiled checker and with the Python path (DN_NATIVE=0),
    `--repeat` times each, alternately; then its parts; target >= 500,000 events/s.
-DIR defaults to var/bench-audit (the disk the log lives on); it is removed afterwards.
+DIR defaults to var/bench-audit (the disk the log lives on); it is removed afterwards (`--keep`: kept,
+to time the command again on the same log). `--compiled-only` leaves out the Python path's runs and
+parts (for state-scale logs, e.g. `--events 3000000`, where they take minutes).
 """
 
 from __future__ import annotations
@@ -207,10 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--closes", type=int, default=2, help="bills closed along the way (a tally each)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of the whole verify-audit command, each path")
     ap.add_argument("--dir", type=Path, default=ROOT / "var" / "bench-audit")
+    ap.add_argument("--compiled-only", action="store_true", help="leave out the Python path (large logs)")
+    ap.add_argument("--keep", action="store_true", help="keep DIR (the log, its heads and key) afterwards")
     ap.add_argument("--parts", type=Path, help=argparse.SUPPRESS)  # internal: time the parts of one log
     args = ap.parse_args(argv)
     if args.parts:
-        parts(args.parts, args.voters)
+        parts(args.parts, args.voters, args.compiled_only)
         return 0
     d: Path = args.dir
     shutil.rmtree(d, ignore_errors=True)
@@ -282,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-m", "audit.native"], cwd=ROOT, check=True)  # its build step, untimed
         cmd = [launcher, "verify-audit", str(path), "--quiet"]
         # each run alternately, --repeat times: the box is shared, so the best and the median are printed
-        paths = (("compiled checker", {}), ("Python path, DN_NATIVE=0", {"DN_NATIVE": "0"}))
+        paths: tuple[tuple[str, dict[str, str]], ...] = (("compiled checker", {}),)
+        if not args.compiled_only:
+            paths += (("Python path, DN_NATIVE=0", {"DN_NATIVE": "0"}),)
         times: dict[str, list[float]] = {label: [] for label, _ in paths}
         for _ in range(args.repeat):
             for label, env in paths:
@@ -299,16 +306,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"read, checks, {len(heads)} heads, replay, {args.bills} tallies, output; target 500,000)",
                 flush=True,
             )
-        subprocess.run([sys.executable, __file__, "--parts", str(path), "--voters", str(args.voters)], check=True)
+        only = ["--compiled-only"] if args.compiled_only else []
+        subprocess.run([sys.executable, __file__, "--parts", str(path), "--voters", str(args.voters), *only],
+                       check=True)
     finally:
-        shutil.rmtree(d, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(d, ignore_errors=True)
     return 0
 
 
-def parts(path: Path, voters: int) -> None:
+def parts(path: Path, voters: int, compiled_only: bool = False) -> None:
     """The command's parts, timed one by one in this (fresh) process: the line checks alone, the line
-    checks with the replay fed (compiled checker; Python with the default workers and in one process;
-    the reference check with the reference tally of the closed bills), heads, the bills' tallies."""
+    checks with the replay fed (compiled checker; unless `compiled_only`, Python with the default workers
+    and in one process, and the reference check with the reference tally of the closed bills), heads,
+    the bills' tallies."""
     heads = load_heads(path.with_suffix(".heads").read_bytes())
     pub = (path.parent / "audit_operator.pub").read_text().strip()
     for label, kw in (
@@ -318,6 +329,8 @@ def parts(path: Path, voters: int) -> None:
         ("the same in Python, one process", {"native": False, "workers": 0}),
         ("--reference (LINE_RE + json per line)", {"strict": True}),
     ):
+        if compiled_only and (kw.get("native") is False or kw.get("strict")):
+            continue
         replay = Replay(tally=compute if kw.get("strict") else None)  # as verify-audit --reference
         kw.setdefault("replay", replay)
         t0 = time.perf_counter()
