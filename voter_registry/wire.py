@@ -130,27 +130,12 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self._watch: asyncio.TimerHandle | None = None
-        self._out: list[bytes] = []  # round trips queued in this pass of the event loop
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self._loop = asyncio.get_running_loop()
         self._watch = self._loop.call_later(WATCH_S, self._check)
-
-    def send(self, data: bytes) -> None:
-        """Queue a round trip's commands: those of the matches that run in one pass of the event loop
-        (their replies came in one read) go out in one write, one system call for the client and one read
-        for the server instead of one each."""
-        if not self._out:
-            assert self._loop is not None
-            self._loop.call_soon(self._flush)
-        self._out.append(data)
-
-    def _flush(self) -> None:
-        out, self._out = self._out, []
-        if not self.closed and self.transport is not None:  # else connection_lost failed their futures
-            self.transport.write(b"".join(out) if len(out) > 1 else out[0])
 
     def _check(self) -> None:
         """Every WATCH_S: a round trip unanswered for TIMEOUT_S drops the connection (its callers get
@@ -165,7 +150,7 @@ class _Protocol(asyncio.Protocol):
                     fut.set_exception(ConnectionError("round trip timed out"))
             self.abort()
             return
-        self._watch = asyncio.get_running_loop().call_later(WATCH_S, self._check)
+        self._watch = self._loop.call_later(WATCH_S, self._check)  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
@@ -234,7 +219,7 @@ class AsyncWire:
         assert proto.transport is not None
         fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         proto.pending.append((fut, len(cmds), [], time.monotonic()))
-        proto.send(_pack(cmds))
+        proto.transport.write(_pack(cmds))
         return fut
 
     async def execute(self, cmds: list[Cmd]) -> list[Any]:
