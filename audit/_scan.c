@@ -403,10 +403,11 @@ static void leaf_hash(const uint8_t *ls, const uint8_t *le, uint8_t *leaf) {
     SHA256_Final(leaf, &c);
 }
 
-/* A line hashed ahead by dn_hash: its byte offset in the buffer, where it cut the hash member (offset
- * in the line of the ',' before "hash"; -1: no cut), that digest. */
+/* A line hashed ahead by dn_hash: its byte offset in the buffer plus one (0: not hashed yet; stored
+ * last, with release order, so that a reader who sees it sees the rest), where it cut the hash member
+ * (offset in the line of the ',' before "hash"; -1: no cut), that digest. */
 typedef struct {
-    int64_t start, cut;
+    int64_t ready, cut;
     uint8_t md[32];
 } prehash;
 
@@ -448,7 +449,8 @@ static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t 
 
     unsigned char own[32];
     const unsigned char *md = own;
-    if (pre && pre->start != ls - buf) pre = NULL; /* hashed ahead, but not this line: hash it here */
+    /* not hashed yet (the hashing thread is behind) or not this line: hash it here */
+    if (pre && __atomic_load_n(&pre->ready, __ATOMIC_ACQUIRE) != ls - buf + 1) pre = NULL;
     if (pre && pre->cut == d1 - ls) /* hashed ahead with the member cut where this parse found it */
         md = pre->md;
     else
@@ -476,8 +478,9 @@ static int line(state *st, const uint8_t *buf, const uint8_t *ls, const uint8_t 
 /* Check up to max_lines complete lines of buf starting at byte pos (the start of line number seq);
  * a line ends at "\n" before byte `end`. prev[64]: the hash the first line must link to, updated.
  * Per proven line: ids[4*i..4*i+3] = (type, actor, subject, data) ids (party 0 = null), leaves[32*i..]
- * its leaf hash. pre (NULL: none): the first npre lines hashed ahead by dn_hash (their leaf hashes
- * already in leaves), so only the sequential checks remain here. news (3 int64 per new id, at most 4 a line): (table 0 type / 1 party / 2 data, start,
+ * its leaf hash. pre (NULL: none): the first npre lines' slots of dn_hash, perhaps running meanwhile
+ * in another thread: a line it has hashed (its leaf hash already in leaves) leaves only the sequential
+ * checks here; a line it has not reached yet is hashed here. news (3 int64 per new id, at most 4 a line): (table 0 type / 1 party / 2 data, start,
  * end) of each value met for the first time (of a party: its regn_num's body, still escaped), in id
  * order per table; *nnew their number. *stop: the
  * byte offset after the last proven line. Returns the number of lines proven (fewer than max_lines
@@ -515,7 +518,6 @@ long dn_hash(const uint8_t *buf, long pos, long end, long max_lines, prehash *pr
     while (n < max_lines && pos < end) {
         const uint8_t *ls = buf + pos, *le = memchr(ls, '\n', (size_t)(end - pos)), *q;
         if (!le) break;
-        pre[n].start = pos;
         pre[n].cut = -1;
         for (q = le - 9 - 64 - 10; q >= ls; q--) {
             if (*q == ',' && q[1] == '"' && q[2] == 'h' && memcmp(q, member, 9) == 0 &&
@@ -526,6 +528,7 @@ long dn_hash(const uint8_t *buf, long pos, long end, long max_lines, prehash *pr
             }
         }
         leaf_hash(ls, le, leaves + 32 * n);
+        __atomic_store_n(&pre[n].ready, pos + 1, __ATOMIC_RELEASE);
         pos = le + 1 - buf;
         n++;
     }

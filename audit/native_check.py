@@ -13,9 +13,11 @@ errors named are always the reference's. See docs/audit-log.md.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import mmap
+import os
 import sys
 import threading
 from queue import SimpleQueue
@@ -106,17 +108,19 @@ def check_native(lib: Any, data: bytes, replay: Replay | None) -> LogCheck:
 class Ahead:
     """The hashing thread: dn_hash over chunks of CHUNK lines of `data[:end]` (line i's leaf hash into
     `leaves[32*i:]`, its own hash into a buffer of PRE bytes a line, room for `lines` lines), ahead of the
-    checker, which asks `wait(upto)` before checking lines [.., upto) and passes `at(i)` to dn_scan."""
+    checker, which passes `at(i)` to dn_scan and never waits: a line not hashed yet (its slot's ready
+    mark not set) it hashes itself. The checker tells `checked(count, pos)` after each chunk; when the
+    hashing has fallen behind it (its core taken by another job), it jumps there instead of hashing
+    lines already checked."""
 
     def __init__(self, lib: Any, data: bytes, end: int, leaves: bytearray, lines: int) -> None:
         self.lib, self.data, self.end, self.room = lib, data, end, lines
         self.buf = mmap.mmap(-1, PRE * lines)  # anonymous: zero pages only where written
         self._at = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
         self._leaves = ctypes.addressof(ctypes.c_char.from_buffer(leaves))
-        self.done = 0  # lines hashed so far
-        self._more = threading.Condition()
+        self.done = 0  # lines hashed so far (or skipped: checked before the hashing reached them)
+        self._checked = (0, 0)  # (lines, byte offset) the checker has done
         self._stop = False
-        self._finished = False
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
@@ -127,30 +131,28 @@ class Ahead:
         """The address of line i's prehash (for dn_scan)."""
         return self._at + PRE * i
 
-    def wait(self, upto: int) -> int:
-        """Block until lines [0, upto) are hashed or the hashing ended; the number of lines hashed."""
-        with self._more:
-            self._more.wait_for(lambda: self.done >= upto or self._finished)
-            return self.done
+    def checked(self, count: int, pos: int) -> None:
+        """The checker has done `count` lines, up to byte `pos` (the start of the next line)."""
+        self._checked = (count, pos)
 
     def _run(self) -> None:
+        # idle priority (Linux: this thread only): it runs on a core that neither the checker nor the
+        # replay needs, and never slows them; what it has not hashed the checker hashes itself
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         stop = ctypes.c_long()
         pos = 0
-        try:
-            while pos < self.end and not self._stop:
-                want = min(CHUNK, self.room - self.done)
-                n = self.lib.dn_hash(self.data, pos, self.end, want, self.at(self.done),
-                                     self._leaves + 32 * self.done, ctypes.byref(stop))
-                pos = stop.value
-                with self._more:
-                    self.done += n
-                    self._more.notify_all()
-                if n < want or want == 0:
-                    break
-        finally:
-            with self._more:
-                self._finished = True
-                self._more.notify_all()
+        while pos < self.end and not self._stop:
+            count, at = self._checked
+            if count > self.done:  # behind the checker: go on from where it is
+                self.done, pos = count, at
+            want = min(CHUNK, self.room - self.done)
+            n = self.lib.dn_hash(self.data, pos, self.end, want, self.at(self.done),
+                                 self._leaves + 32 * self.done, ctypes.byref(stop))
+            pos = stop.value
+            self.done += n
+            if n < want or want == 0:
+                break
 
     def close(self) -> None:
         """Stop hashing (the checker ended, perhaps early) and wait for the thread."""
@@ -174,10 +176,12 @@ def _prove(lib: Any, state: int, data: bytes, end: int, ids: bytearray, leaves: 
         room = len(leaves) // 32
         while pos < end:
             want = min(CHUNK, room - count)
-            pre, npre = (ahead.at(count), ahead.wait(count + want) - count) if ahead else (None, 0)
+            pre, npre = (ahead.at(count), want) if ahead else (None, 0)
             n = lib.dn_scan(state, data, pos, end, want, count + 1, prev, at_ids + 16 * count,
                             at_leaves + 32 * count, pre, npre, news, ctypes.byref(nnew), ctypes.byref(stop))
             pos, count = stop.value, count + n
+            if ahead:
+                ahead.checked(count, pos)
             chunks.put((n, memoryview(news).cast("B").cast("q")[: 3 * nnew.value].tolist(), pos, prev.raw))
             if n < want or want < CHUNK:
                 break
