@@ -115,6 +115,7 @@ class Ahead:
 
     def __init__(self, lib: Any, data: bytes, end: int, leaves: bytearray, lines: int) -> None:
         self.lib, self.data, self.end, self.room = lib, data, end, lines
+        self.leaves = leaves  # held while the thread may still write into it (see close)
         self.buf = mmap.mmap(-1, PRE * lines)  # anonymous: zero pages only where written
         self._at = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
         self._leaves = ctypes.addressof(ctypes.c_char.from_buffer(leaves))
@@ -155,9 +156,10 @@ class Ahead:
                 break
 
     def close(self) -> None:
-        """Stop hashing (the checker ended, perhaps early) and wait for the thread."""
+        """Stop hashing (the checker ended, perhaps early). Not waited for: at idle priority on a busy box
+        its current chunk could take long; it ends after it, holding the buffers it writes (it rewrites
+        only leaf hashes the checker has already written, with the same bytes)."""
         self._stop = True
-        self._thread.join()
 
 
 def _prove(lib: Any, state: int, data: bytes, end: int, ids: bytearray, leaves: bytearray, chunks: SimpleQueue,
